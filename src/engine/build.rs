@@ -1,0 +1,766 @@
+//! Building a run's `World` from a scenario: assets and wallet slots,
+//! contracts through their registered kinds, populations and their
+//! behaviours, replayed orders, the metric columns and the tick schedule.
+//! Every error found here is located in the scenario file.
+
+use std::any::TypeId;
+use std::collections::HashSet;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::ScheduleLabel;
+use bevy_ecs::schedule::SingleThreadedExecutor;
+use rand_pcg::Pcg64Mcg;
+use serde::de::DeserializeOwned;
+
+use super::accrue::{accrue_system, begin_tick_system};
+use super::behaviour::{Behaviour, decide_system};
+use super::check::{check_system, measure_system};
+use super::contract::{Contract, ContractSlot, Contracts, MetricDef, MetricKind};
+use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
+use super::intent::{Action, Intents};
+use super::ledger::{
+    Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, Wallet, column_name,
+};
+use super::phase::{Clock, DecideOrder, Phase, TickLog};
+use super::replay::{Replay, ReplayOrder, order_intent, read_orders};
+use super::rng::{AgentRng, Stream, stream_rng};
+use super::settle::{AgentIndex, SettleState, settle_system};
+use crate::error::{Error, ScenarioError};
+use crate::registry::Registry;
+use crate::scenario::source::join;
+use crate::scenario::{AgentParam, LoadedScenario, Source, from_table};
+
+/// The label of the per-tick schedule.
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tick;
+
+/// One output column of `ticks.parquet`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricColumn {
+    /// Column name.
+    pub name: String,
+    /// Float or integer column.
+    pub kind: MetricKind,
+    /// Index into [`TickLog::metrics`].
+    pub index: usize,
+}
+
+/// Names and lookups shared by every builder.
+struct Names<'a> {
+    source: &'a Source,
+    assets: &'a [String],
+    contracts: Vec<String>,
+}
+
+impl Names<'_> {
+    fn asset(&self, path: &str, name: &str) -> Result<AssetId, ScenarioError> {
+        self.assets
+            .iter()
+            .position(|a| a == name)
+            .map(|i| AssetId(i as u8))
+            .ok_or_else(|| {
+                self.source.error(
+                    path,
+                    format!("unknown asset `{name}`; assets: {}", self.assets.join(", ")),
+                )
+            })
+    }
+
+    fn contract(&self, path: &str, name: &str) -> Result<ContractId, ScenarioError> {
+        self.contracts
+            .iter()
+            .position(|c| c == name)
+            .map(|i| ContractId(i as u16))
+            .ok_or_else(|| {
+                self.source.error(
+                    path,
+                    format!(
+                        "unknown contract `{name}`; contracts: {}",
+                        self.contracts.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+fn params_of<T: DeserializeOwned>(
+    source: &Source,
+    path: &str,
+    table: &toml::Table,
+    skip: &str,
+) -> Result<T, ScenarioError> {
+    let mut table = table.clone();
+    table.remove(skip);
+    from_table(source, path, toml::Value::Table(table))
+}
+
+/// What a [`MechanismKind`](crate::registry::MechanismKind) gets to build
+/// its contract: its parameters, name lookups, the ledger and the schedule.
+pub struct ContractBuilder<'a> {
+    names: &'a Names<'a>,
+    id: ContractId,
+    path: String,
+    table: &'a toml::Table,
+    run_seed: u64,
+    ledger: &'a mut Ledger,
+    slots: &'a mut SlotTable,
+    schedule: &'a mut Schedule,
+}
+
+impl ContractBuilder<'_> {
+    /// This contract's scenario name.
+    pub fn name(&self) -> &str {
+        &self.names.contracts[self.id.0 as usize]
+    }
+
+    /// This contract's id.
+    pub fn id(&self) -> ContractId {
+        self.id
+    }
+
+    /// This contract's own ledger account.
+    pub fn account(&self) -> AccountId {
+        AccountId(self.id.0)
+    }
+
+    /// Deserialises the contract's table (without `kind`) into `T`. Use
+    /// `#[serde(deny_unknown_fields)]` so typos are errors that list the
+    /// valid keys.
+    pub fn params<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        params_of(self.names.source, &self.path, self.table, "kind")
+    }
+
+    /// An error about parameter `field` of this contract.
+    pub fn invalid(&self, field: &str, message: impl std::fmt::Display) -> ScenarioError {
+        self.names.source.error(&join(&self.path, field), message)
+    }
+
+    /// Checks `lo <= value <= hi` (and finite) for parameter `field`.
+    pub fn check_range(
+        &self,
+        field: &str,
+        value: f64,
+        lo: f64,
+        hi: f64,
+    ) -> Result<(), ScenarioError> {
+        if value.is_finite() && value >= lo && value <= hi {
+            Ok(())
+        } else {
+            Err(self.invalid(
+                field,
+                format!("{value} is out of range: must be in [{lo}, {hi}]"),
+            ))
+        }
+    }
+
+    /// Resolves an asset name given in parameter `field`.
+    pub fn asset(&self, field: &str, name: &str) -> Result<AssetId, ScenarioError> {
+        self.names.asset(&join(&self.path, field), name)
+    }
+
+    /// Resolves a contract name given in parameter `field` to its account.
+    pub fn contract_account(&self, field: &str, name: &str) -> Result<AccountId, ScenarioError> {
+        if name == self.name() {
+            return Err(self.invalid(field, "a contract cannot name itself here"));
+        }
+        self.names
+            .contract(&join(&self.path, field), name)
+            .map(|c| AccountId(c.0))
+    }
+
+    /// The account called `name`, created empty if no contract or earlier
+    /// account has that name (e.g. `hatch`).
+    pub fn named_account(&mut self, name: &str) -> AccountId {
+        self.ledger.find(name).unwrap_or_else(|| {
+            self.ledger.accounts.push(Account {
+                name: name.to_string(),
+                balances: [0.0; MAX_SLOTS],
+            });
+            AccountId((self.ledger.accounts.len() - 1) as u16)
+        })
+    }
+
+    /// Adds a per-agent position slot called `name` (declared by parameter
+    /// `field`), e.g. a staking pool's staked balance.
+    pub fn add_position(&mut self, field: &str, name: &str) -> Result<SlotId, ScenarioError> {
+        if self
+            .slots
+            .slots
+            .iter()
+            .any(|s| s.name == name || column_name(&s.name) == column_name(name))
+        {
+            return Err(self.invalid(
+                field,
+                format!("a wallet slot called `{name}` already exists; choose another name"),
+            ));
+        }
+        if self.slots.slots.len() >= MAX_SLOTS {
+            return Err(self.invalid(
+                field,
+                format!("too many wallet slots: at most {MAX_SLOTS} assets and positions"),
+            ));
+        }
+        let contract = self.name().to_string();
+        self.slots.slots.push(SlotDef {
+            name: name.to_string(),
+            kind: SlotKind::Position { contract },
+        });
+        Ok(SlotId((self.slots.slots.len() - 1) as u8))
+    }
+
+    /// Creates `amount` of `asset` in `account` at genesis.
+    pub fn issue(&mut self, account: AccountId, asset: AssetId, amount: f64) {
+        self.ledger.issue(account, asset, amount);
+    }
+
+    /// A random generator private to this contract in this run.
+    pub fn rng(&self) -> Pcg64Mcg {
+        stream_rng(self.run_seed, Stream::Contract, &[u64::from(self.id.0)])
+    }
+
+    /// Adds systems of this mechanism to a phase of the tick.
+    pub fn add_systems<M>(
+        &mut self,
+        phase: Phase,
+        systems: impl IntoScheduleConfigs<bevy_ecs::system::ScheduleSystem, M>,
+    ) {
+        self.schedule.add_systems(systems.in_set(phase));
+    }
+}
+
+/// What a [`BehaviourKind`](crate::registry::BehaviourKind) gets to attach
+/// itself to a population.
+pub struct PopulationBuilder<'a> {
+    names: &'a Names<'a>,
+    path: String,
+    table: &'a toml::Table,
+    world: &'a mut World,
+    schedule: &'a mut Schedule,
+    entities: &'a [Entity],
+    rng: Pcg64Mcg,
+    order: usize,
+    registered: &'a mut HashSet<TypeId>,
+}
+
+impl PopulationBuilder<'_> {
+    /// Deserialises the behaviour's table into `T` (use
+    /// `#[serde(deny_unknown_fields)]` and [`AgentParam`] fields).
+    pub fn params<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        params_of(self.names.source, &self.path, self.table, "")
+    }
+
+    /// An error about parameter `field` of this behaviour.
+    pub fn invalid(&self, field: &str, message: impl std::fmt::Display) -> ScenarioError {
+        self.names.source.error(&join(&self.path, field), message)
+    }
+
+    /// Checks that every value parameter `field` can take lies in `[lo, hi]`.
+    pub fn check_param(
+        &self,
+        field: &str,
+        p: &AgentParam,
+        lo: f64,
+        hi: f64,
+    ) -> Result<(), ScenarioError> {
+        p.0.check_range(lo, hi).map_err(|m| self.invalid(field, m))
+    }
+
+    /// Resolves contract `name` (parameter `field`), which must accept every
+    /// action in `actions`.
+    pub fn contract_for(
+        &self,
+        field: &str,
+        name: &str,
+        actions: &[Action],
+    ) -> Result<ContractId, ScenarioError> {
+        let id = self.names.contract(&join(&self.path, field), name)?;
+        let contracts = self.world.resource::<Contracts>();
+        let accepts = contracts.0[id.0 as usize].contract.accepts();
+        if let Some(missing) = actions.iter().find(|a| !accepts.contains(a)) {
+            let able: Vec<&str> = contracts
+                .0
+                .iter()
+                .filter(|s| actions.iter().all(|a| s.contract.accepts().contains(a)))
+                .map(|s| s.name.as_str())
+                .collect();
+            return Err(self.invalid(
+                field,
+                format!(
+                    "contract `{name}` ({}) does not accept `{}`; contracts that do: {}",
+                    contracts.0[id.0 as usize].kind,
+                    missing.name(),
+                    if able.is_empty() {
+                        "none".to_string()
+                    } else {
+                        able.join(", ")
+                    }
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// Number of agents in the population.
+    pub fn count(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// Gives each agent of the population the behaviour `make` returns
+    /// (called once per agent in id order with a generator for sampling
+    /// per-agent parameters) and schedules `B`'s Decide system.
+    pub fn spawn<B: Behaviour>(&mut self, mut make: impl FnMut(&mut Pcg64Mcg) -> B) {
+        let rng = &mut self.rng;
+        let batch: Vec<(Entity, B)> = self.entities.iter().map(|&e| (e, make(rng))).collect();
+        self.world.insert_batch(batch);
+        if self.registered.insert(TypeId::of::<B>()) {
+            self.schedule.add_systems(
+                decide_system::<B>
+                    .in_set(Phase::Decide)
+                    .in_set(DecideOrder(self.order)),
+            );
+        }
+    }
+}
+
+/// Identity of a run inside an experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    /// Index of the run in the experiment's run list.
+    pub run_id: u32,
+    /// Parameter point.
+    pub point_id: u32,
+    /// Monte Carlo replicate within the point.
+    pub replicate: u32,
+    /// Variant name (empty without variants).
+    pub variant: String,
+    /// The run's seed, from which every stream derives.
+    pub seed: u64,
+}
+
+impl RunSpec {
+    /// The only run of a plain scenario.
+    pub fn single(master_seed: u64) -> Self {
+        RunSpec {
+            run_id: 0,
+            point_id: 0,
+            replicate: 0,
+            variant: String::new(),
+            seed: super::rng::run_seed(master_seed, 0, 0),
+        }
+    }
+}
+
+/// A built world and its schedule, ready to tick.
+pub struct Built {
+    /// The world.
+    pub world: World,
+    /// The per-tick schedule.
+    pub schedule: Schedule,
+    /// Columns of `ticks.parquet` beyond `run_id, tick`.
+    pub metric_columns: Vec<MetricColumn>,
+    /// Number of agents.
+    pub n_agents: u64,
+}
+
+/// Builds the world of one run.
+pub fn build(loaded: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Result<Built, Error> {
+    let sc = &loaded.scenario;
+    let source = &loaded.source;
+    if sc.ticks == 0 {
+        return Err(source.error("ticks", "must be at least 1").into());
+    }
+    let slots = asset_slots(source, &sc.assets)?;
+    let names = Names {
+        source,
+        assets: &sc.assets,
+        contracts: sc.contracts.keys().cloned().collect(),
+    };
+    if names.contracts.len() > usize::from(u16::MAX) {
+        return Err(source.error("contracts", "too many contracts").into());
+    }
+
+    let mut world = World::new();
+    let mut schedule = Schedule::new(Tick);
+    schedule.set_executor(SingleThreadedExecutor::new());
+    schedule.configure_sets(
+        (
+            Phase::Exogenous,
+            Phase::Observe,
+            Phase::Decide,
+            Phase::Settle,
+            Phase::Accrue,
+            Phase::Measure,
+            Phase::Check,
+        )
+            .chain(),
+    );
+
+    let mut ledger = Ledger::default();
+    for name in &names.contracts {
+        ledger.accounts.push(Account {
+            name: name.clone(),
+            balances: [0.0; MAX_SLOTS],
+        });
+    }
+    let mut slots = slots;
+    let contracts = build_contracts(
+        &names,
+        registry,
+        sc,
+        run,
+        &mut ledger,
+        &mut slots,
+        &mut schedule,
+    )?;
+    let metric_columns = metric_columns(source, &sc.metrics, &contracts)?;
+    world.insert_resource(Contracts(contracts));
+
+    let (index, n_agents) = spawn_populations(
+        &names,
+        registry,
+        sc,
+        run,
+        &mut world,
+        &mut ledger,
+        &mut schedule,
+    )?;
+    let replay = match &sc.orders {
+        Some(spec) => Some(load_replay(&names, loaded, spec, n_agents, &world)?),
+        None => None,
+    };
+
+    world.insert_resource(ledger);
+    world.insert_resource(slots);
+    world.insert_resource(Clock::default());
+    world.insert_resource(TickLog {
+        record_events: sc.output.events,
+        ..Default::default()
+    });
+    world.insert_resource(SettleState::new(
+        sc.ordering,
+        stream_rng(run.seed, Stream::Settle, &[]),
+    ));
+    world.insert_resource(AgentIndex(index));
+    if let Some(replay) = replay {
+        world.insert_resource(replay);
+    }
+    schedule.add_systems((
+        begin_tick_system.in_set(Phase::Exogenous),
+        settle_system.in_set(Phase::Settle),
+        accrue_system.in_set(Phase::Accrue),
+        measure_system.in_set(Phase::Measure),
+        check_system.in_set(Phase::Check),
+    ));
+    let orders: Vec<usize> = (0..registry.behaviours().count()).collect();
+    for pair in orders.windows(2) {
+        schedule.configure_sets(DecideOrder(pair[0]).before(DecideOrder(pair[1])));
+    }
+    schedule
+        .initialize(&mut world)
+        .map_err(|e| Error::Run(format!("schedule: {e}")))?;
+    Ok(Built {
+        world,
+        schedule,
+        metric_columns,
+        n_agents,
+    })
+}
+
+fn asset_slots(source: &Source, assets: &[String]) -> Result<SlotTable, ScenarioError> {
+    if assets.len() > MAX_SLOTS {
+        return Err(source.error(
+            "assets",
+            format!("at most {MAX_SLOTS} assets are supported"),
+        ));
+    }
+    let mut slots = SlotTable {
+        slots: Vec::new(),
+        n_assets: assets.len(),
+    };
+    for (i, a) in assets.iter().enumerate() {
+        let field = format!("assets.{i}");
+        if a.is_empty() || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(source.error(
+                &field,
+                format!("asset name `{a}` must be letters, digits or _"),
+            ));
+        }
+        if assets[..i].iter().any(|b| column_name(b) == column_name(a)) {
+            return Err(source.error(&field, format!("asset `{a}` is listed twice")));
+        }
+        slots.slots.push(SlotDef {
+            name: a.clone(),
+            kind: SlotKind::Asset,
+        });
+    }
+    Ok(slots)
+}
+
+fn build_contracts(
+    names: &Names<'_>,
+    registry: &Registry,
+    sc: &crate::scenario::Scenario,
+    run: &RunSpec,
+    ledger: &mut Ledger,
+    slots: &mut SlotTable,
+    schedule: &mut Schedule,
+) -> Result<Vec<ContractSlot>, ScenarioError> {
+    let mut built = Vec::new();
+    for (i, (name, table)) in sc.contracts.iter().enumerate() {
+        let path = format!("contracts.{name}");
+        let kind_name = match table.get("kind") {
+            Some(toml::Value::String(k)) => k.as_str(),
+            Some(_) => return Err(names.source.error(&join(&path, "kind"), "must be a string")),
+            None => {
+                return Err(names.source.error(
+                    &join(&path, "kind"),
+                    format!(
+                        "missing field `kind`; registered mechanisms: {}",
+                        registry.mechanism_names()
+                    ),
+                ));
+            }
+        };
+        let kind = registry.mechanism(kind_name).ok_or_else(|| {
+            names.source.error(
+                &join(&path, "kind"),
+                format!(
+                    "unknown mechanism `{kind_name}`; registered mechanisms: {}",
+                    registry.mechanism_names()
+                ),
+            )
+        })?;
+        let mut ctx = ContractBuilder {
+            names,
+            id: ContractId(i as u16),
+            path,
+            table,
+            run_seed: run.seed,
+            ledger,
+            slots,
+            schedule,
+        };
+        let contract: Box<dyn Contract> = kind.build(&mut ctx)?;
+        built.push(ContractSlot {
+            name: name.clone(),
+            kind: kind.name(),
+            account: AccountId(i as u16),
+            contract,
+        });
+    }
+    Ok(built)
+}
+
+fn metric_columns(
+    source: &Source,
+    mapping: &indexmap::IndexMap<String, String>,
+    contracts: &[ContractSlot],
+) -> Result<Vec<MetricColumn>, ScenarioError> {
+    let mut all: Vec<(String, MetricDef, usize)> = Vec::new();
+    for slot in contracts {
+        for def in slot.contract.metrics() {
+            all.push((format!("{}.{}", slot.name, def.name), *def, all.len()));
+        }
+    }
+    let engine = [
+        MetricDef {
+            name: "n_tx",
+            kind: MetricKind::Count,
+            doc: "transactions settled this tick",
+        },
+        MetricDef {
+            name: "n_rejected",
+            kind: MetricKind::Count,
+            doc: "transactions rejected this tick",
+        },
+    ];
+    let mut columns: Vec<MetricColumn> = Vec::new();
+    if mapping.is_empty() {
+        for (path, def, index) in &all {
+            columns.push(MetricColumn {
+                name: column_name(&path.replace('.', "_")),
+                kind: def.kind,
+                index: *index,
+            });
+        }
+    } else {
+        for (column, path) in mapping {
+            let field = format!("metrics.{column}");
+            let found = all.iter().find(|(p, _, _)| p == path).ok_or_else(|| {
+                let choices: Vec<&str> = all.iter().map(|(p, _, _)| p.as_str()).collect();
+                source.error(
+                    &field,
+                    format!("unknown metric `{path}`; available: {}", choices.join(", ")),
+                )
+            })?;
+            if column != &column_name(column)
+                || matches!(column.as_str(), "run_id" | "tick" | "n_tx" | "n_rejected")
+            {
+                return Err(source.error(&field, format!("`{column}` is not a usable column name (lower snake case, not run_id/tick/n_tx/n_rejected)")));
+            }
+            columns.push(MetricColumn {
+                name: column.clone(),
+                kind: found.1.kind,
+                index: found.2,
+            });
+        }
+    }
+    for (i, def) in engine.iter().enumerate() {
+        columns.push(MetricColumn {
+            name: def.name.to_string(),
+            kind: def.kind,
+            index: all.len() + i,
+        });
+    }
+    Ok(columns)
+}
+
+fn spawn_populations(
+    names: &Names<'_>,
+    registry: &Registry,
+    sc: &crate::scenario::Scenario,
+    run: &RunSpec,
+    world: &mut World,
+    ledger: &mut Ledger,
+    schedule: &mut Schedule,
+) -> Result<(Vec<Entity>, u64), ScenarioError> {
+    let mut index: Vec<Entity> = Vec::new();
+    let mut registered = HashSet::new();
+    for (p, (pname, pop)) in sc.populations.iter().enumerate() {
+        let path = format!("populations.{pname}");
+        let mut balances: Vec<(AssetId, &AgentParam)> = Vec::new();
+        for (asset, param) in &pop.balances {
+            let field = format!("{path}.balances.{asset}");
+            let id = names.asset(&field, asset)?;
+            param
+                .0
+                .check_range(0.0, f64::INFINITY)
+                .map_err(|m| names.source.error(&field, m))?;
+            balances.push((id, param));
+        }
+        let first = index.len() as u64;
+        let mut rng = stream_rng(run.seed, Stream::Population, &[p as u64, u64::MAX]);
+        let mut issued = [0.0; MAX_SLOTS];
+        let agents: Vec<_> = (0..pop.count)
+            .map(|k| {
+                let id = first + k;
+                let mut wallet = Wallet::default();
+                for (asset, param) in &balances {
+                    let v = param.0.sample(&mut rng);
+                    *wallet.get_mut(*asset) = v;
+                    issued[asset.0 as usize] += v;
+                }
+                (
+                    AgentId(id),
+                    wallet,
+                    AgentRng::new(run.seed, id),
+                    Intents::default(),
+                )
+            })
+            .collect();
+        index.extend(world.spawn_batch(agents));
+        for (a, amount) in issued.iter().enumerate() {
+            if *amount != 0.0 {
+                ledger.record_mint(AssetId(a as u8), *amount);
+            }
+        }
+        let entities = index[first as usize..].to_vec();
+        for (b, (bname, table)) in pop.behaviours.iter().enumerate() {
+            let bpath = format!("{path}.behaviours.{bname}");
+            let (order, kind) = registry.behaviour(bname).ok_or_else(|| {
+                names.source.error(
+                    &bpath,
+                    format!(
+                        "unknown behaviour `{bname}`; registered behaviours: {}",
+                        registry.behaviour_names()
+                    ),
+                )
+            })?;
+            let mut ctx = PopulationBuilder {
+                names,
+                path: bpath,
+                table,
+                world,
+                schedule,
+                entities: &entities,
+                rng: stream_rng(run.seed, Stream::Population, &[p as u64, b as u64]),
+                order,
+                registered: &mut registered,
+            };
+            kind.attach(&mut ctx)?;
+        }
+    }
+    let n = index.len() as u64;
+    Ok((index, n))
+}
+
+fn load_replay(
+    names: &Names<'_>,
+    loaded: &LoadedScenario,
+    spec: &crate::scenario::OrdersSpec,
+    n_agents: u64,
+    world: &World,
+) -> Result<Replay, Error> {
+    let path = loaded.base_dir.join(&spec.file);
+    if !path.exists() {
+        return Err(names
+            .source
+            .error(
+                "orders.file",
+                format!("orders file `{}` does not exist", path.display()),
+            )
+            .into());
+    }
+    let raw = read_orders(&path)?;
+    let contracts = world.resource::<Contracts>();
+    let curves: Vec<&ContractSlot> = contracts
+        .0
+        .iter()
+        .filter(|s| {
+            s.contract.accepts().contains(&Action::Buy)
+                && s.contract.accepts().contains(&Action::Sell)
+        })
+        .collect();
+    let data_err = |message: String| Error::Data {
+        path: path.clone(),
+        message,
+    };
+    let mut orders = Vec::with_capacity(raw.len());
+    for o in &raw {
+        if o.agent_id >= n_agents {
+            return Err(data_err(format!(
+                "{}: agent_id {} does not exist; the scenario has agents 0..{}",
+                o.place,
+                o.agent_id,
+                n_agents.saturating_sub(1)
+            )));
+        }
+        let slot = match &o.contract {
+            Some(name) => curves.iter().find(|s| &s.name == name).ok_or_else(|| {
+                let names: Vec<&str> = curves.iter().map(|s| s.name.as_str()).collect();
+                data_err(format!(
+                    "{}: contract `{name}` does not exist or does not trade; contracts that do: {}",
+                    o.place,
+                    names.join(", ")
+                ))
+            })?,
+            None => match curves.as_slice() {
+                [only] => only,
+                _ => {
+                    return Err(data_err(format!(
+                        "{}: no `contract` column, but the scenario has {} contracts that trade; add a `contract` column",
+                        o.place,
+                        curves.len()
+                    )));
+                }
+            },
+        };
+        let id = ContractId(slot.account.0);
+        orders.push(ReplayOrder {
+            tick: o.tick as u32,
+            agent: AgentId(o.agent_id),
+            intent: order_intent(o, id),
+        });
+    }
+    Ok(Replay::new(orders))
+}

@@ -1,0 +1,36 @@
+//! Stable identifiers. Ids are small integers assigned in scenario order, so
+//! they never depend on spawn history or thread timing.
+
+use bevy_ecs::prelude::Component;
+
+/// An agent's stable id: `0..n_agents`, assigned in population order.
+///
+/// Settlement order, RNG seeds and output rows key on this, never on
+/// [`bevy_ecs::entity::Entity`] bits, which depend on spawn history.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AgentId(pub u64);
+
+/// Index of a contract in the scenario (file order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContractId(pub u16);
+
+/// Index of an asset in the scenario's `assets` list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AssetId(pub u8);
+
+/// Index of a wallet slot: assets first, then per-agent positions
+/// (for example a staking pool's staked balance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SlotId(pub u8);
+
+impl From<AssetId> for SlotId {
+    fn from(a: AssetId) -> Self {
+        SlotId(a.0)
+    }
+}
+
+/// Index of a non-agent account in the [`Ledger`](super::Ledger): one per
+/// contract (same index as its [`ContractId`]) plus named accounts such as
+/// `hatch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId(pub u16);

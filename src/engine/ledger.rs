@@ -1,0 +1,166 @@
+//! Balances: every agent's [`Wallet`] and every contract's account in the
+//! [`Ledger`], plus the issuance counters that make conservation checkable.
+
+use bevy_ecs::prelude::{Component, Resource};
+
+use super::ids::{AccountId, AssetId, SlotId};
+
+/// The most wallet slots (assets plus positions) a scenario may declare.
+///
+/// Fixed so a wallet is a flat `Copy` array in the ECS table: no heap
+/// allocation per agent and contiguous iteration.
+pub const MAX_SLOTS: usize = 8;
+
+/// An agent's balances, one `f64` per slot (see [`SlotTable`]).
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Wallet(pub [f64; MAX_SLOTS]);
+
+impl Wallet {
+    /// Balance in `slot`.
+    #[inline]
+    pub fn get(&self, slot: impl Into<SlotId>) -> f64 {
+        self.0[slot.into().0 as usize]
+    }
+
+    /// Mutable balance in `slot`.
+    #[inline]
+    pub fn get_mut(&mut self, slot: impl Into<SlotId>) -> &mut f64 {
+        &mut self.0[slot.into().0 as usize]
+    }
+}
+
+/// What a wallet slot holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SlotKind {
+    /// A transferable asset, conserved across the whole system.
+    Asset,
+    /// A position in a contract (e.g. tokens staked in a pool); its backing
+    /// assets sit in that contract's account.
+    Position {
+        /// Name of the contract the position lives in.
+        contract: String,
+    },
+}
+
+/// One wallet slot: its output column name and what it holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlotDef {
+    /// Name as written in the scenario (`DAI`, `staked`).
+    pub name: String,
+    /// Asset or position.
+    pub kind: SlotKind,
+}
+
+/// The wallet layout of a world: assets are slots `0..n_assets`, positions
+/// follow.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct SlotTable {
+    /// All slots in index order.
+    pub slots: Vec<SlotDef>,
+    /// How many of the leading slots are assets.
+    pub n_assets: usize,
+}
+
+impl SlotTable {
+    /// Asset ids in index order.
+    pub fn assets(&self) -> impl Iterator<Item = AssetId> + '_ {
+        (0..self.n_assets).map(|i| AssetId(i as u8))
+    }
+
+    /// Name of `slot`.
+    pub fn name(&self, slot: impl Into<SlotId>) -> &str {
+        &self.slots[slot.into().0 as usize].name
+    }
+
+    /// Output column name of a slot: lower snake case (`DAI` → `dai`).
+    pub fn column(&self, slot: impl Into<SlotId>) -> String {
+        column_name(self.name(slot))
+    }
+}
+
+/// Lower-cases a name and replaces anything not alphanumeric by `_`, so it
+/// is a friendly Parquet/Polars column name.
+pub fn column_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A non-agent account: a contract's own balances or a named holder such as
+/// `hatch`.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// Account name (the contract's name for contract accounts).
+    pub name: String,
+    /// Balance per asset slot.
+    pub balances: [f64; MAX_SLOTS],
+}
+
+/// All non-agent accounts, and per asset how much exists in total.
+///
+/// `issued[a]` grows by genesis balances and mints and shrinks by burns, so
+/// "every unit of `a` held anywhere sums to `issued[a]`" is the conservation
+/// law the engine checks every tick.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Ledger {
+    /// Accounts by [`AccountId`].
+    pub accounts: Vec<Account>,
+    /// Total outstanding amount of each asset.
+    pub issued: [f64; MAX_SLOTS],
+}
+
+impl Ledger {
+    /// Balance of `asset` in `account`.
+    #[inline]
+    pub fn balance(&self, account: AccountId, asset: AssetId) -> f64 {
+        self.accounts[account.0 as usize].balances[asset.0 as usize]
+    }
+
+    /// Mutable balance of `asset` in `account`.
+    #[inline]
+    pub fn balance_mut(&mut self, account: AccountId, asset: AssetId) -> &mut f64 {
+        &mut self.accounts[account.0 as usize].balances[asset.0 as usize]
+    }
+
+    /// Moves `amount` of `asset` between two accounts.
+    #[inline]
+    pub fn transfer(&mut self, from: AccountId, to: AccountId, asset: AssetId, amount: f64) {
+        *self.balance_mut(from, asset) -= amount;
+        *self.balance_mut(to, asset) += amount;
+    }
+
+    /// Creates `amount` of `asset` in `account` (mint or genesis).
+    #[inline]
+    pub fn issue(&mut self, account: AccountId, asset: AssetId, amount: f64) {
+        *self.balance_mut(account, asset) += amount;
+        self.issued[asset.0 as usize] += amount;
+    }
+
+    /// Records that `amount` of `asset` was minted straight into an agent
+    /// wallet (the caller credits the wallet).
+    #[inline]
+    pub fn record_mint(&mut self, asset: AssetId, amount: f64) {
+        self.issued[asset.0 as usize] += amount;
+    }
+
+    /// Records that `amount` of `asset` was burnt from an agent wallet (the
+    /// caller debits the wallet).
+    #[inline]
+    pub fn record_burn(&mut self, asset: AssetId, amount: f64) {
+        self.issued[asset.0 as usize] -= amount;
+    }
+
+    /// Looks an account up by name.
+    pub fn find(&self, name: &str) -> Option<AccountId> {
+        self.accounts
+            .iter()
+            .position(|a| a.name == name)
+            .map(|i| AccountId(i as u16))
+    }
+}

@@ -1,0 +1,21 @@
+//! The simulation engine: identifiers, balances, intents, the contract and
+//! behaviour interfaces, the phases of a tick and their systems, and
+//! building and stepping a run's world.
+
+pub mod accrue;
+pub mod behaviour;
+pub mod build;
+pub mod check;
+pub mod contract;
+pub mod ids;
+pub mod intent;
+pub mod ledger;
+pub mod phase;
+pub mod replay;
+pub mod rng;
+pub mod settle;
+pub mod sim;
+
+pub use build::{MetricColumn, RunSpec};
+pub use ledger::{Ledger, Wallet};
+pub use sim::Simulation;

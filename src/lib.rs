@@ -1,0 +1,48 @@
+//! # tokensim
+//!
+//! Agent-based simulation for token engineering, on bevy_ecs.
+//!
+//! Users and contracts are ECS entities; what an agent does is the set of
+//! [`Behaviour`](engine::behaviour::Behaviour) components it carries; what a
+//! contract is, is its [`Contract`](engine::contract::Contract). A tick is a
+//! block: agents decide in parallel and emit intents, the block settles them
+//! one by one in a deterministic order, contracts accrue, metrics are
+//! measured, invariants checked, and rows streamed to Parquet.
+//!
+//! **Determinism.** Same scenario and seed give byte-identical output at any
+//! thread count: every random stream derives from `(seed, run, stream, id)`
+//! ([`engine::rng`]), agents settle in agent-id order (or a seeded shuffle),
+//! and reductions sum in a fixed order.
+//!
+//! Start from [`prelude`]; see `ARCHITECTURE.md` for the layout.
+
+#![warn(missing_docs)]
+
+pub mod behaviours;
+pub mod engine;
+pub mod error;
+pub mod mechanisms;
+pub mod output;
+pub mod registry;
+pub mod runner;
+pub mod scenario;
+
+pub use error::{Error, Result, ScenarioError};
+
+/// The types most users need.
+pub mod prelude {
+    pub use crate::engine::behaviour::{AgentView, Behaviour};
+    pub use crate::engine::build::{ContractBuilder, PopulationBuilder, RunSpec};
+    pub use crate::engine::contract::{
+        AccrueCtx, CheckCtx, Contract, Fill, MetricDef, MetricKind, ProRataCredit, SettleCtx,
+        Settlement, Tx, Violation,
+    };
+    pub use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
+    pub use crate::engine::intent::{Action, Amount, Intent, Intents};
+    pub use crate::engine::ledger::{Ledger, Wallet};
+    pub use crate::engine::phase::{Phase, TickLog};
+    pub use crate::engine::sim::Simulation;
+    pub use crate::error::{Error, ScenarioError};
+    pub use crate::registry::{BehaviourKind, MechanismKind, ParamDoc, Registry};
+    pub use crate::scenario::{AgentParam, LoadedScenario, Param};
+}

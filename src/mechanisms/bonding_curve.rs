@@ -1,0 +1,561 @@
+//! Power bonding curve `price(S) = m·S^k` with entry and exit tributes paid
+//! to a treasury.
+//!
+//! Reserve held for supply `S`: `reserve(S) = m/(k+1)·S^(k+1)`. A buy of
+//! `d` reserve units pays `f_in·d` to the treasury, deposits the rest and
+//! mints up to the supply whose reserve is the new reserve. A sell of `q`
+//! tokens burns them and releases `x = reserve(S) − reserve(S−q)`, of which
+//! `f_out·x` goes to the treasury.
+
+use serde::Deserialize;
+
+use crate::engine::build::ContractBuilder;
+use crate::engine::contract::*;
+use crate::engine::ids::{AccountId, AssetId};
+use crate::engine::intent::Action;
+use crate::engine::ledger::Ledger;
+use crate::error::ScenarioError;
+use crate::registry::{MechanismKind, ParamDoc};
+
+/// The closed-form curve, independent of any world: use it to reason about
+/// or test the mechanism.
+///
+/// ```
+/// use tokensim::mechanisms::bonding_curve::PowerCurve;
+/// let c = PowerCurve { exponent: 1.0, slope: 1e-6 };
+/// assert_eq!(c.reserve_at(1_000_000.0), 500_000.0);
+/// assert!((c.supply_for(500_000.0) - 1_000_000.0).abs() < 1e-6);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PowerCurve {
+    /// `k`.
+    pub exponent: f64,
+    /// `m`.
+    pub slope: f64,
+}
+
+impl PowerCurve {
+    /// Spot price `m·S^k`.
+    #[inline]
+    pub fn price(&self, supply: f64) -> f64 {
+        if self.exponent == 1.0 {
+            self.slope * supply
+        } else {
+            self.slope * supply.powf(self.exponent)
+        }
+    }
+
+    /// Reserve backing `supply`: `m/(k+1)·S^(k+1)`.
+    #[inline]
+    pub fn reserve_at(&self, supply: f64) -> f64 {
+        let k1 = self.exponent + 1.0;
+        if self.exponent == 1.0 {
+            self.slope / 2.0 * supply * supply
+        } else {
+            self.slope / k1 * supply.powf(k1)
+        }
+    }
+
+    /// Supply whose reserve is `reserve`: `((k+1)·R/m)^(1/(k+1))`.
+    #[inline]
+    pub fn supply_for(&self, reserve: f64) -> f64 {
+        let k1 = self.exponent + 1.0;
+        if self.exponent == 1.0 {
+            (2.0 * reserve / self.slope).sqrt()
+        } else {
+            (k1 * reserve / self.slope).powf(1.0 / k1)
+        }
+    }
+}
+
+/// A live bonding curve contract.
+#[derive(Clone, Debug)]
+pub struct BondingCurve {
+    /// The curve shape.
+    pub curve: PowerCurve,
+    /// Tokens outstanding from this curve (`S`).
+    pub supply: f64,
+    /// Entry tribute `f_in`.
+    pub entry_tribute: f64,
+    /// Exit tribute `f_out`.
+    pub exit_tribute: f64,
+    reserve_asset: AssetId,
+    token: AssetId,
+    account: AccountId,
+    treasury: AccountId,
+    n_trades: u64,
+    volume: f64,
+    tributes: f64,
+}
+
+const ACCEPTS: &[Action] = &[Action::Buy, Action::Sell];
+
+const METRICS: &[MetricDef] = &[
+    MetricDef {
+        name: "supply",
+        kind: MetricKind::Float,
+        doc: "token supply S",
+    },
+    MetricDef {
+        name: "reserve",
+        kind: MetricKind::Float,
+        doc: "reserve balance",
+    },
+    MetricDef {
+        name: "price",
+        kind: MetricKind::Float,
+        doc: "spot price m·S^k",
+    },
+    MetricDef {
+        name: "n_trades",
+        kind: MetricKind::Count,
+        doc: "buys and sells settled this tick",
+    },
+    MetricDef {
+        name: "volume",
+        kind: MetricKind::Float,
+        doc: "reserve units traded this tick (buys: paid; sells: released)",
+    },
+    MetricDef {
+        name: "tributes",
+        kind: MetricKind::Float,
+        doc: "tributes paid to the treasury this tick",
+    },
+];
+
+impl BondingCurve {
+    fn reserve(&self, ledger: &Ledger) -> f64 {
+        ledger.balance(self.account, self.reserve_asset)
+    }
+
+    fn buy(&mut self, d: f64, ctx: &mut SettleCtx<'_>) -> Settlement {
+        let balance = ctx.wallet.get(self.reserve_asset);
+        if !(d.is_finite() && d >= 0.0) || d > balance {
+            return Settlement::Rejected("insufficient reserve-asset balance");
+        }
+        if d == 0.0 {
+            return Settlement::Skipped;
+        }
+        let tribute = self.entry_tribute * d;
+        let deposit = d - tribute;
+        let new_reserve = self.reserve(ctx.ledger) + deposit;
+        let new_supply = self.curve.supply_for(new_reserve);
+        let minted = (new_supply - self.supply).max(0.0);
+        *ctx.wallet.get_mut(self.reserve_asset) = balance - d;
+        *ctx.wallet.get_mut(self.token) += minted;
+        *ctx.ledger.balance_mut(self.account, self.reserve_asset) = new_reserve;
+        *ctx.ledger.balance_mut(self.treasury, self.reserve_asset) += tribute;
+        ctx.ledger.record_mint(self.token, minted);
+        self.supply += minted;
+        self.n_trades += 1;
+        self.volume += d;
+        self.tributes += tribute;
+        Settlement::Filled(Fill {
+            amount_in: d,
+            amount_out: minted,
+            fee: tribute,
+        })
+    }
+
+    fn sell(&mut self, q: f64, ctx: &mut SettleCtx<'_>) -> Settlement {
+        let balance = ctx.wallet.get(self.token);
+        if !(q.is_finite() && q >= 0.0) || q > balance {
+            return Settlement::Rejected("insufficient token balance");
+        }
+        if q > self.supply {
+            return Settlement::Rejected("sell exceeds curve supply");
+        }
+        if q == 0.0 {
+            return Settlement::Skipped;
+        }
+        let new_supply = self.supply - q;
+        let new_reserve = self.curve.reserve_at(new_supply);
+        let released = (self.reserve(ctx.ledger) - new_reserve).max(0.0);
+        let tribute = self.exit_tribute * released;
+        *ctx.wallet.get_mut(self.token) = balance - q;
+        *ctx.wallet.get_mut(self.reserve_asset) += released - tribute;
+        *ctx.ledger.balance_mut(self.account, self.reserve_asset) -= released;
+        *ctx.ledger.balance_mut(self.treasury, self.reserve_asset) += tribute;
+        ctx.ledger.record_burn(self.token, q);
+        self.supply = new_supply;
+        self.n_trades += 1;
+        self.volume += released;
+        self.tributes += tribute;
+        Settlement::Filled(Fill {
+            amount_in: q,
+            amount_out: released - tribute,
+            fee: tribute,
+        })
+    }
+}
+
+impl Contract for BondingCurve {
+    fn accepts(&self) -> &'static [Action] {
+        ACCEPTS
+    }
+
+    fn settle(&mut self, tx: &Tx, ctx: &mut SettleCtx<'_>) -> Settlement {
+        match tx.action {
+            Action::Buy => self.buy(tx.amount.resolve(ctx.wallet.get(self.reserve_asset)), ctx),
+            Action::Sell => self.sell(tx.amount.resolve(ctx.wallet.get(self.token)), ctx),
+            _ => Settlement::Rejected("bonding curves accept only buy and sell"),
+        }
+    }
+
+    fn begin_tick(&mut self) {
+        self.n_trades = 0;
+        self.volume = 0.0;
+        self.tributes = 0.0;
+    }
+
+    fn check(&self, ctx: &CheckCtx<'_>, out: &mut Vec<Violation>) {
+        let expected = self.curve.reserve_at(self.supply);
+        let actual = self.reserve(ctx.ledger);
+        if !within_tolerance(expected, actual) {
+            out.push(Violation {
+                source: String::new(),
+                invariant: "curve_identity".into(),
+                expected,
+                actual,
+            });
+        }
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
+    }
+
+    fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
+        out.extend([
+            self.supply,
+            self.reserve(ledger),
+            self.curve.price(self.supply),
+            self.n_trades as f64,
+            self.volume,
+            self.tributes,
+        ]);
+    }
+}
+
+/// Parameters of `kind = "bonding_curve"`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    reserve_asset: String,
+    token: String,
+    #[serde(default = "one")]
+    exponent: f64,
+    slope: f64,
+    #[serde(default)]
+    initial_supply: f64,
+    #[serde(default = "hatch")]
+    initial_holder: String,
+    #[serde(default)]
+    entry_tribute: f64,
+    #[serde(default)]
+    exit_tribute: f64,
+    #[serde(default)]
+    treasury: Option<String>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn hatch() -> String {
+    "hatch".into()
+}
+
+/// The `bonding_curve` mechanism kind.
+pub struct BondingCurveKind;
+
+impl MechanismKind for BondingCurveKind {
+    fn name(&self) -> &'static str {
+        "bonding_curve"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Power bonding curve price = slope·supply^exponent; mints on buy, burns on sell, tributes to a treasury."
+    }
+
+    fn params(&self) -> &'static [ParamDoc] {
+        &[
+            ParamDoc {
+                name: "reserve_asset",
+                ty: "asset name",
+                default: None,
+                doc: "asset paid in and held as reserve",
+            },
+            ParamDoc {
+                name: "token",
+                ty: "asset name",
+                default: None,
+                doc: "asset the curve mints and burns",
+            },
+            ParamDoc {
+                name: "exponent",
+                ty: "float in [0, 10]",
+                default: Some("1.0"),
+                doc: "k in price = m·S^k",
+            },
+            ParamDoc {
+                name: "slope",
+                ty: "float > 0",
+                default: None,
+                doc: "m in price = m·S^k",
+            },
+            ParamDoc {
+                name: "initial_supply",
+                ty: "float >= 0",
+                default: Some("0"),
+                doc: "supply S0 minted at genesis to initial_holder, backed by reserve(S0)",
+            },
+            ParamDoc {
+                name: "initial_holder",
+                ty: "account name",
+                default: Some("\"hatch\""),
+                doc: "account that receives the initial supply",
+            },
+            ParamDoc {
+                name: "entry_tribute",
+                ty: "float in [0, 1)",
+                default: Some("0"),
+                doc: "fraction of each buy paid to the treasury",
+            },
+            ParamDoc {
+                name: "exit_tribute",
+                ty: "float in [0, 1)",
+                default: Some("0"),
+                doc: "fraction of each sale's proceeds paid to the treasury",
+            },
+            ParamDoc {
+                name: "treasury",
+                ty: "contract name",
+                default: Some("none"),
+                doc: "contract receiving tributes (required if a tribute > 0)",
+            },
+        ]
+    }
+
+    fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
+        let p: Params = ctx.params()?;
+        let reserve_asset = ctx.asset("reserve_asset", &p.reserve_asset)?;
+        let token = ctx.asset("token", &p.token)?;
+        if reserve_asset == token {
+            return Err(ctx.invalid("token", "must differ from reserve_asset"));
+        }
+        ctx.check_range("exponent", p.exponent, 0.0, 10.0)?;
+        if !(p.slope.is_finite() && p.slope > 0.0) {
+            return Err(ctx.invalid("slope", format!("{} is out of range: must be > 0", p.slope)));
+        }
+        ctx.check_range("initial_supply", p.initial_supply, 0.0, f64::MAX)?;
+        for (field, f) in [
+            ("entry_tribute", p.entry_tribute),
+            ("exit_tribute", p.exit_tribute),
+        ] {
+            if !(f.is_finite() && (0.0..1.0).contains(&f)) {
+                return Err(ctx.invalid(field, format!("{f} is out of range: must be in [0, 1)")));
+            }
+        }
+        let treasury = match &p.treasury {
+            Some(name) => ctx.contract_account("treasury", name)?,
+            None if p.entry_tribute > 0.0 || p.exit_tribute > 0.0 => {
+                return Err(ctx.invalid(
+                    "treasury",
+                    "required when a tribute is above 0: name the contract that receives tributes",
+                ));
+            }
+            None => ctx.account(),
+        };
+        let curve = PowerCurve {
+            exponent: p.exponent,
+            slope: p.slope,
+        };
+        let account = ctx.account();
+        let holder = ctx.named_account(&p.initial_holder);
+        ctx.issue(holder, token, p.initial_supply);
+        ctx.issue(account, reserve_asset, curve.reserve_at(p.initial_supply));
+        Ok(Box::new(BondingCurve {
+            curve,
+            supply: p.initial_supply,
+            entry_tribute: p.entry_tribute,
+            exit_tribute: p.exit_tribute,
+            reserve_asset,
+            token,
+            account,
+            treasury,
+            n_trades: 0,
+            volume: 0.0,
+            tributes: 0.0,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ids::AgentId;
+    use crate::engine::intent::Amount;
+    use crate::engine::ledger::{Account, MAX_SLOTS, Wallet};
+
+    const DAI: AssetId = AssetId(0);
+    const TKN: AssetId = AssetId(1);
+
+    /// A curve (account 0) with treasury account 1, k = 1, m = 1e-6,
+    /// S0 = 1e6 held elsewhere, and the given tributes.
+    fn setup(k: f64, f_in: f64, f_out: f64) -> (BondingCurve, Ledger) {
+        let curve = PowerCurve {
+            exponent: k,
+            slope: 1e-6,
+        };
+        let mut ledger = Ledger::default();
+        for name in ["curve", "treasury", "hatch"] {
+            ledger.accounts.push(Account {
+                name: name.into(),
+                balances: [0.0; MAX_SLOTS],
+            });
+        }
+        ledger.issue(AccountId(2), TKN, 1e6);
+        ledger.issue(AccountId(0), DAI, curve.reserve_at(1e6));
+        let bc = BondingCurve {
+            curve,
+            supply: 1e6,
+            entry_tribute: f_in,
+            exit_tribute: f_out,
+            reserve_asset: DAI,
+            token: TKN,
+            account: AccountId(0),
+            treasury: AccountId(1),
+            n_trades: 0,
+            volume: 0.0,
+            tributes: 0.0,
+        };
+        (bc, ledger)
+    }
+
+    fn tx(action: Action, amount: f64) -> Tx {
+        Tx {
+            agent: AgentId(0),
+            action,
+            amount: Amount::Units(amount),
+        }
+    }
+
+    fn settle(
+        bc: &mut BondingCurve,
+        ledger: &mut Ledger,
+        wallet: &mut Wallet,
+        t: Tx,
+    ) -> Settlement {
+        bc.settle(
+            &t,
+            &mut SettleCtx {
+                wallet,
+                ledger,
+                tick: 1,
+            },
+        )
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    #[test]
+    fn buy_matches_closed_form_for_linear_curve() {
+        let (mut bc, mut ledger) = setup(1.0, 0.05, 0.05);
+        let mut w = Wallet::default();
+        *w.get_mut(DAI) = 1000.0;
+        let Settlement::Filled(fill) = settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 100.0))
+        else {
+            panic!()
+        };
+        // R' = 500_000 + 95; S' = sqrt(2 R' / m) for k = 1.
+        let expected_supply = (2.0 * 500_095.0 / 1e-6f64).sqrt();
+        assert!(close(bc.supply, expected_supply));
+        assert!(close(fill.amount_out, expected_supply - 1e6));
+        assert!(close(ledger.balance(AccountId(0), DAI), 500_095.0));
+        assert!(close(ledger.balance(AccountId(1), DAI), 5.0));
+        assert_eq!(w.get(DAI), 900.0);
+        assert_eq!(w.get(TKN), fill.amount_out);
+    }
+
+    #[test]
+    fn sell_matches_closed_form_for_quadratic_curve() {
+        let (mut bc, mut ledger) = setup(2.0, 0.0, 0.1);
+        let mut w = Wallet::default();
+        *w.get_mut(TKN) = 1000.0;
+        let r0 = 1e-6 / 3.0 * 1e18;
+        let Settlement::Filled(fill) =
+            settle(&mut bc, &mut ledger, &mut w, tx(Action::Sell, 1000.0))
+        else {
+            panic!()
+        };
+        let x = r0 - 1e-6 / 3.0 * (1e6f64 - 1000.0).powi(3);
+        assert!(
+            close(fill.amount_out, 0.9 * x),
+            "{} vs {}",
+            fill.amount_out,
+            0.9 * x
+        );
+        assert!(close(fill.fee, 0.1 * x));
+        assert!(close(ledger.balance(AccountId(0), DAI), r0 - x));
+        assert_eq!(bc.supply, 1e6 - 1000.0);
+        assert_eq!(w.get(TKN), 0.0);
+    }
+
+    #[test]
+    fn round_trip_returns_the_deposit_less_both_tributes() {
+        for k in [0.5, 1.0, 2.0] {
+            let (f_in, f_out) = (0.05, 0.03);
+            let (mut bc, mut ledger) = setup(k, f_in, f_out);
+            let mut w = Wallet::default();
+            *w.get_mut(DAI) = 1000.0;
+            let Settlement::Filled(buy) =
+                settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 1000.0))
+            else {
+                panic!()
+            };
+            let Settlement::Filled(_) = settle(
+                &mut bc,
+                &mut ledger,
+                &mut w,
+                tx(Action::Sell, buy.amount_out),
+            ) else {
+                panic!()
+            };
+            let expected = 1000.0 * (1.0 - f_in) * (1.0 - f_out);
+            assert!(
+                (w.get(DAI) - expected).abs() < 1e-6,
+                "k={k}: got {} want {expected}",
+                w.get(DAI)
+            );
+            assert!(close(bc.supply, 1e6));
+            assert!(close(
+                ledger.balance(AccountId(0), DAI),
+                bc.curve.reserve_at(1e6)
+            ));
+        }
+    }
+
+    #[test]
+    fn overdrafts_are_rejected_without_side_effects() {
+        let (mut bc, mut ledger) = setup(1.0, 0.05, 0.05);
+        let mut w = Wallet::default();
+        *w.get_mut(DAI) = 10.0;
+        let before = (bc.supply, ledger.balance(AccountId(0), DAI), w);
+        assert!(matches!(
+            settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 10.5)),
+            Settlement::Rejected(_)
+        ));
+        assert!(matches!(
+            settle(&mut bc, &mut ledger, &mut w, tx(Action::Sell, 1.0)),
+            Settlement::Rejected(_)
+        ));
+        assert_eq!((bc.supply, ledger.balance(AccountId(0), DAI), w), before);
+        assert_eq!(
+            settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 0.0)),
+            Settlement::Skipped
+        );
+    }
+}

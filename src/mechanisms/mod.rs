@@ -1,0 +1,16 @@
+//! Built-in mechanisms (contracts), one file each. Each file holds the
+//! contract, its parameters, its invariants and its tests.
+
+pub mod bonding_curve;
+pub mod staking_pool;
+pub mod treasury;
+
+use crate::registry::Registry;
+
+/// Registers every built-in mechanism kind.
+pub fn register(registry: &mut Registry) {
+    registry
+        .add_mechanism(bonding_curve::BondingCurveKind)
+        .add_mechanism(treasury::TreasuryKind)
+        .add_mechanism(staking_pool::StakingPoolKind);
+}

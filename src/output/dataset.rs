@@ -1,0 +1,272 @@
+//! A results directory: the output-directory policy (never overwrite
+//! without `--force`), and the writer that streams one or more runs' rows
+//! into `ticks`, `events`, `agents` and `violations` files.
+
+use std::path::{Path, PathBuf};
+
+use super::sink::{ParquetSink, partial_path};
+use super::tables::{AgentsTable, BATCH_ROWS, EventsTable, TicksTable, ViolationsTable};
+use crate::engine::{MetricColumn, Simulation};
+use crate::error::Error;
+
+/// The manifest file name; its presence marks a complete dataset.
+pub const MANIFEST: &str = "manifest.json";
+
+fn is_ours(name: &str) -> bool {
+    name == MANIFEST
+        || name.ends_with(".parquet")
+        || name.ends_with(".partial")
+        || name.ends_with(".json.partial")
+}
+
+/// Makes `dir` ready for a new dataset. An existing non-empty directory is
+/// an error unless `force`, in which case tokensim's own files in it are
+/// removed (the manifest first, so the directory is never left looking
+/// complete); other files are left alone.
+pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), Error> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(Error::Data {
+                path: dir.into(),
+                message: "exists and is not a directory".into(),
+            });
+        }
+        let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        if !force {
+            return Err(Error::OutputExists(dir.into()));
+        }
+        let manifest = dir.join(MANIFEST);
+        if manifest.exists() {
+            std::fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;
+        }
+        for path in entries {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if path.is_file() && is_ours(name) {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
+        }
+        Ok(())
+    } else {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+    }
+}
+
+/// What a dataset's files look like: the same for every run written to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// Metric columns of `ticks`.
+    pub metric_columns: Vec<MetricColumn>,
+    /// Contract names by id (for `events`).
+    pub contracts: Vec<String>,
+    /// Wallet column names (for `agents`).
+    pub slot_columns: Vec<String>,
+    /// Whether `events` is written.
+    pub events: bool,
+    /// Whether `agents` is written.
+    pub snapshots: bool,
+}
+
+impl Layout {
+    /// The layout of a built simulation.
+    pub fn of(sim: &Simulation) -> Layout {
+        let slots = sim.slots();
+        let contracts = sim.world.resource::<crate::engine::contract::Contracts>();
+        Layout {
+            metric_columns: sim.metric_columns.clone(),
+            contracts: contracts.0.iter().map(|c| c.name.clone()).collect(),
+            slot_columns: (0..slots.slots.len())
+                .map(|i| slots.column(crate::engine::ids::SlotId(i as u8)))
+                .collect(),
+            events: sim
+                .world
+                .resource::<crate::engine::phase::TickLog>()
+                .record_events,
+            snapshots: sim.snapshot_every > 0,
+        }
+    }
+}
+
+/// The file name of `table` for a writer with `suffix` (`ticks.parquet`,
+/// `ticks-part0003.parquet`).
+pub fn file_name(table: &str, suffix: &str) -> String {
+    format!("{table}{suffix}.parquet")
+}
+
+/// Counters a writer accumulates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Ticks written.
+    pub ticks: u64,
+    /// Transactions settled.
+    pub n_tx: u64,
+    /// Transactions rejected.
+    pub n_rejected: u64,
+    /// Invariant violations.
+    pub n_violations: u64,
+}
+
+/// Streams runs into one set of files.
+pub struct DatasetWriter {
+    dir: PathBuf,
+    suffix: String,
+    metadata: Vec<(String, String)>,
+    ticks: (TicksTable, ParquetSink),
+    events: Option<(EventsTable, ParquetSink)>,
+    agents: Option<(AgentsTable, ParquetSink)>,
+    violations: (ViolationsTable, Option<ParquetSink>),
+    /// What has been written so far.
+    pub stats: WriteStats,
+}
+
+impl DatasetWriter {
+    /// Opens the files of `layout` in `dir`, names ending in `suffix`.
+    pub fn create(
+        dir: &Path,
+        suffix: &str,
+        layout: &Layout,
+        metadata: Vec<(String, String)>,
+    ) -> Result<Self, Error> {
+        let open = |table: &str, schema| {
+            ParquetSink::create(
+                &dir.join(file_name(table, suffix)),
+                schema,
+                metadata.clone(),
+            )
+        };
+        let ticks_table = TicksTable::new(&layout.metric_columns);
+        let ticks = open("ticks", ticks_table.schema()).map(|s| (ticks_table, s))?;
+        let events = if layout.events {
+            let t = EventsTable::new(layout.contracts.clone());
+            Some(open("events", t.schema()).map(|s| (t, s))?)
+        } else {
+            None
+        };
+        let agents = if layout.snapshots {
+            let t = AgentsTable::new(&layout.slot_columns);
+            Some(open("agents", t.schema()).map(|s| (t, s))?)
+        } else {
+            None
+        };
+        Ok(DatasetWriter {
+            dir: dir.to_path_buf(),
+            suffix: suffix.to_string(),
+            metadata,
+            ticks,
+            events,
+            agents,
+            violations: (ViolationsTable::default(), None),
+            stats: WriteStats::default(),
+        })
+    }
+
+    /// Records the tick `sim` just simulated (and a snapshot if due).
+    pub fn record_tick(&mut self, sim: &mut Simulation) -> Result<(), Error> {
+        let (run_id, tick) = (sim.run.run_id, sim.tick());
+        let log = sim.log();
+        self.stats.ticks += 1;
+        self.stats.n_tx += log.n_tx;
+        self.stats.n_rejected += log.n_rejected;
+        self.stats.n_violations += log.violations.len() as u64;
+        self.ticks.0.push(run_id, tick, &log.metrics);
+        if let Some((table, _)) = &mut self.events {
+            for e in &log.events {
+                table.push(run_id, tick, e);
+            }
+        }
+        for v in &log.violations {
+            self.violations.0.push(run_id, tick, v);
+        }
+        if sim.snapshot_due() {
+            if let Some((table, sink)) = &mut self.agents {
+                let mut result = Ok(());
+                sim.for_each_agent(|id, wallet| {
+                    table.push(run_id, tick, id, wallet);
+                    if table.rows() >= BATCH_ROWS && result.is_ok() {
+                        result = sink.write(table.take());
+                    }
+                });
+                result?;
+            }
+        }
+        self.flush(false)
+    }
+
+    /// Sends full batches (all batches if `all`) to the writer threads.
+    fn flush(&mut self, all: bool) -> Result<(), Error> {
+        let min = if all { 1 } else { BATCH_ROWS };
+        if self.ticks.0.rows() >= min {
+            self.ticks.1.write(self.ticks.0.take())?;
+        }
+        if let Some((t, s)) = &mut self.events {
+            if t.rows() >= min {
+                s.write(t.take())?;
+            }
+        }
+        if let Some((t, s)) = &mut self.agents {
+            if t.rows() >= min {
+                s.write(t.take())?;
+            }
+        }
+        if self.violations.0.rows() >= min {
+            if self.violations.1.is_none() {
+                let path = self.dir.join(file_name("violations", &self.suffix));
+                self.violations.1 = Some(ParquetSink::create(
+                    &path,
+                    self.violations.0.schema(),
+                    self.metadata.clone(),
+                )?);
+            }
+            let batch = self.violations.0.take();
+            self.violations
+                .1
+                .as_mut()
+                .expect("created above")
+                .write(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes everything, closes the files and gives them their final
+    /// names. Returns `(file name, rows)` per file.
+    pub fn finish(mut self) -> Result<Vec<(String, u64)>, Error> {
+        self.flush(true)?;
+        let mut files = Vec::new();
+        let mut done = |sink: ParquetSink| -> Result<(), Error> {
+            let name = sink
+                .path()
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            files.push((name, sink.finish()?));
+            Ok(())
+        };
+        done(self.ticks.1)?;
+        if let Some((_, s)) = self.events {
+            done(s)?;
+        }
+        if let Some((_, s)) = self.agents {
+            done(s)?;
+        }
+        if let Some(s) = self.violations.1 {
+            done(s)?;
+        }
+        Ok(files)
+    }
+}
+
+/// Writes a small file atomically: to `NAME.partial`, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let partial = partial_path(path);
+    std::fs::write(&partial, bytes).map_err(|e| Error::io(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
+}

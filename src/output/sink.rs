@@ -1,0 +1,137 @@
+//! A Parquet file written on its own thread from a bounded channel of
+//! record batches, so encoding overlaps simulation and memory stays bounded
+//! by the channel and the open row group.
+//!
+//! The file is written as `NAME.partial` and renamed to `NAME` only by
+//! [`ParquetSink::finish`]: an interrupted run never leaves a file that
+//! looks complete.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use crossbeam_channel::{Sender, bounded};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::error::Error;
+
+/// Batches in flight between the simulation and the writer thread.
+const CHANNEL_DEPTH: usize = 4;
+/// Rows per Parquet row group.
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// A Parquet file being written in the background.
+pub struct ParquetSink {
+    path: PathBuf,
+    partial: PathBuf,
+    sender: Option<Sender<RecordBatch>>,
+    worker: Option<JoinHandle<Result<u64, Error>>>,
+}
+
+/// The `.partial` name a file is written under until it is complete.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+impl ParquetSink {
+    /// Starts writing `path` (as `path.partial`) with `schema` and
+    /// key-value metadata.
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        metadata: Vec<(String, String)>,
+    ) -> Result<Self, Error> {
+        let partial = partial_path(path);
+        let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_key_value_metadata(Some(
+                metadata
+                    .into_iter()
+                    .map(|(k, v)| KeyValue::new(k, v))
+                    .collect(),
+            ))
+            .build();
+        let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
+        let (sender, receiver) = bounded::<RecordBatch>(CHANNEL_DEPTH);
+        let worker = std::thread::Builder::new()
+            .name(format!(
+                "parquet:{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ))
+            .spawn(move || {
+                let mut rows = 0u64;
+                for batch in receiver {
+                    rows += batch.num_rows() as u64;
+                    writer.write(&batch)?;
+                }
+                writer.close()?;
+                Ok(rows)
+            })
+            .map_err(|e| Error::io(path, e))?;
+        Ok(ParquetSink {
+            path: path.to_path_buf(),
+            partial,
+            sender: Some(sender),
+            worker: Some(worker),
+        })
+    }
+
+    /// Queues a batch; blocks while the writer is [`CHANNEL_DEPTH`] behind.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<(), Error> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let sender = self.sender.as_ref().expect("write after finish");
+        if sender.send(batch).is_err() {
+            // The writer stopped early: report its error.
+            return Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| Error::Run("parquet writer stopped".into())));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<u64, Error> {
+        self.sender.take();
+        match self.worker.take() {
+            Some(worker) => worker
+                .join()
+                .map_err(|_| Error::Run("parquet writer panicked".into()))?,
+            None => Err(Error::Run("parquet writer already finished".into())),
+        }
+    }
+
+    /// Writes the footer and renames the file to its final name. Returns the
+    /// number of rows written.
+    pub fn finish(mut self) -> Result<u64, Error> {
+        let rows = self.join()?;
+        std::fs::rename(&self.partial, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(rows)
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ParquetSink {
+    fn drop(&mut self) {
+        // Abandoned (error or panic): stop the writer and remove the partial
+        // file so nothing half-written is left behind.
+        if self.worker.is_some() {
+            let _ = self.join();
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}

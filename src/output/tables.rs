@@ -1,0 +1,358 @@
+//! Arrow schemas and row builders for every output table. Column names are
+//! snake_case, ids are unsigned integers, nothing is nested: every file
+//! loads as it is in Polars, pandas, DuckDB or Spark.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use crate::engine::MetricColumn;
+use crate::engine::contract::{MetricKind, Violation};
+use crate::engine::ids::AgentId;
+use crate::engine::ledger::Wallet;
+use crate::engine::phase::EventRow;
+
+/// Rows buffered before a batch goes to the writer thread.
+pub const BATCH_ROWS: usize = 64 * 1024;
+
+fn field(name: &str, t: DataType) -> Field {
+    Field::new(name, t, false)
+}
+
+fn finish(schema: &SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
+    RecordBatch::try_new(schema.clone(), columns).expect("columns match schema")
+}
+
+enum MetricBuilder {
+    Float(Float64Builder),
+    Count(UInt64Builder),
+}
+
+/// `ticks.parquet`: one row per run and tick, one column per metric.
+pub struct TicksTable {
+    schema: SchemaRef,
+    columns: Vec<MetricColumn>,
+    run_id: UInt32Builder,
+    tick: UInt32Builder,
+    metrics: Vec<MetricBuilder>,
+    rows: usize,
+}
+
+impl TicksTable {
+    /// A table with `run_id, tick` and the given metric columns.
+    pub fn new(columns: &[MetricColumn]) -> Self {
+        let mut fields = vec![
+            field("run_id", DataType::UInt32),
+            field("tick", DataType::UInt32),
+        ];
+        for c in columns {
+            let t = match c.kind {
+                MetricKind::Float => DataType::Float64,
+                MetricKind::Count => DataType::UInt64,
+            };
+            fields.push(field(&c.name, t));
+        }
+        let metrics = columns
+            .iter()
+            .map(|c| match c.kind {
+                MetricKind::Float => MetricBuilder::Float(Float64Builder::new()),
+                MetricKind::Count => MetricBuilder::Count(UInt64Builder::new()),
+            })
+            .collect();
+        TicksTable {
+            schema: Arc::new(Schema::new(fields)),
+            columns: columns.to_vec(),
+            run_id: UInt32Builder::new(),
+            tick: UInt32Builder::new(),
+            metrics,
+            rows: 0,
+        }
+    }
+
+    /// The Arrow schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Appends a tick; `values` is the tick's full metric vector.
+    pub fn push(&mut self, run_id: u32, tick: u32, values: &[f64]) {
+        self.run_id.append_value(run_id);
+        self.tick.append_value(tick);
+        for (c, b) in self.columns.iter().zip(self.metrics.iter_mut()) {
+            let v = values[c.index];
+            match b {
+                MetricBuilder::Float(b) => b.append_value(v),
+                MetricBuilder::Count(b) => b.append_value(v as u64),
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// Rows buffered.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Takes the buffered rows as a batch.
+    pub fn take(&mut self) -> RecordBatch {
+        self.rows = 0;
+        let mut cols: Vec<ArrayRef> =
+            vec![Arc::new(self.run_id.finish()), Arc::new(self.tick.finish())];
+        for b in &mut self.metrics {
+            cols.push(match b {
+                MetricBuilder::Float(b) => Arc::new(b.finish()),
+                MetricBuilder::Count(b) => Arc::new(b.finish()),
+            });
+        }
+        finish(&self.schema, cols)
+    }
+}
+
+/// `events.parquet`: every settled or rejected transaction.
+pub struct EventsTable {
+    schema: SchemaRef,
+    contracts: Vec<String>,
+    run_id: UInt32Builder,
+    tick: UInt32Builder,
+    agent_id: UInt64Builder,
+    contract: StringBuilder,
+    action: StringBuilder,
+    status: StringBuilder,
+    reason: StringBuilder,
+    amount_in: Float64Builder,
+    amount_out: Float64Builder,
+    fee: Float64Builder,
+    replayed: BooleanBuilder,
+    rows: usize,
+}
+
+impl EventsTable {
+    /// A table naming contracts by index.
+    pub fn new(contracts: Vec<String>) -> Self {
+        let schema = Arc::new(Schema::new(vec![
+            field("run_id", DataType::UInt32),
+            field("tick", DataType::UInt32),
+            field("agent_id", DataType::UInt64),
+            field("contract", DataType::Utf8),
+            field("action", DataType::Utf8),
+            field("status", DataType::Utf8),
+            Field::new("reason", DataType::Utf8, true),
+            field("amount_in", DataType::Float64),
+            field("amount_out", DataType::Float64),
+            field("fee", DataType::Float64),
+            field("replayed", DataType::Boolean),
+        ]));
+        EventsTable {
+            schema,
+            contracts,
+            run_id: UInt32Builder::new(),
+            tick: UInt32Builder::new(),
+            agent_id: UInt64Builder::new(),
+            contract: StringBuilder::new(),
+            action: StringBuilder::new(),
+            status: StringBuilder::new(),
+            reason: StringBuilder::new(),
+            amount_in: Float64Builder::new(),
+            amount_out: Float64Builder::new(),
+            fee: Float64Builder::new(),
+            replayed: BooleanBuilder::new(),
+            rows: 0,
+        }
+    }
+
+    /// The Arrow schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Appends one event.
+    pub fn push(&mut self, run_id: u32, tick: u32, e: &EventRow) {
+        self.run_id.append_value(run_id);
+        self.tick.append_value(tick);
+        self.agent_id.append_value(e.agent.0);
+        self.contract
+            .append_value(&self.contracts[e.contract.0 as usize]);
+        self.action.append_value(e.action.name());
+        self.status.append_value(if e.rejected.is_some() {
+            "rejected"
+        } else {
+            "ok"
+        });
+        self.reason.append_option(e.rejected);
+        self.amount_in.append_value(e.amount_in);
+        self.amount_out.append_value(e.amount_out);
+        self.fee.append_value(e.fee);
+        self.replayed.append_value(e.replayed);
+        self.rows += 1;
+    }
+
+    /// Rows buffered.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Takes the buffered rows as a batch.
+    pub fn take(&mut self) -> RecordBatch {
+        self.rows = 0;
+        finish(
+            &self.schema,
+            vec![
+                Arc::new(self.run_id.finish()),
+                Arc::new(self.tick.finish()),
+                Arc::new(self.agent_id.finish()),
+                Arc::new(self.contract.finish()),
+                Arc::new(self.action.finish()),
+                Arc::new(self.status.finish()),
+                Arc::new(self.reason.finish()),
+                Arc::new(self.amount_in.finish()),
+                Arc::new(self.amount_out.finish()),
+                Arc::new(self.fee.finish()),
+                Arc::new(self.replayed.finish()),
+            ],
+        )
+    }
+}
+
+/// `agents.parquet`: per-agent balances every `snapshot_every` ticks.
+pub struct AgentsTable {
+    schema: SchemaRef,
+    run_id: UInt32Builder,
+    tick: UInt32Builder,
+    agent_id: UInt64Builder,
+    slots: Vec<Float64Builder>,
+    rows: usize,
+}
+
+impl AgentsTable {
+    /// A table with one column per wallet slot (names already snake_case).
+    pub fn new(slot_columns: &[String]) -> Self {
+        let mut fields = vec![
+            field("run_id", DataType::UInt32),
+            field("tick", DataType::UInt32),
+            field("agent_id", DataType::UInt64),
+        ];
+        fields.extend(slot_columns.iter().map(|c| field(c, DataType::Float64)));
+        AgentsTable {
+            schema: Arc::new(Schema::new(fields)),
+            run_id: UInt32Builder::new(),
+            tick: UInt32Builder::new(),
+            agent_id: UInt64Builder::new(),
+            slots: slot_columns.iter().map(|_| Float64Builder::new()).collect(),
+            rows: 0,
+        }
+    }
+
+    /// The Arrow schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Appends one agent's balances.
+    pub fn push(&mut self, run_id: u32, tick: u32, agent: AgentId, wallet: &Wallet) {
+        self.run_id.append_value(run_id);
+        self.tick.append_value(tick);
+        self.agent_id.append_value(agent.0);
+        for (i, b) in self.slots.iter_mut().enumerate() {
+            b.append_value(wallet.0[i]);
+        }
+        self.rows += 1;
+    }
+
+    /// Rows buffered.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Takes the buffered rows as a batch.
+    pub fn take(&mut self) -> RecordBatch {
+        self.rows = 0;
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.run_id.finish()),
+            Arc::new(self.tick.finish()),
+            Arc::new(self.agent_id.finish()),
+        ];
+        cols.extend(
+            self.slots
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        finish(&self.schema, cols)
+    }
+}
+
+/// `violations.parquet`: every broken invariant.
+pub struct ViolationsTable {
+    schema: SchemaRef,
+    run_id: UInt32Builder,
+    tick: UInt32Builder,
+    source: StringBuilder,
+    invariant: StringBuilder,
+    expected: Float64Builder,
+    actual: Float64Builder,
+    rows: usize,
+}
+
+impl Default for ViolationsTable {
+    fn default() -> Self {
+        ViolationsTable {
+            schema: Arc::new(Schema::new(vec![
+                field("run_id", DataType::UInt32),
+                field("tick", DataType::UInt32),
+                field("source", DataType::Utf8),
+                field("invariant", DataType::Utf8),
+                field("expected", DataType::Float64),
+                field("actual", DataType::Float64),
+            ])),
+            run_id: UInt32Builder::new(),
+            tick: UInt32Builder::new(),
+            source: StringBuilder::new(),
+            invariant: StringBuilder::new(),
+            expected: Float64Builder::new(),
+            actual: Float64Builder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl ViolationsTable {
+    /// The Arrow schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Appends one violation.
+    pub fn push(&mut self, run_id: u32, tick: u32, v: &Violation) {
+        self.run_id.append_value(run_id);
+        self.tick.append_value(tick);
+        self.source.append_value(&v.source);
+        self.invariant.append_value(&v.invariant);
+        self.expected.append_value(v.expected);
+        self.actual.append_value(v.actual);
+        self.rows += 1;
+    }
+
+    /// Rows buffered.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Takes the buffered rows as a batch.
+    pub fn take(&mut self) -> RecordBatch {
+        self.rows = 0;
+        finish(
+            &self.schema,
+            vec![
+                Arc::new(self.run_id.finish()),
+                Arc::new(self.tick.finish()),
+                Arc::new(self.source.finish()),
+                Arc::new(self.invariant.finish()),
+                Arc::new(self.expected.finish()),
+                Arc::new(self.actual.finish()),
+            ],
+        )
+    }
+}

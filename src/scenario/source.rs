@@ -1,0 +1,176 @@
+//! A scenario file's text and the position of every key in it, so that
+//! errors found long after parsing (validation, build) still point at a
+//! line and column.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+use crate::error::{Error, ScenarioError};
+
+/// A loaded scenario file: its path, text and key positions.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Where it was read from.
+    pub path: PathBuf,
+    text: String,
+    spans: HashMap<String, Range<usize>>,
+    overrides: HashMap<String, String>,
+}
+
+impl Source {
+    /// Reads and parses `path`, returning the source and its value tree.
+    pub fn load(path: &Path) -> Result<(Source, toml::Table), Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Source::parse(path, text)
+    }
+
+    /// Parses scenario text that claims to come from `path`.
+    pub fn parse(path: &Path, text: String) -> Result<(Source, toml::Table), Error> {
+        let mut source = Source {
+            path: path.to_path_buf(),
+            text,
+            spans: HashMap::new(),
+            overrides: HashMap::new(),
+        };
+        let doc = DeTable::parse(&source.text).map_err(|e| source.toml_error(&e))?;
+        let mut spans = HashMap::new();
+        index_table(doc.get_ref(), "", &mut spans);
+        let table: toml::Table = toml::from_str(&source.text).map_err(|e| source.toml_error(&e))?;
+        source.spans = spans;
+        Ok((source, table))
+    }
+
+    /// Marks `field` as set on the command line, so errors about it say so.
+    pub fn note_override(&mut self, field: &str, origin: &str) {
+        self.overrides.insert(field.to_string(), origin.to_string());
+    }
+
+    /// A [`ScenarioError`] about `field`, located at the field or, if it is
+    /// absent from the file, at its nearest written parent.
+    pub fn error(&self, field: &str, message: impl Display) -> ScenarioError {
+        if let Some(origin) = self.overrides.get(field) {
+            return ScenarioError {
+                file: PathBuf::from(origin),
+                line: 0,
+                col: 0,
+                field: field.to_string(),
+                message: message.to_string(),
+            };
+        }
+        let mut probe = field;
+        let offset = loop {
+            if let Some(span) = self.spans.get(probe) {
+                break span.start;
+            }
+            match probe.rfind('.') {
+                Some(i) => probe = &probe[..i],
+                None => break 0,
+            }
+        };
+        let (line, col) = self.line_col(offset);
+        ScenarioError {
+            file: self.path.clone(),
+            line,
+            col,
+            field: field.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Converts a serde error raised while deserialising the value at
+    /// `base` (a dotted path) into a located error. `inner` is the path
+    /// inside that value reported by `serde_path_to_error`.
+    pub fn serde_error(&self, base: &str, inner: &str, message: &str) -> ScenarioError {
+        let mut field = join(base, inner);
+        // serde names an unknown or missing field only in its message.
+        for marker in ["unknown field `", "missing field `"] {
+            if let Some(rest) = message.strip_prefix(marker) {
+                if let Some(name) = rest.split('`').next() {
+                    field = join(&field, name);
+                }
+            }
+        }
+        self.error(&field, message)
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {
+        let (line, col) = e.span().map(|s| self.line_col(s.start)).unwrap_or((0, 0));
+        ScenarioError {
+            file: self.path.clone(),
+            line,
+            col,
+            field: String::new(),
+            message: e.message().trim().to_string(),
+        }
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before
+            .rfind('\n')
+            .map_or(before.len(), |i| before.len() - i - 1)
+            + 1;
+        (line, col)
+    }
+}
+
+/// `a.b` from `a` and `b`, skipping empty parts.
+pub fn join(base: &str, name: &str) -> String {
+    match (base.is_empty(), name.is_empty()) {
+        (true, _) => name.to_string(),
+        (_, true) => base.to_string(),
+        _ => format!("{base}.{name}"),
+    }
+}
+
+fn index_table(table: &DeTable<'_>, prefix: &str, spans: &mut HashMap<String, Range<usize>>) {
+    for (key, value) in table.iter() {
+        let path = join(prefix, key.get_ref());
+        spans.entry(path.clone()).or_insert_with(|| key.span());
+        index_value(value.get_ref(), &path, spans);
+    }
+}
+
+fn index_value(value: &DeValue<'_>, path: &str, spans: &mut HashMap<String, Range<usize>>) {
+    match value {
+        DeValue::Table(t) => index_table(t, path, spans),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let p = format!("{path}.{i}");
+                spans.entry(p.clone()).or_insert_with(|| item.span());
+                index_value(item.get_ref(), &p, spans);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_nested_keys_and_falls_back_to_parent() {
+        let text = "ticks = 3\n\n[contracts.curve]\nkind = \"x\"\nslope = 2.0\n";
+        let (src, _) = Source::parse(Path::new("s.toml"), text.into()).unwrap();
+        let e = src.error("contracts.curve.slope", "bad");
+        assert_eq!((e.line, e.col), (5, 1));
+        let e = src.error("contracts.curve.missing", "bad");
+        assert_eq!(e.line, 3, "falls back to the table header");
+        assert_eq!(e.to_string(), "s.toml:3:12: `contracts.curve.missing`: bad");
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_line() {
+        let err = Source::parse(Path::new("s.toml"), "ticks = \n".into()).unwrap_err();
+        let Error::Scenario(e) = err else {
+            panic!("{err}")
+        };
+        assert_eq!(e.line, 1);
+    }
+}
