@@ -32,6 +32,10 @@ enum Command {
         /// Override the number of ticks.
         #[arg(long)]
         ticks: Option<u32>,
+        /// Set any scenario value by dotted path, e.g.
+        /// `--set contracts.curve.entry_tribute=0.1` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE", value_parser = tokensim::scenario::parse_assignment)]
+        sets: Vec<(String, toml::Value)>,
         /// Replace existing results in the output directory.
         #[arg(long)]
         force: bool,
@@ -65,23 +69,9 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> Result<ExitCode, Error> {
     let registry = Registry::builtin();
     match command {
-        Command::Run {
-            scenario,
-            out,
-            seed,
-            ticks,
-            force,
-            jobs,
-            quiet,
-        } => {
-            let mut loaded = LoadedScenario::load(&scenario)?;
-            apply_overrides(&mut loaded, seed, ticks);
-            let opts = RunOptions {
-                out_dir: out.unwrap_or_else(|| default_out_dir(&scenario)),
-                force,
-                seed,
-                ticks,
-            };
+        Command::Run { scenario, out, seed, ticks, sets, force, jobs, quiet } => {
+            let loaded = apply_overrides(&LoadedScenario::load(&scenario)?, &sets, seed, ticks)?;
+            let opts = RunOptions { out_dir: out.unwrap_or_else(|| default_out_dir(&scenario)), force };
             let pool = thread_pool(jobs)?;
             let bar = progress_bar(quiet, u64::from(loaded.scenario.ticks));
             let summary =
@@ -102,10 +92,7 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
                 );
             }
             if m.violations > 0 {
-                eprintln!(
-                    "error: {} invariant violations; see violations.parquet",
-                    m.violations
-                );
+                eprintln!("error: {} invariant violations; see violations.parquet", m.violations);
                 return Ok(ExitCode::from(3));
             }
             Ok(ExitCode::SUCCESS)
@@ -120,11 +107,7 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
                 sim.n_agents,
                 sc.contracts.len(),
                 sc.ticks,
-                sim.metric_columns
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                sim.metric_columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -143,9 +126,7 @@ fn thread_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, Error> {
         }
         builder = builder.num_threads(n);
     }
-    builder
-        .build()
-        .map_err(|e| Error::Run(format!("thread pool: {e}")))
+    builder.build().map_err(|e| Error::Run(format!("thread pool: {e}")))
 }
 
 fn progress_bar(quiet: bool, len: u64) -> ProgressBar {
@@ -165,14 +146,8 @@ fn progress_bar(quiet: bool, len: u64) -> ProgressBar {
 fn print_list(registry: &Registry) {
     let params = |docs: &[ParamDoc]| {
         for p in docs {
-            let default = p
-                .default
-                .map(|d| format!(" = {d}"))
-                .unwrap_or_else(|| " (required)".into());
-            println!(
-                "    {:<16} {:<28}{default}\n        {}",
-                p.name, p.ty, p.doc
-            );
+            let default = p.default.map(|d| format!(" = {d}")).unwrap_or_else(|| " (required)".into());
+            println!("    {:<16} {:<28}{default}\n        {}", p.name, p.ty, p.doc);
         }
     };
     println!("Mechanisms (contracts.<name>.kind):");
@@ -185,7 +160,5 @@ fn print_list(registry: &Registry) {
         println!("  {} — {}", b.name(), b.summary());
         params(b.params());
     }
-    println!(
-        "\nPer-agent params take a number or {{ dist = \"constant|uniform|normal|lognormal\", ... }}."
-    );
+    println!("\nPer-agent params take a number or {{ dist = \"constant|uniform|normal|lognormal\", ... }}.");
 }

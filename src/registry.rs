@@ -83,19 +83,12 @@ impl Registry {
 
     /// The mechanism kind called `name`.
     pub fn mechanism(&self, name: &str) -> Option<&dyn MechanismKind> {
-        self.mechanisms
-            .iter()
-            .find(|k| k.name() == name)
-            .map(|k| k.as_ref())
+        self.mechanisms.iter().find(|k| k.name() == name).map(|k| k.as_ref())
     }
 
     /// The behaviour kind called `name`, with its registration index.
     pub fn behaviour(&self, name: &str) -> Option<(usize, &dyn BehaviourKind)> {
-        self.behaviours
-            .iter()
-            .enumerate()
-            .find(|(_, k)| k.name() == name)
-            .map(|(i, k)| (i, k.as_ref()))
+        self.behaviours.iter().enumerate().find(|(_, k)| k.name() == name).map(|(i, k)| (i, k.as_ref()))
     }
 
     /// All mechanism kinds in registration order.
@@ -110,19 +103,11 @@ impl Registry {
 
     /// Comma-separated mechanism names, for error messages.
     pub fn mechanism_names(&self) -> String {
-        self.mechanisms
-            .iter()
-            .map(|k| k.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.mechanisms.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
     }
 
     /// Comma-separated behaviour names, for error messages.
     pub fn behaviour_names(&self) -> String {
-        self.behaviours
-            .iter()
-            .map(|k| k.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.behaviours.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
     }
 }

@@ -20,10 +20,6 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Replace existing results.
     pub force: bool,
-    /// Override the scenario's seed.
-    pub seed: Option<u64>,
-    /// Override the scenario's tick count.
-    pub ticks: Option<u32>,
 }
 
 /// What a finished run reports.
@@ -35,16 +31,26 @@ pub struct Summary {
     pub out_dir: PathBuf,
 }
 
-/// Applies `--seed` / `--ticks` overrides to a loaded scenario.
-pub fn apply_overrides(loaded: &mut LoadedScenario, seed: Option<u64>, ticks: Option<u32>) {
+/// Applies `--set`, `--seed` and `--ticks` overrides to a loaded scenario.
+pub fn apply_overrides(
+    loaded: &LoadedScenario,
+    sets: &[(String, toml::Value)],
+    seed: Option<u64>,
+    ticks: Option<u32>,
+) -> Result<LoadedScenario, Error> {
+    let mut all = sets.to_vec();
     if let Some(seed) = seed {
-        loaded.scenario.seed = seed;
-        loaded.source.note_override("seed", "--seed");
+        let seed =
+            i64::try_from(seed).map_err(|_| Error::Run(format!("--seed {seed} is above {}", i64::MAX)))?;
+        all.push(("seed".into(), toml::Value::Integer(seed)));
     }
     if let Some(ticks) = ticks {
-        loaded.scenario.ticks = ticks;
-        loaded.source.note_override("ticks", "--ticks");
+        all.push(("ticks".into(), toml::Value::Integer(i64::from(ticks))));
     }
+    if all.is_empty() {
+        return Ok(loaded.clone());
+    }
+    loaded.with_overrides(&all, "--set")
 }
 
 /// Runs a scenario into `opts.out_dir`, calling `progress(ticks_done)`
@@ -62,31 +68,13 @@ pub fn run_scenario(
     let mut sim = Simulation::new(loaded, registry, &spec)?;
     prepare_dir(&opts.out_dir, opts.force)?;
     let metadata = vec![
-        (
-            "tokensim.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        (
-            "tokensim.scenario".to_string(),
-            loaded.scenario.name.clone(),
-        ),
-        (
-            "tokensim.seed".to_string(),
-            loaded.scenario.seed.to_string(),
-        ),
+        ("tokensim.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("tokensim.scenario".to_string(), loaded.scenario.name.clone()),
+        ("tokensim.seed".to_string(), loaded.scenario.seed.to_string()),
     ];
-    let row = RunRow {
-        spec: spec.clone(),
-        n_agents: sim.n_agents,
-        ticks: sim.ticks,
-        params: Vec::new(),
-    };
+    let row = RunRow { spec: spec.clone(), n_agents: sim.n_agents, ticks: sim.ticks, params: Vec::new() };
     let batch = runs_batch(std::slice::from_ref(&row))?;
-    let mut runs = ParquetSink::create(
-        &opts.out_dir.join("runs.parquet"),
-        batch.schema(),
-        metadata.clone(),
-    )?;
+    let mut runs = ParquetSink::create(&opts.out_dir.join("runs.parquet"), batch.schema(), metadata.clone())?;
     runs.write(batch)?;
     let mut writer = DatasetWriter::create(&opts.out_dir, "", &Layout::of(&sim), metadata)?;
     for _ in 0..sim.ticks {
@@ -117,17 +105,11 @@ pub fn run_scenario(
         agent_ticks_per_second: (sim.n_agents as f64 * f64::from(sim.ticks)) / wall.max(1e-9),
     };
     manifest.write(&opts.out_dir)?;
-    Ok(Summary {
-        manifest,
-        out_dir: opts.out_dir.clone(),
-    })
+    Ok(Summary { manifest, out_dir: opts.out_dir.clone() })
 }
 
 /// The default results directory of a scenario file: `results/<stem>`.
 pub fn default_out_dir(scenario: &Path) -> PathBuf {
-    let stem = scenario
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
+    let stem = scenario.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
     PathBuf::from("results").join(stem)
 }

@@ -9,7 +9,5 @@ use crate::registry::Registry;
 /// Registers every built-in behaviour kind (noise trader before staker, so
 /// an agent trades before it stakes, as the `market` benchmark specifies).
 pub fn register(registry: &mut Registry) {
-    registry
-        .add_behaviour(noise_trader::NoiseTraderKind)
-        .add_behaviour(staker::StakerKind);
+    registry.add_behaviour(noise_trader::NoiseTraderKind).add_behaviour(staker::StakerKind);
 }

@@ -33,17 +33,9 @@ impl Behaviour for NoiseTrader {
         if agent.uniform() >= self.p_trade {
             return;
         }
-        let action = if agent.uniform() < self.p_buy {
-            Action::Buy
-        } else {
-            Action::Sell
-        };
+        let action = if agent.uniform() < self.p_buy { Action::Buy } else { Action::Sell };
         let fraction = agent.uniform() * self.max_fraction;
-        agent.send(Intent {
-            contract: self.contract,
-            action,
-            amount: Amount::Fraction(fraction),
-        });
+        agent.send(Intent { contract: self.contract, action, amount: Amount::Fraction(fraction) });
     }
 }
 

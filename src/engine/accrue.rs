@@ -28,11 +28,7 @@ pub fn accrue_system(
 ) {
     credits.clear();
     for slot in contracts.0.iter_mut() {
-        let mut ctx = AccrueCtx {
-            ledger: &mut ledger,
-            credits: &mut credits,
-            tick: clock.tick,
-        };
+        let mut ctx = AccrueCtx { ledger: &mut ledger, credits: &mut credits, tick: clock.tick };
         slot.contract.accrue(&mut ctx);
     }
     if credits.is_empty() {
@@ -47,13 +43,8 @@ pub fn accrue_system(
             }
         }
     };
-    for mut table in wallets
-        .contiguous_iter_mut()
-        .expect("wallets are table-stored")
-    {
+    for mut table in wallets.contiguous_iter_mut().expect("wallets are table-stored") {
         let table = table.bypass_change_detection();
-        table
-            .par_chunks_mut(CHUNK)
-            .for_each(|chunk| chunk.iter_mut().for_each(apply));
+        table.par_chunks_mut(CHUNK).for_each(|chunk| chunk.iter_mut().for_each(apply));
     }
 }

@@ -77,9 +77,7 @@ pub fn decide_system<B: Behaviour>(
     clock: Res<Clock>,
 ) {
     let tick = clock.tick;
-    let tables = agents
-        .contiguous_iter_mut()
-        .expect("agent components are table-stored");
+    let tables = agents.contiguous_iter_mut().expect("agent components are table-stored");
     for (ids, mut behaviours, mut rngs, wallets, mut intents) in tables {
         let behaviours = behaviours.bypass_change_detection();
         let rngs = rngs.bypass_change_detection();
@@ -88,13 +86,7 @@ pub fn decide_system<B: Behaviour>(
             (((&AgentId, &mut B), &mut AgentRng), &Wallet),
             &mut Intents,
         )| {
-            b.decide(&mut AgentView {
-                id: *id,
-                wallet,
-                rng,
-                intents,
-                tick,
-            });
+            b.decide(&mut AgentView { id: *id, wallet, rng, intents, tick });
         };
         if ids.len() < MIN_AGENTS_PER_TASK || rayon::current_num_threads() == 1 {
             ids.iter()

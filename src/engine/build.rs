@@ -18,9 +18,7 @@ use super::check::{check_system, measure_system};
 use super::contract::{Contract, ContractSlot, Contracts, MetricDef, MetricKind};
 use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
 use super::intent::{Action, Intents};
-use super::ledger::{
-    Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, Wallet, column_name,
-};
+use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, Wallet, column_name};
 use super::phase::{Clock, DecideOrder, Phase, TickLog};
 use super::replay::{Replay, ReplayOrder, order_intent, read_orders};
 use super::rng::{AgentRng, Stream, stream_rng};
@@ -54,32 +52,16 @@ struct Names<'a> {
 
 impl Names<'_> {
     fn asset(&self, path: &str, name: &str) -> Result<AssetId, ScenarioError> {
-        self.assets
-            .iter()
-            .position(|a| a == name)
-            .map(|i| AssetId(i as u8))
-            .ok_or_else(|| {
-                self.source.error(
-                    path,
-                    format!("unknown asset `{name}`; assets: {}", self.assets.join(", ")),
-                )
-            })
+        self.assets.iter().position(|a| a == name).map(|i| AssetId(i as u8)).ok_or_else(|| {
+            self.source.error(path, format!("unknown asset `{name}`; assets: {}", self.assets.join(", ")))
+        })
     }
 
     fn contract(&self, path: &str, name: &str) -> Result<ContractId, ScenarioError> {
-        self.contracts
-            .iter()
-            .position(|c| c == name)
-            .map(|i| ContractId(i as u16))
-            .ok_or_else(|| {
-                self.source.error(
-                    path,
-                    format!(
-                        "unknown contract `{name}`; contracts: {}",
-                        self.contracts.join(", ")
-                    ),
-                )
-            })
+        self.contracts.iter().position(|c| c == name).map(|i| ContractId(i as u16)).ok_or_else(|| {
+            self.source
+                .error(path, format!("unknown contract `{name}`; contracts: {}", self.contracts.join(", ")))
+        })
     }
 }
 
@@ -136,20 +118,11 @@ impl ContractBuilder<'_> {
     }
 
     /// Checks `lo <= value <= hi` (and finite) for parameter `field`.
-    pub fn check_range(
-        &self,
-        field: &str,
-        value: f64,
-        lo: f64,
-        hi: f64,
-    ) -> Result<(), ScenarioError> {
+    pub fn check_range(&self, field: &str, value: f64, lo: f64, hi: f64) -> Result<(), ScenarioError> {
         if value.is_finite() && value >= lo && value <= hi {
             Ok(())
         } else {
-            Err(self.invalid(
-                field,
-                format!("{value} is out of range: must be in [{lo}, {hi}]"),
-            ))
+            Err(self.invalid(field, format!("{value} is out of range: must be in [{lo}, {hi}]")))
         }
     }
 
@@ -163,19 +136,14 @@ impl ContractBuilder<'_> {
         if name == self.name() {
             return Err(self.invalid(field, "a contract cannot name itself here"));
         }
-        self.names
-            .contract(&join(&self.path, field), name)
-            .map(|c| AccountId(c.0))
+        self.names.contract(&join(&self.path, field), name).map(|c| AccountId(c.0))
     }
 
     /// The account called `name`, created empty if no contract or earlier
     /// account has that name (e.g. `hatch`).
     pub fn named_account(&mut self, name: &str) -> AccountId {
         self.ledger.find(name).unwrap_or_else(|| {
-            self.ledger.accounts.push(Account {
-                name: name.to_string(),
-                balances: [0.0; MAX_SLOTS],
-            });
+            self.ledger.accounts.push(Account { name: name.to_string(), balances: [0.0; MAX_SLOTS] });
             AccountId((self.ledger.accounts.len() - 1) as u16)
         })
     }
@@ -183,28 +151,18 @@ impl ContractBuilder<'_> {
     /// Adds a per-agent position slot called `name` (declared by parameter
     /// `field`), e.g. a staking pool's staked balance.
     pub fn add_position(&mut self, field: &str, name: &str) -> Result<SlotId, ScenarioError> {
-        if self
-            .slots
-            .slots
-            .iter()
-            .any(|s| s.name == name || column_name(&s.name) == column_name(name))
-        {
+        if self.slots.slots.iter().any(|s| s.name == name || column_name(&s.name) == column_name(name)) {
             return Err(self.invalid(
                 field,
                 format!("a wallet slot called `{name}` already exists; choose another name"),
             ));
         }
         if self.slots.slots.len() >= MAX_SLOTS {
-            return Err(self.invalid(
-                field,
-                format!("too many wallet slots: at most {MAX_SLOTS} assets and positions"),
-            ));
+            return Err(self
+                .invalid(field, format!("too many wallet slots: at most {MAX_SLOTS} assets and positions")));
         }
         let contract = self.name().to_string();
-        self.slots.slots.push(SlotDef {
-            name: name.to_string(),
-            kind: SlotKind::Position { contract },
-        });
+        self.slots.slots.push(SlotDef { name: name.to_string(), kind: SlotKind::Position { contract } });
         Ok(SlotId((self.slots.slots.len() - 1) as u8))
     }
 
@@ -255,13 +213,7 @@ impl PopulationBuilder<'_> {
     }
 
     /// Checks that every value parameter `field` can take lies in `[lo, hi]`.
-    pub fn check_param(
-        &self,
-        field: &str,
-        p: &AgentParam,
-        lo: f64,
-        hi: f64,
-    ) -> Result<(), ScenarioError> {
+    pub fn check_param(&self, field: &str, p: &AgentParam, lo: f64, hi: f64) -> Result<(), ScenarioError> {
         p.0.check_range(lo, hi).map_err(|m| self.invalid(field, m))
     }
 
@@ -289,11 +241,7 @@ impl PopulationBuilder<'_> {
                     "contract `{name}` ({}) does not accept `{}`; contracts that do: {}",
                     contracts.0[id.0 as usize].kind,
                     missing.name(),
-                    if able.is_empty() {
-                        "none".to_string()
-                    } else {
-                        able.join(", ")
-                    }
+                    if able.is_empty() { "none".to_string() } else { able.join(", ") }
                 ),
             ));
         }
@@ -313,11 +261,8 @@ impl PopulationBuilder<'_> {
         let batch: Vec<(Entity, B)> = self.entities.iter().map(|&e| (e, make(rng))).collect();
         self.world.insert_batch(batch);
         if self.registered.insert(TypeId::of::<B>()) {
-            self.schedule.add_systems(
-                decide_system::<B>
-                    .in_set(Phase::Decide)
-                    .in_set(DecideOrder(self.order)),
-            );
+            self.schedule
+                .add_systems(decide_system::<B>.in_set(Phase::Decide).in_set(DecideOrder(self.order)));
         }
     }
 }
@@ -370,11 +315,7 @@ pub fn build(loaded: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Res
         return Err(source.error("ticks", "must be at least 1").into());
     }
     let slots = asset_slots(source, &sc.assets)?;
-    let names = Names {
-        source,
-        assets: &sc.assets,
-        contracts: sc.contracts.keys().cloned().collect(),
-    };
+    let names = Names { source, assets: &sc.assets, contracts: sc.contracts.keys().cloned().collect() };
     if names.contracts.len() > usize::from(u16::MAX) {
         return Err(source.error("contracts", "too many contracts").into());
     }
@@ -397,33 +338,15 @@ pub fn build(loaded: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Res
 
     let mut ledger = Ledger::default();
     for name in &names.contracts {
-        ledger.accounts.push(Account {
-            name: name.clone(),
-            balances: [0.0; MAX_SLOTS],
-        });
+        ledger.accounts.push(Account { name: name.clone(), balances: [0.0; MAX_SLOTS] });
     }
     let mut slots = slots;
-    let contracts = build_contracts(
-        &names,
-        registry,
-        sc,
-        run,
-        &mut ledger,
-        &mut slots,
-        &mut schedule,
-    )?;
+    let contracts = build_contracts(&names, registry, sc, run, &mut ledger, &mut slots, &mut schedule)?;
     let metric_columns = metric_columns(source, &sc.metrics, &contracts)?;
     world.insert_resource(Contracts(contracts));
 
-    let (index, n_agents) = spawn_populations(
-        &names,
-        registry,
-        sc,
-        run,
-        &mut world,
-        &mut ledger,
-        &mut schedule,
-    )?;
+    let (index, n_agents) =
+        spawn_populations(&names, registry, sc, run, &mut world, &mut ledger, &mut schedule)?;
     let replay = match &sc.orders {
         Some(spec) => Some(load_replay(&names, loaded, spec, n_agents, &world)?),
         None => None,
@@ -432,14 +355,8 @@ pub fn build(loaded: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Res
     world.insert_resource(ledger);
     world.insert_resource(slots);
     world.insert_resource(Clock::default());
-    world.insert_resource(TickLog {
-        record_events: sc.output.events,
-        ..Default::default()
-    });
-    world.insert_resource(SettleState::new(
-        sc.ordering,
-        stream_rng(run.seed, Stream::Settle, &[]),
-    ));
+    world.insert_resource(TickLog { record_events: sc.output.events, ..Default::default() });
+    world.insert_resource(SettleState::new(sc.ordering, stream_rng(run.seed, Stream::Settle, &[])));
     world.insert_resource(AgentIndex(index));
     if let Some(replay) = replay {
         world.insert_resource(replay);
@@ -455,43 +372,24 @@ pub fn build(loaded: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Res
     for pair in orders.windows(2) {
         schedule.configure_sets(DecideOrder(pair[0]).before(DecideOrder(pair[1])));
     }
-    schedule
-        .initialize(&mut world)
-        .map_err(|e| Error::Run(format!("schedule: {e}")))?;
-    Ok(Built {
-        world,
-        schedule,
-        metric_columns,
-        n_agents,
-    })
+    schedule.initialize(&mut world).map_err(|e| Error::Run(format!("schedule: {e}")))?;
+    Ok(Built { world, schedule, metric_columns, n_agents })
 }
 
 fn asset_slots(source: &Source, assets: &[String]) -> Result<SlotTable, ScenarioError> {
     if assets.len() > MAX_SLOTS {
-        return Err(source.error(
-            "assets",
-            format!("at most {MAX_SLOTS} assets are supported"),
-        ));
+        return Err(source.error("assets", format!("at most {MAX_SLOTS} assets are supported")));
     }
-    let mut slots = SlotTable {
-        slots: Vec::new(),
-        n_assets: assets.len(),
-    };
+    let mut slots = SlotTable { slots: Vec::new(), n_assets: assets.len() };
     for (i, a) in assets.iter().enumerate() {
         let field = format!("assets.{i}");
         if a.is_empty() || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(source.error(
-                &field,
-                format!("asset name `{a}` must be letters, digits or _"),
-            ));
+            return Err(source.error(&field, format!("asset name `{a}` must be letters, digits or _")));
         }
         if assets[..i].iter().any(|b| column_name(b) == column_name(a)) {
             return Err(source.error(&field, format!("asset `{a}` is listed twice")));
         }
-        slots.slots.push(SlotDef {
-            name: a.clone(),
-            kind: SlotKind::Asset,
-        });
+        slots.slots.push(SlotDef { name: a.clone(), kind: SlotKind::Asset });
     }
     Ok(slots)
 }
@@ -514,10 +412,7 @@ fn build_contracts(
             None => {
                 return Err(names.source.error(
                     &join(&path, "kind"),
-                    format!(
-                        "missing field `kind`; registered mechanisms: {}",
-                        registry.mechanism_names()
-                    ),
+                    format!("missing field `kind`; registered mechanisms: {}", registry.mechanism_names()),
                 ));
             }
         };
@@ -563,16 +458,8 @@ fn metric_columns(
         }
     }
     let engine = [
-        MetricDef {
-            name: "n_tx",
-            kind: MetricKind::Count,
-            doc: "transactions settled this tick",
-        },
-        MetricDef {
-            name: "n_rejected",
-            kind: MetricKind::Count,
-            doc: "transactions rejected this tick",
-        },
+        MetricDef { name: "n_tx", kind: MetricKind::Count, doc: "transactions settled this tick" },
+        MetricDef { name: "n_rejected", kind: MetricKind::Count, doc: "transactions rejected this tick" },
     ];
     let mut columns: Vec<MetricColumn> = Vec::new();
     if mapping.is_empty() {
@@ -588,29 +475,18 @@ fn metric_columns(
             let field = format!("metrics.{column}");
             let found = all.iter().find(|(p, _, _)| p == path).ok_or_else(|| {
                 let choices: Vec<&str> = all.iter().map(|(p, _, _)| p.as_str()).collect();
-                source.error(
-                    &field,
-                    format!("unknown metric `{path}`; available: {}", choices.join(", ")),
-                )
+                source.error(&field, format!("unknown metric `{path}`; available: {}", choices.join(", ")))
             })?;
             if column != &column_name(column)
                 || matches!(column.as_str(), "run_id" | "tick" | "n_tx" | "n_rejected")
             {
                 return Err(source.error(&field, format!("`{column}` is not a usable column name (lower snake case, not run_id/tick/n_tx/n_rejected)")));
             }
-            columns.push(MetricColumn {
-                name: column.clone(),
-                kind: found.1.kind,
-                index: found.2,
-            });
+            columns.push(MetricColumn { name: column.clone(), kind: found.1.kind, index: found.2 });
         }
     }
     for (i, def) in engine.iter().enumerate() {
-        columns.push(MetricColumn {
-            name: def.name.to_string(),
-            kind: def.kind,
-            index: all.len() + i,
-        });
+        columns.push(MetricColumn { name: def.name.to_string(), kind: def.kind, index: all.len() + i });
     }
     Ok(columns)
 }
@@ -632,10 +508,7 @@ fn spawn_populations(
         for (asset, param) in &pop.balances {
             let field = format!("{path}.balances.{asset}");
             let id = names.asset(&field, asset)?;
-            param
-                .0
-                .check_range(0.0, f64::INFINITY)
-                .map_err(|m| names.source.error(&field, m))?;
+            param.0.check_range(0.0, f64::INFINITY).map_err(|m| names.source.error(&field, m))?;
             balances.push((id, param));
         }
         let first = index.len() as u64;
@@ -650,12 +523,7 @@ fn spawn_populations(
                     *wallet.get_mut(*asset) = v;
                     issued[asset.0 as usize] += v;
                 }
-                (
-                    AgentId(id),
-                    wallet,
-                    AgentRng::new(run.seed, id),
-                    Intents::default(),
-                )
+                (AgentId(id), wallet, AgentRng::new(run.seed, id), Intents::default())
             })
             .collect();
         index.extend(world.spawn_batch(agents));
@@ -705,10 +573,7 @@ fn load_replay(
     if !path.exists() {
         return Err(names
             .source
-            .error(
-                "orders.file",
-                format!("orders file `{}` does not exist", path.display()),
-            )
+            .error("orders.file", format!("orders file `{}` does not exist", path.display()))
             .into());
     }
     let raw = read_orders(&path)?;
@@ -717,14 +582,10 @@ fn load_replay(
         .0
         .iter()
         .filter(|s| {
-            s.contract.accepts().contains(&Action::Buy)
-                && s.contract.accepts().contains(&Action::Sell)
+            s.contract.accepts().contains(&Action::Buy) && s.contract.accepts().contains(&Action::Sell)
         })
         .collect();
-    let data_err = |message: String| Error::Data {
-        path: path.clone(),
-        message,
-    };
+    let data_err = |message: String| Error::Data { path: path.clone(), message };
     let mut orders = Vec::with_capacity(raw.len());
     for o in &raw {
         if o.agent_id >= n_agents {

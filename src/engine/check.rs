@@ -22,10 +22,7 @@ pub struct AgentTotals {
 }
 
 impl AgentTotals {
-    const EMPTY: AgentTotals = AgentTotals {
-        sum: [0.0; MAX_SLOTS],
-        min: [f64::INFINITY; MAX_SLOTS],
-    };
+    const EMPTY: AgentTotals = AgentTotals { sum: [0.0; MAX_SLOTS], min: [f64::INFINITY; MAX_SLOTS] };
 
     fn merge(mut self, other: &AgentTotals) -> AgentTotals {
         for i in 0..MAX_SLOTS {
@@ -72,12 +69,7 @@ pub fn check_system(
     let out = &mut log.violations;
     for asset in slots.assets() {
         let a = asset.0 as usize;
-        let held: f64 = totals.sum[a]
-            + ledger
-                .accounts
-                .iter()
-                .map(|acc| acc.balances[a])
-                .sum::<f64>();
+        let held: f64 = totals.sum[a] + ledger.accounts.iter().map(|acc| acc.balances[a]).sum::<f64>();
         if !within_tolerance(ledger.issued[a], held) {
             out.push(Violation {
                 source: "engine".into(),
@@ -107,11 +99,7 @@ pub fn check_system(
             });
         }
     }
-    let ctx = CheckCtx {
-        ledger: &ledger,
-        agent_sums: &totals.sum,
-        tick: clock.tick,
-    };
+    let ctx = CheckCtx { ledger: &ledger, agent_sums: &totals.sum, tick: clock.tick };
     for slot in &contracts.0 {
         let before = out.len();
         slot.contract.check(&ctx, out);

@@ -81,15 +81,7 @@ impl SlotTable {
 /// Lower-cases a name and replaces anything not alphanumeric by `_`, so it
 /// is a friendly Parquet/Polars column name.
 pub fn column_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
 /// A non-agent account: a contract's own balances or a named holder such as
@@ -158,9 +150,6 @@ impl Ledger {
 
     /// Looks an account up by name.
     pub fn find(&self, name: &str) -> Option<AccountId> {
-        self.accounts
-            .iter()
-            .position(|a| a.name == name)
-            .map(|i| AccountId(i as u16))
+        self.accounts.iter().position(|a| a.name == name).map(|i| AccountId(i as u16))
     }
 }

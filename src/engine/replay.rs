@@ -86,10 +86,7 @@ const COLUMNS: &str = "tick, agent_id, side, amount, contract (optional)";
 
 /// Reads an orders file (`.csv` or `.parquet`), checking every value.
 pub fn read_orders(path: &Path) -> Result<Vec<RawOrder>, Error> {
-    let data_err = |message: String| Error::Data {
-        path: path.to_path_buf(),
-        message,
-    };
+    let data_err = |message: String| Error::Data { path: path.to_path_buf(), message };
     let orders = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => read_csv(path)?,
         Some("parquet") | Some("pq") => read_parquet(path)?,
@@ -97,16 +94,10 @@ pub fn read_orders(path: &Path) -> Result<Vec<RawOrder>, Error> {
     };
     for o in &orders {
         if o.tick == 0 {
-            return Err(data_err(format!(
-                "{}: `tick` must be >= 1 (ticks count from 1)",
-                o.place
-            )));
+            return Err(data_err(format!("{}: `tick` must be >= 1 (ticks count from 1)", o.place)));
         }
         if o.tick > u64::from(u32::MAX) {
-            return Err(data_err(format!(
-                "{}: `tick` {} is too large",
-                o.place, o.tick
-            )));
+            return Err(data_err(format!("{}: `tick` {} is too large", o.place, o.tick)));
         }
         if !(o.amount.is_finite() && o.amount >= 0.0) {
             return Err(data_err(format!(
@@ -115,10 +106,7 @@ pub fn read_orders(path: &Path) -> Result<Vec<RawOrder>, Error> {
             )));
         }
         if side_action(&o.side).is_none() {
-            return Err(data_err(format!(
-                "{}: `side` is `{}`; valid choices: buy, sell",
-                o.place, o.side
-            )));
+            return Err(data_err(format!("{}: `side` is `{}`; valid choices: buy, sell", o.place, o.side)));
         }
     }
     Ok(orders)
@@ -142,10 +130,7 @@ pub fn order_intent(o: &RawOrder, contract: super::ids::ContractId) -> Intent {
     }
 }
 
-fn check_columns<'a>(
-    path: &Path,
-    names: impl Iterator<Item = &'a str> + Clone,
-) -> Result<(), Error> {
+fn check_columns<'a>(path: &Path, names: impl Iterator<Item = &'a str> + Clone) -> Result<(), Error> {
     for required in REQUIRED {
         if !names.clone().any(|n| n == required) {
             return Err(Error::Data {
@@ -154,10 +139,7 @@ fn check_columns<'a>(
             });
         }
     }
-    if let Some(extra) = names
-        .clone()
-        .find(|n| !REQUIRED.contains(n) && *n != "contract")
-    {
+    if let Some(extra) = names.clone().find(|n| !REQUIRED.contains(n) && *n != "contract") {
         return Err(Error::Data {
             path: path.to_path_buf(),
             message: format!("unknown column `{extra}`; expected columns: {COLUMNS}"),
@@ -179,29 +161,17 @@ fn read_csv(path: &Path) -> Result<Vec<RawOrder>, Error> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
-        .map_err(|e| Error::Data {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| Error::Data { path: path.to_path_buf(), message: e.to_string() })?;
     let headers = reader
         .headers()
-        .map_err(|e| Error::Data {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?
+        .map_err(|e| Error::Data { path: path.to_path_buf(), message: e.to_string() })?
         .clone();
     check_columns(path, headers.iter())?;
     let mut out = Vec::new();
     for record in reader.deserialize::<Row>() {
         let row = record.map_err(|e| {
-            let line = e
-                .position()
-                .map(|p| format!("line {}: ", p.line()))
-                .unwrap_or_default();
-            Error::Data {
-                path: path.to_path_buf(),
-                message: format!("{line}{e}"),
-            }
+            let line = e.position().map(|p| format!("line {}: ", p.line())).unwrap_or_default();
+            Error::Data { path: path.to_path_buf(), message: format!("{line}{e}") }
         })?;
         let line = out.len() + 2;
         out.push(RawOrder {
@@ -218,10 +188,7 @@ fn read_csv(path: &Path) -> Result<Vec<RawOrder>, Error> {
 
 fn read_parquet(path: &Path) -> Result<Vec<RawOrder>, Error> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let data_err = |message: String| Error::Data {
-        path: path.to_path_buf(),
-        message,
-    };
+    let data_err = |message: String| Error::Data { path: path.to_path_buf(), message };
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| data_err(format!("not a readable Parquet file: {e}")))?;
     let schema = builder.schema().clone();
@@ -245,14 +212,8 @@ fn read_parquet(path: &Path) -> Result<Vec<RawOrder>, Error> {
             Some(_) => Some(column("contract", &DataType::Utf8)?),
             None => None,
         };
-        let (tick, agent) = (
-            tick.as_primitive::<UInt64Type>(),
-            agent.as_primitive::<UInt64Type>(),
-        );
-        let (side, amount) = (
-            side.as_string::<i32>(),
-            amount.as_primitive::<Float64Type>(),
-        );
+        let (tick, agent) = (tick.as_primitive::<UInt64Type>(), agent.as_primitive::<UInt64Type>());
+        let (side, amount) = (side.as_string::<i32>(), amount.as_primitive::<Float64Type>());
         for i in 0..batch.num_rows() {
             let contract = contract
                 .as_ref()
@@ -304,11 +265,6 @@ mod tests {
         std::fs::write(&p, "tick,agent_id,side,amount\n1,0,buy,-5\n").unwrap();
         assert!(read_orders(&p).unwrap_err().to_string().contains("line 2"));
         std::fs::write(&p, "tick,agent,side,amount\n").unwrap();
-        assert!(
-            read_orders(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("missing column `agent_id`")
-        );
+        assert!(read_orders(&p).unwrap_err().to_string().contains("missing column `agent_id`"));
     }
 }

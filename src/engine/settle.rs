@@ -31,11 +31,7 @@ pub struct SettleState {
 impl SettleState {
     /// A policy with its shuffle generator.
     pub fn new(ordering: Ordering, rng: Pcg64Mcg) -> Self {
-        SettleState {
-            ordering,
-            rng,
-            queue: Vec::new(),
-        }
+        SettleState { ordering, rng, queue: Vec::new() }
     }
 }
 
@@ -50,20 +46,9 @@ pub fn settle_one(
     tick: u32,
     replayed: bool,
 ) {
-    let tx = Tx {
-        agent,
-        action: intent.action,
-        amount: intent.amount,
-    };
-    let mut ctx = SettleCtx {
-        wallet,
-        ledger,
-        tick,
-    };
-    let outcome = contracts
-        .get_mut(intent.contract)
-        .contract
-        .settle(&tx, &mut ctx);
+    let tx = Tx { agent, action: intent.action, amount: intent.amount };
+    let mut ctx = SettleCtx { wallet, ledger, tick };
+    let outcome = contracts.get_mut(intent.contract).contract.settle(&tx, &mut ctx);
     let (rejected, fill) = match outcome {
         Settlement::Skipped => return,
         Settlement::Filled(fill) => {
@@ -76,13 +61,7 @@ pub fn settle_one(
                 Amount::Units(u) => u,
                 Amount::Fraction(_) => f64::NAN,
             };
-            (
-                Some(reason),
-                super::contract::Fill {
-                    amount_in: requested,
-                    ..Default::default()
-                },
-            )
+            (Some(reason), super::contract::Fill { amount_in: requested, ..Default::default() })
         }
     };
     if log.record_events {
@@ -132,11 +111,7 @@ pub fn settle_system(
         }
     }
 
-    let SettleState {
-        ordering,
-        rng,
-        queue,
-    } = &mut *state;
+    let SettleState { ordering, rng, queue } = &mut *state;
     queue.clear();
     for (id, _, intents) in agents.iter() {
         if !intents.is_empty() {
@@ -152,16 +127,7 @@ pub fn settle_system(
         let intents = intents.bypass_change_detection();
         let wallet = wallet.bypass_change_detection();
         for i in 0..intents.len() {
-            settle_one(
-                contracts,
-                ledger,
-                log,
-                wallet,
-                agent,
-                intents.get(i),
-                tick,
-                false,
-            );
+            settle_one(contracts, ledger, log, wallet, agent, intents.get(i), tick, false);
         }
         intents.clear();
     }

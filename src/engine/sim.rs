@@ -61,17 +61,8 @@ pub struct Simulation {
 
 impl Simulation {
     /// Builds the world of `run` from a loaded scenario.
-    pub fn new(
-        scenario: &LoadedScenario,
-        registry: &Registry,
-        run: &RunSpec,
-    ) -> Result<Self, Error> {
-        let Built {
-            world,
-            schedule,
-            metric_columns,
-            n_agents,
-        } = build(scenario, registry, run)?;
+    pub fn new(scenario: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Result<Self, Error> {
+        let Built { world, schedule, metric_columns, n_agents } = build(scenario, registry, run)?;
         Ok(Simulation {
             world,
             schedule,

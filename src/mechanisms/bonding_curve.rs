@@ -38,11 +38,7 @@ impl PowerCurve {
     /// Spot price `m·S^k`.
     #[inline]
     pub fn price(&self, supply: f64) -> f64 {
-        if self.exponent == 1.0 {
-            self.slope * supply
-        } else {
-            self.slope * supply.powf(self.exponent)
-        }
+        if self.exponent == 1.0 { self.slope * supply } else { self.slope * supply.powf(self.exponent) }
     }
 
     /// Reserve backing `supply`: `m/(k+1)·S^(k+1)`.
@@ -91,36 +87,16 @@ pub struct BondingCurve {
 const ACCEPTS: &[Action] = &[Action::Buy, Action::Sell];
 
 const METRICS: &[MetricDef] = &[
-    MetricDef {
-        name: "supply",
-        kind: MetricKind::Float,
-        doc: "token supply S",
-    },
-    MetricDef {
-        name: "reserve",
-        kind: MetricKind::Float,
-        doc: "reserve balance",
-    },
-    MetricDef {
-        name: "price",
-        kind: MetricKind::Float,
-        doc: "spot price m·S^k",
-    },
-    MetricDef {
-        name: "n_trades",
-        kind: MetricKind::Count,
-        doc: "buys and sells settled this tick",
-    },
+    MetricDef { name: "supply", kind: MetricKind::Float, doc: "token supply S" },
+    MetricDef { name: "reserve", kind: MetricKind::Float, doc: "reserve balance" },
+    MetricDef { name: "price", kind: MetricKind::Float, doc: "spot price m·S^k" },
+    MetricDef { name: "n_trades", kind: MetricKind::Count, doc: "buys and sells settled this tick" },
     MetricDef {
         name: "volume",
         kind: MetricKind::Float,
         doc: "reserve units traded this tick (buys: paid; sells: released)",
     },
-    MetricDef {
-        name: "tributes",
-        kind: MetricKind::Float,
-        doc: "tributes paid to the treasury this tick",
-    },
+    MetricDef { name: "tributes", kind: MetricKind::Float, doc: "tributes paid to the treasury this tick" },
 ];
 
 impl BondingCurve {
@@ -150,11 +126,7 @@ impl BondingCurve {
         self.n_trades += 1;
         self.volume += d;
         self.tributes += tribute;
-        Settlement::Filled(Fill {
-            amount_in: d,
-            amount_out: minted,
-            fee: tribute,
-        })
+        Settlement::Filled(Fill { amount_in: d, amount_out: minted, fee: tribute })
     }
 
     fn sell(&mut self, q: f64, ctx: &mut SettleCtx<'_>) -> Settlement {
@@ -181,11 +153,7 @@ impl BondingCurve {
         self.n_trades += 1;
         self.volume += released;
         self.tributes += tribute;
-        Settlement::Filled(Fill {
-            amount_in: q,
-            amount_out: released - tribute,
-            fee: tribute,
-        })
+        Settlement::Filled(Fill { amount_in: q, amount_out: released - tribute, fee: tribute })
     }
 }
 
@@ -298,12 +266,7 @@ impl MechanismKind for BondingCurveKind {
                 default: Some("1.0"),
                 doc: "k in price = m·S^k",
             },
-            ParamDoc {
-                name: "slope",
-                ty: "float > 0",
-                default: None,
-                doc: "m in price = m·S^k",
-            },
+            ParamDoc { name: "slope", ty: "float > 0", default: None, doc: "m in price = m·S^k" },
             ParamDoc {
                 name: "initial_supply",
                 ty: "float >= 0",
@@ -349,10 +312,7 @@ impl MechanismKind for BondingCurveKind {
             return Err(ctx.invalid("slope", format!("{} is out of range: must be > 0", p.slope)));
         }
         ctx.check_range("initial_supply", p.initial_supply, 0.0, f64::MAX)?;
-        for (field, f) in [
-            ("entry_tribute", p.entry_tribute),
-            ("exit_tribute", p.exit_tribute),
-        ] {
+        for (field, f) in [("entry_tribute", p.entry_tribute), ("exit_tribute", p.exit_tribute)] {
             if !(f.is_finite() && (0.0..1.0).contains(&f)) {
                 return Err(ctx.invalid(field, format!("{f} is out of range: must be in [0, 1)")));
             }
@@ -367,10 +327,7 @@ impl MechanismKind for BondingCurveKind {
             }
             None => ctx.account(),
         };
-        let curve = PowerCurve {
-            exponent: p.exponent,
-            slope: p.slope,
-        };
+        let curve = PowerCurve { exponent: p.exponent, slope: p.slope };
         let account = ctx.account();
         let holder = ctx.named_account(&p.initial_holder);
         ctx.issue(holder, token, p.initial_supply);
@@ -404,16 +361,10 @@ mod tests {
     /// A curve (account 0) with treasury account 1, k = 1, m = 1e-6,
     /// S0 = 1e6 held elsewhere, and the given tributes.
     fn setup(k: f64, f_in: f64, f_out: f64) -> (BondingCurve, Ledger) {
-        let curve = PowerCurve {
-            exponent: k,
-            slope: 1e-6,
-        };
+        let curve = PowerCurve { exponent: k, slope: 1e-6 };
         let mut ledger = Ledger::default();
         for name in ["curve", "treasury", "hatch"] {
-            ledger.accounts.push(Account {
-                name: name.into(),
-                balances: [0.0; MAX_SLOTS],
-            });
+            ledger.accounts.push(Account { name: name.into(), balances: [0.0; MAX_SLOTS] });
         }
         ledger.issue(AccountId(2), TKN, 1e6);
         ledger.issue(AccountId(0), DAI, curve.reserve_at(1e6));
@@ -434,27 +385,11 @@ mod tests {
     }
 
     fn tx(action: Action, amount: f64) -> Tx {
-        Tx {
-            agent: AgentId(0),
-            action,
-            amount: Amount::Units(amount),
-        }
+        Tx { agent: AgentId(0), action, amount: Amount::Units(amount) }
     }
 
-    fn settle(
-        bc: &mut BondingCurve,
-        ledger: &mut Ledger,
-        wallet: &mut Wallet,
-        t: Tx,
-    ) -> Settlement {
-        bc.settle(
-            &t,
-            &mut SettleCtx {
-                wallet,
-                ledger,
-                tick: 1,
-            },
-        )
+    fn settle(bc: &mut BondingCurve, ledger: &mut Ledger, wallet: &mut Wallet, t: Tx) -> Settlement {
+        bc.settle(&t, &mut SettleCtx { wallet, ledger, tick: 1 })
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -466,8 +401,7 @@ mod tests {
         let (mut bc, mut ledger) = setup(1.0, 0.05, 0.05);
         let mut w = Wallet::default();
         *w.get_mut(DAI) = 1000.0;
-        let Settlement::Filled(fill) = settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 100.0))
-        else {
+        let Settlement::Filled(fill) = settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 100.0)) else {
             panic!()
         };
         // R' = 500_000 + 95; S' = sqrt(2 R' / m) for k = 1.
@@ -486,18 +420,11 @@ mod tests {
         let mut w = Wallet::default();
         *w.get_mut(TKN) = 1000.0;
         let r0 = 1e-6 / 3.0 * 1e18;
-        let Settlement::Filled(fill) =
-            settle(&mut bc, &mut ledger, &mut w, tx(Action::Sell, 1000.0))
-        else {
+        let Settlement::Filled(fill) = settle(&mut bc, &mut ledger, &mut w, tx(Action::Sell, 1000.0)) else {
             panic!()
         };
         let x = r0 - 1e-6 / 3.0 * (1e6f64 - 1000.0).powi(3);
-        assert!(
-            close(fill.amount_out, 0.9 * x),
-            "{} vs {}",
-            fill.amount_out,
-            0.9 * x
-        );
+        assert!(close(fill.amount_out, 0.9 * x), "{} vs {}", fill.amount_out, 0.9 * x);
         assert!(close(fill.fee, 0.1 * x));
         assert!(close(ledger.balance(AccountId(0), DAI), r0 - x));
         assert_eq!(bc.supply, 1e6 - 1000.0);
@@ -511,30 +438,19 @@ mod tests {
             let (mut bc, mut ledger) = setup(k, f_in, f_out);
             let mut w = Wallet::default();
             *w.get_mut(DAI) = 1000.0;
-            let Settlement::Filled(buy) =
-                settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 1000.0))
+            let Settlement::Filled(buy) = settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 1000.0))
             else {
                 panic!()
             };
-            let Settlement::Filled(_) = settle(
-                &mut bc,
-                &mut ledger,
-                &mut w,
-                tx(Action::Sell, buy.amount_out),
-            ) else {
+            let Settlement::Filled(_) =
+                settle(&mut bc, &mut ledger, &mut w, tx(Action::Sell, buy.amount_out))
+            else {
                 panic!()
             };
             let expected = 1000.0 * (1.0 - f_in) * (1.0 - f_out);
-            assert!(
-                (w.get(DAI) - expected).abs() < 1e-6,
-                "k={k}: got {} want {expected}",
-                w.get(DAI)
-            );
+            assert!((w.get(DAI) - expected).abs() < 1e-6, "k={k}: got {} want {expected}", w.get(DAI));
             assert!(close(bc.supply, 1e6));
-            assert!(close(
-                ledger.balance(AccountId(0), DAI),
-                bc.curve.reserve_at(1e6)
-            ));
+            assert!(close(ledger.balance(AccountId(0), DAI), bc.curve.reserve_at(1e6)));
         }
     }
 
@@ -553,9 +469,6 @@ mod tests {
             Settlement::Rejected(_)
         ));
         assert_eq!((bc.supply, ledger.balance(AccountId(0), DAI), w), before);
-        assert_eq!(
-            settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 0.0)),
-            Settlement::Skipped
-        );
+        assert_eq!(settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 0.0)), Settlement::Skipped);
     }
 }

@@ -30,16 +30,8 @@ pub struct StakingPool {
 const ACCEPTS: &[Action] = &[Action::Stake, Action::Unstake];
 
 const METRICS: &[MetricDef] = &[
-    MetricDef {
-        name: "total_staked",
-        kind: MetricKind::Float,
-        doc: "tokens staked in the pool",
-    },
-    MetricDef {
-        name: "rewards_paid",
-        kind: MetricKind::Float,
-        doc: "rewards paid to stakers this tick",
-    },
+    MetricDef { name: "total_staked", kind: MetricKind::Float, doc: "tokens staked in the pool" },
+    MetricDef { name: "rewards_paid", kind: MetricKind::Float, doc: "rewards paid to stakers this tick" },
 ];
 
 impl StakingPool {
@@ -70,11 +62,7 @@ impl Contract for StakingPool {
         *ctx.wallet.get_mut(from) = balance - q;
         *ctx.wallet.get_mut(to) += q;
         *ctx.ledger.balance_mut(self.account, self.token) += sign * q;
-        Settlement::Filled(Fill {
-            amount_in: q,
-            amount_out: q,
-            fee: 0.0,
-        })
+        Settlement::Filled(Fill { amount_in: q, amount_out: q, fee: 0.0 })
     }
 
     fn begin_tick(&mut self) {
@@ -150,12 +138,7 @@ impl MechanismKind for StakingPoolKind {
 
     fn params(&self) -> &'static [ParamDoc] {
         &[
-            ParamDoc {
-                name: "token",
-                ty: "asset name",
-                default: None,
-                doc: "asset that is staked",
-            },
+            ParamDoc { name: "token", ty: "asset name", default: None, doc: "asset that is staked" },
             ParamDoc {
                 name: "reward_asset",
                 ty: "asset name",

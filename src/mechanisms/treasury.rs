@@ -17,11 +17,8 @@ pub struct Treasury {
     asset: AssetId,
 }
 
-const METRICS: &[MetricDef] = &[MetricDef {
-    name: "balance",
-    kind: MetricKind::Float,
-    doc: "balance of the treasury's asset",
-}];
+const METRICS: &[MetricDef] =
+    &[MetricDef { name: "balance", kind: MetricKind::Float, doc: "balance of the treasury's asset" }];
 
 impl Contract for Treasury {
     fn metrics(&self) -> &'static [MetricDef] {

@@ -26,10 +26,7 @@ fn is_ours(name: &str) -> bool {
 pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), Error> {
     if dir.exists() {
         if !dir.is_dir() {
-            return Err(Error::Data {
-                path: dir.into(),
-                message: "exists and is not a directory".into(),
-            });
+            return Err(Error::Data { path: dir.into(), message: "exists and is not a directory".into() });
         }
         let entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
@@ -46,10 +43,7 @@ pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), Error> {
             std::fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;
         }
         for path in entries {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             if path.is_file() && is_ours(name) {
                 std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             }
@@ -86,10 +80,7 @@ impl Layout {
             slot_columns: (0..slots.slots.len())
                 .map(|i| slots.column(crate::engine::ids::SlotId(i as u8)))
                 .collect(),
-            events: sim
-                .world
-                .resource::<crate::engine::phase::TickLog>()
-                .record_events,
+            events: sim.world.resource::<crate::engine::phase::TickLog>().record_events,
             snapshots: sim.snapshot_every > 0,
         }
     }
@@ -136,11 +127,7 @@ impl DatasetWriter {
         metadata: Vec<(String, String)>,
     ) -> Result<Self, Error> {
         let open = |table: &str, schema| {
-            ParquetSink::create(
-                &dir.join(file_name(table, suffix)),
-                schema,
-                metadata.clone(),
-            )
+            ParquetSink::create(&dir.join(file_name(table, suffix)), schema, metadata.clone())
         };
         let ticks_table = TicksTable::new(&layout.metric_columns);
         let ticks = open("ticks", ticks_table.schema()).map(|s| (ticks_table, s))?;
@@ -219,18 +206,11 @@ impl DatasetWriter {
         if self.violations.0.rows() >= min {
             if self.violations.1.is_none() {
                 let path = self.dir.join(file_name("violations", &self.suffix));
-                self.violations.1 = Some(ParquetSink::create(
-                    &path,
-                    self.violations.0.schema(),
-                    self.metadata.clone(),
-                )?);
+                self.violations.1 =
+                    Some(ParquetSink::create(&path, self.violations.0.schema(), self.metadata.clone())?);
             }
             let batch = self.violations.0.take();
-            self.violations
-                .1
-                .as_mut()
-                .expect("created above")
-                .write(batch)?;
+            self.violations.1.as_mut().expect("created above").write(batch)?;
         }
         Ok(())
     }
@@ -241,12 +221,7 @@ impl DatasetWriter {
         self.flush(true)?;
         let mut files = Vec::new();
         let mut done = |sink: ParquetSink| -> Result<(), Error> {
-            let name = sink
-                .path()
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let name = sink.path().file_name().unwrap_or_default().to_string_lossy().into_owned();
             files.push((name, sink.finish()?));
             Ok(())
         };

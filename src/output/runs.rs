@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array,
-};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
@@ -38,30 +36,16 @@ pub fn runs_batch(rows: &[RunRow]) -> Result<RecordBatch, Error> {
         Field::new("ticks", DataType::UInt32, false),
     ];
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(UInt32Array::from_iter_values(
-            rows.iter().map(|r| r.spec.run_id),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            rows.iter().map(|r| r.spec.point_id),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.spec.variant.as_str()),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            rows.iter().map(|r| r.spec.replicate),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            rows.iter().map(|r| r.spec.seed),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            rows.iter().map(|r| r.n_agents),
-        )),
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.spec.run_id))),
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.spec.point_id))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.spec.variant.as_str()))),
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.spec.replicate))),
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.spec.seed))),
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.n_agents))),
         Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.ticks))),
     ];
-    let names: Vec<String> = rows
-        .first()
-        .map(|r| r.params.iter().map(|p| p.0.clone()).collect())
-        .unwrap_or_default();
+    let names: Vec<String> =
+        rows.first().map(|r| r.params.iter().map(|p| p.0.clone()).collect()).unwrap_or_default();
     for (i, name) in names.iter().enumerate() {
         let values: Vec<&toml::Value> = rows.iter().map(|r| &r.params[i].1).collect();
         let (t, col): (DataType, ArrayRef) = if values.iter().all(|v| v.is_integer()) {
@@ -73,30 +57,20 @@ pub fn runs_batch(rows: &[RunRow]) -> Result<RecordBatch, Error> {
             )
         } else if values.iter().all(|v| v.is_integer() || v.is_float()) {
             let f = |v: &&toml::Value| {
-                v.as_float()
-                    .or_else(|| v.as_integer().map(|i| i as f64))
-                    .unwrap_or_default()
+                v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).unwrap_or_default()
             };
-            (
-                DataType::Float64,
-                Arc::new(Float64Array::from_iter_values(values.iter().map(f))),
-            )
+            (DataType::Float64, Arc::new(Float64Array::from_iter_values(values.iter().map(f))))
         } else if values.iter().all(|v| v.is_bool()) {
             (
                 DataType::Boolean,
-                Arc::new(BooleanArray::from(
-                    values.iter().map(|v| v.as_bool()).collect::<Vec<_>>(),
-                )),
+                Arc::new(BooleanArray::from(values.iter().map(|v| v.as_bool()).collect::<Vec<_>>())),
             )
         } else {
             let s = |v: &&toml::Value| match v {
                 toml::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            (
-                DataType::Utf8,
-                Arc::new(StringArray::from_iter_values(values.iter().map(s))),
-            )
+            (DataType::Utf8, Arc::new(StringArray::from_iter_values(values.iter().map(s))))
         };
         fields.push(Field::new(name, t, false));
         cols.push(col);

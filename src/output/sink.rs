@@ -43,30 +43,18 @@ pub fn partial_path(path: &Path) -> PathBuf {
 impl ParquetSink {
     /// Starts writing `path` (as `path.partial`) with `schema` and
     /// key-value metadata.
-    pub fn create(
-        path: &Path,
-        schema: SchemaRef,
-        metadata: Vec<(String, String)>,
-    ) -> Result<Self, Error> {
+    pub fn create(path: &Path, schema: SchemaRef, metadata: Vec<(String, String)>) -> Result<Self, Error> {
         let partial = partial_path(path);
         let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_key_value_metadata(Some(
-                metadata
-                    .into_iter()
-                    .map(|(k, v)| KeyValue::new(k, v))
-                    .collect(),
-            ))
+            .set_key_value_metadata(Some(metadata.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect()))
             .build();
         let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
         let (sender, receiver) = bounded::<RecordBatch>(CHANNEL_DEPTH);
         let worker = std::thread::Builder::new()
-            .name(format!(
-                "parquet:{}",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            ))
+            .name(format!("parquet:{}", path.file_name().unwrap_or_default().to_string_lossy()))
             .spawn(move || {
                 let mut rows = 0u64;
                 for batch in receiver {
@@ -77,12 +65,7 @@ impl ParquetSink {
                 Ok(rows)
             })
             .map_err(|e| Error::io(path, e))?;
-        Ok(ParquetSink {
-            path: path.to_path_buf(),
-            partial,
-            sender: Some(sender),
-            worker: Some(worker),
-        })
+        Ok(ParquetSink { path: path.to_path_buf(), partial, sender: Some(sender), worker: Some(worker) })
     }
 
     /// Queues a batch; blocks while the writer is [`CHANNEL_DEPTH`] behind.
@@ -93,10 +76,7 @@ impl ParquetSink {
         let sender = self.sender.as_ref().expect("write after finish");
         if sender.send(batch).is_err() {
             // The writer stopped early: report its error.
-            return Err(self
-                .join()
-                .err()
-                .unwrap_or_else(|| Error::Run("parquet writer stopped".into())));
+            return Err(self.join().err().unwrap_or_else(|| Error::Run("parquet writer stopped".into())));
         }
         Ok(())
     }
@@ -104,9 +84,7 @@ impl ParquetSink {
     fn join(&mut self) -> Result<u64, Error> {
         self.sender.take();
         match self.worker.take() {
-            Some(worker) => worker
-                .join()
-                .map_err(|_| Error::Run("parquet writer panicked".into()))?,
+            Some(worker) => worker.join().map_err(|_| Error::Run("parquet writer panicked".into()))?,
             None => Err(Error::Run("parquet writer already finished".into())),
         }
     }

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder, UInt64Builder,
-};
+use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
@@ -45,10 +43,7 @@ pub struct TicksTable {
 impl TicksTable {
     /// A table with `run_id, tick` and the given metric columns.
     pub fn new(columns: &[MetricColumn]) -> Self {
-        let mut fields = vec![
-            field("run_id", DataType::UInt32),
-            field("tick", DataType::UInt32),
-        ];
+        let mut fields = vec![field("run_id", DataType::UInt32), field("tick", DataType::UInt32)];
         for c in columns {
             let t = match c.kind {
                 MetricKind::Float => DataType::Float64,
@@ -100,8 +95,7 @@ impl TicksTable {
     /// Takes the buffered rows as a batch.
     pub fn take(&mut self) -> RecordBatch {
         self.rows = 0;
-        let mut cols: Vec<ArrayRef> =
-            vec![Arc::new(self.run_id.finish()), Arc::new(self.tick.finish())];
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(self.run_id.finish()), Arc::new(self.tick.finish())];
         for b in &mut self.metrics {
             cols.push(match b {
                 MetricBuilder::Float(b) => Arc::new(b.finish()),
@@ -174,14 +168,9 @@ impl EventsTable {
         self.run_id.append_value(run_id);
         self.tick.append_value(tick);
         self.agent_id.append_value(e.agent.0);
-        self.contract
-            .append_value(&self.contracts[e.contract.0 as usize]);
+        self.contract.append_value(&self.contracts[e.contract.0 as usize]);
         self.action.append_value(e.action.name());
-        self.status.append_value(if e.rejected.is_some() {
-            "rejected"
-        } else {
-            "ok"
-        });
+        self.status.append_value(if e.rejected.is_some() { "rejected" } else { "ok" });
         self.reason.append_option(e.rejected);
         self.amount_in.append_value(e.amount_in);
         self.amount_out.append_value(e.amount_out);
@@ -275,11 +264,7 @@ impl AgentsTable {
             Arc::new(self.tick.finish()),
             Arc::new(self.agent_id.finish()),
         ];
-        cols.extend(
-            self.slots
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
+        cols.extend(self.slots.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         finish(&self.schema, cols)
     }
 }

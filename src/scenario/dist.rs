@@ -56,19 +56,13 @@ impl Param {
     /// produce lies in `[lo, hi]`. Returns a message naming the problem.
     pub fn check_range(&self, lo: f64, hi: f64) -> Result<(), String> {
         let finite = |x: f64, n: &str| {
-            if x.is_finite() {
-                Ok(())
-            } else {
-                Err(format!("{n} must be a finite number, got {x}"))
-            }
+            if x.is_finite() { Ok(()) } else { Err(format!("{n} must be a finite number, got {x}")) }
         };
         let inside = |x: f64, what: &str| {
             if x >= lo && x <= hi {
                 Ok(())
             } else {
-                Err(format!(
-                    "{what} {x} is outside the allowed range [{lo}, {hi}]"
-                ))
+                Err(format!("{what} {x} is outside the allowed range [{lo}, {hi}]"))
             }
         };
         match *self {
@@ -80,9 +74,7 @@ impl Param {
                 finite(low, "low")?;
                 finite(high, "high")?;
                 if low > high {
-                    return Err(format!(
-                        "uniform needs low <= high, got low = {low}, high = {high}"
-                    ));
+                    return Err(format!("uniform needs low <= high, got low = {low}, high = {high}"));
                 }
                 inside(low, "low")?;
                 inside(high, "high")
@@ -129,9 +121,7 @@ impl Param {
                 }
             }
             Param::Normal { mean, std } => Normal::new(mean, std).expect("checked std").sample(rng),
-            Param::Lognormal { mu, sigma } => LogNormal::new(mu, sigma)
-                .expect("checked sigma")
-                .sample(rng),
+            Param::Lognormal { mu, sigma } => LogNormal::new(mu, sigma).expect("checked sigma").sample(rng),
         }
     }
 
@@ -150,10 +140,7 @@ pub fn deserialize_param<'de, D: Deserializer<'de>>(d: D) -> Result<Param, D::Er
     impl<'de> Visitor<'de> for ParamVisitor {
         type Value = Param;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(
-                f,
-                "a number or a table {{ dist = \"…\", … }} with dist one of {DISTRIBUTIONS}"
-            )
+            write!(f, "a number or a table {{ dist = \"…\", … }} with dist one of {DISTRIBUTIONS}")
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Param, E> {
             Ok(Param::constant(v))
@@ -206,21 +193,12 @@ mod tests {
     fn numbers_and_tables_parse() {
         assert_eq!(parse("p = 3").unwrap().0, Param::constant(3.0));
         assert_eq!(
-            parse("p = { dist = \"uniform\", low = 1, high = 2 }")
-                .unwrap()
-                .0,
-            Param::Uniform {
-                low: 1.0,
-                high: 2.0
-            }
+            parse("p = { dist = \"uniform\", low = 1, high = 2 }").unwrap().0,
+            Param::Uniform { low: 1.0, high: 2.0 }
         );
-        let e = parse("p = { dist = \"gaussian\", mean = 1 }")
-            .unwrap_err()
-            .to_string();
+        let e = parse("p = { dist = \"gaussian\", mean = 1 }").unwrap_err().to_string();
         assert!(e.contains("normal") && e.contains("lognormal"), "{e}");
-        let e = parse("p = { dist = \"uniform\", low = 1, hi = 2 }")
-            .unwrap_err()
-            .to_string();
+        let e = parse("p = { dist = \"uniform\", low = 1, hi = 2 }").unwrap_err().to_string();
         assert!(e.contains("hi"), "{e}");
     }
 
@@ -228,26 +206,9 @@ mod tests {
     fn ranges_are_enforced_on_the_support() {
         assert!(Param::constant(0.5).check_range(0.0, 1.0).is_ok());
         assert!(Param::constant(1.5).check_range(0.0, 1.0).is_err());
-        assert!(
-            Param::Uniform {
-                low: 0.2,
-                high: 0.1
-            }
-            .check_range(0.0, 1.0)
-            .is_err()
-        );
-        assert!(
-            Param::Normal {
-                mean: 0.5,
-                std: 0.1
-            }
-            .check_range(0.0, 1.0)
-            .is_err()
-        );
-        let ln = Param::Lognormal {
-            mu: 0.0,
-            sigma: 1.0,
-        };
+        assert!(Param::Uniform { low: 0.2, high: 0.1 }.check_range(0.0, 1.0).is_err());
+        assert!(Param::Normal { mean: 0.5, std: 0.1 }.check_range(0.0, 1.0).is_err());
+        let ln = Param::Lognormal { mu: 0.0, sigma: 1.0 };
         assert!(ln.check_range(0.0, f64::INFINITY).is_ok());
         assert!(ln.check_range(0.0, 1.0).is_err());
     }
@@ -256,23 +217,14 @@ mod tests {
     fn samples_follow_their_distribution() {
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
         let n = 200_000;
-        let u = Param::Uniform {
-            low: 2.0,
-            high: 4.0,
-        };
+        let u = Param::Uniform { low: 2.0, high: 4.0 };
         let xs: Vec<f64> = (0..n).map(|_| u.sample(&mut rng)).collect();
         assert!(xs.iter().all(|&x| (2.0..4.0).contains(&x)));
         let mean = xs.iter().sum::<f64>() / n as f64;
         assert!((mean - 3.0).abs() < 0.01, "uniform mean {mean}");
-        let ln = Param::Lognormal {
-            mu: 0.0,
-            sigma: 0.5,
-        };
+        let ln = Param::Lognormal { mu: 0.0, sigma: 0.5 };
         let mean = (0..n).map(|_| ln.sample(&mut rng)).sum::<f64>() / n as f64;
         let expected = (0.5f64 * 0.5 / 2.0).exp();
-        assert!(
-            (mean - expected).abs() < 0.01,
-            "lognormal mean {mean} vs {expected}"
-        );
+        assert!((mean - expected).abs() < 0.01, "lognormal mean {mean} vs {expected}");
     }
 }

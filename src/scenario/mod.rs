@@ -125,6 +125,8 @@ fn yes() -> bool {
 pub struct LoadedScenario {
     /// The parsed scenario.
     pub scenario: Scenario,
+    /// The value tree it was parsed from (after overrides).
+    pub table: toml::Table,
     /// Its source, to locate errors.
     pub source: Source,
     /// Directory relative paths in the scenario resolve against.
@@ -135,26 +137,86 @@ impl LoadedScenario {
     /// Reads and parses a scenario file (without building it).
     pub fn load(path: &Path) -> Result<Self, Error> {
         let (source, table) = Source::load(path)?;
-        let scenario = from_table(&source, "", toml::Value::Table(table))?;
-        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(LoadedScenario {
-            scenario,
-            source,
-            base_dir,
-        })
+        Self::from_parts(path, source, table)
     }
 
     /// Parses scenario text as if read from `path` (for tests and tools).
     pub fn from_str(path: &Path, text: &str) -> Result<Self, Error> {
         let (source, table) = Source::parse(path, text.to_string())?;
-        let scenario = from_table(&source, "", toml::Value::Table(table))?;
-        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(LoadedScenario {
-            scenario,
-            source,
-            base_dir,
-        })
+        Self::from_parts(path, source, table)
     }
+
+    fn from_parts(path: &Path, source: Source, table: toml::Table) -> Result<Self, Error> {
+        let scenario = from_table(&source, "", toml::Value::Table(table.clone()))?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(LoadedScenario { scenario, table, source, base_dir })
+    }
+
+    /// The same scenario with `overrides` applied (`(dotted path, value)`),
+    /// each reported as coming from `origin` (e.g. `--set`) in errors.
+    pub fn with_overrides(&self, overrides: &[(String, toml::Value)], origin: &str) -> Result<Self, Error> {
+        let mut table = self.table.clone();
+        let mut source = self.source.clone();
+        for (path, value) in overrides {
+            source.note_override(path, origin);
+            set_path(&mut table, path, value.clone()).map_err(|m| source.error(path, m))?;
+        }
+        let scenario = from_table(&source, "", toml::Value::Table(table.clone()))?;
+        Ok(LoadedScenario { scenario, table, source, base_dir: self.base_dir.clone() })
+    }
+}
+
+/// Parses a command-line `path=value`. The value is read as TOML (`0.05`,
+/// `true`, `[1, 2]`, `"text"`); anything that is not valid TOML is taken as
+/// a string.
+pub fn parse_assignment(text: &str) -> Result<(String, toml::Value), String> {
+    let (path, value) = text.split_once('=').ok_or_else(|| {
+        format!("`{text}` is not of the form path=value (e.g. contracts.curve.entry_tribute=0.1)")
+    })?;
+    let path = path.trim();
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(format!("`{path}` is not a dotted path such as contracts.curve.slope"));
+    }
+    let value = value.trim();
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    Ok((path.to_string(), parsed))
+}
+
+/// Sets the value at a dotted path. Every table on the way must exist (so a
+/// typo in a contract or population name is an error); the last key may be
+/// new, and is then checked by the schema like any other key.
+pub fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let keys: Vec<&str> = path.split('.').collect();
+    let (last, parents) = keys.split_last().expect("non-empty path");
+    let mut current = table;
+    let mut walked = String::new();
+    for key in parents {
+        let choices = current.keys().cloned().collect::<Vec<_>>().join(", ");
+        walked = source::join(&walked, key);
+        // A missing top-level section (`output`, `metrics`) may be created;
+        // a missing contract or population name is a typo.
+        if !current.contains_key(*key) && !walked.contains('.') {
+            current.insert(key.to_string(), toml::Value::Table(toml::Table::new()));
+        }
+        current = match current.get_mut(*key) {
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => return Err(format!("`{walked}` is a value, not a table")),
+            None => return Err(format!("no `{walked}` in the scenario; choices here: {choices}")),
+        };
+    }
+    if let Some(old) = current.get(*last) {
+        let numeric = |v: &toml::Value| matches!(v, toml::Value::Integer(_) | toml::Value::Float(_));
+        let compatible = (numeric(old) && numeric(&value))
+            || std::mem::discriminant(old) == std::mem::discriminant(&value);
+        if !compatible {
+            return Err(format!("expects a {} like the scenario's `{old}`, got `{value}`", old.type_str()));
+        }
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
 }
 
 /// Deserialises a `T` from the value found at dotted path `base`, turning
@@ -181,13 +243,8 @@ mod tests {
 
     #[test]
     fn unknown_top_level_field_is_located_and_lists_choices() {
-        let err = load("ticks = 1\nassets = []\ntickz = 3\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("t.toml:3:1: `tickz`: unknown field `tickz`"),
-            "{err}"
-        );
+        let err = load("ticks = 1\nassets = []\ntickz = 3\n").unwrap_err().to_string();
+        assert!(err.starts_with("t.toml:3:1: `tickz`: unknown field `tickz`"), "{err}");
         assert!(err.contains("`ticks`"), "{err}");
     }
 
@@ -195,17 +252,29 @@ mod tests {
     fn negative_count_is_an_error_at_its_line() {
         let text = "ticks = 1\nassets = []\n[populations.a]\ncount = -5\n";
         let err = load(text).unwrap_err().to_string();
-        assert!(
-            err.starts_with("t.toml:4:1: `populations.a.count`"),
-            "{err}"
-        );
+        assert!(err.starts_with("t.toml:4:1: `populations.a.count`"), "{err}");
+    }
+
+    #[test]
+    fn overrides_set_values_and_reject_unknown_paths() {
+        let base =
+            load("ticks = 1\nassets = [\"A\"]\n[contracts.c]\nkind = \"treasury\"\nasset = \"A\"\n").unwrap();
+        let set = |s: &str| parse_assignment(s).unwrap();
+        let s = base.with_overrides(&[set("ticks=5"), set("snapshot_every=2")], "--set").unwrap();
+        assert_eq!((s.scenario.ticks, s.scenario.snapshot_every), (5, 2));
+        let e = base.with_overrides(&[set("contracts.d.asset=A")], "--set").unwrap_err().to_string();
+        assert!(e.contains("contracts.d") && e.contains("choices here: c"), "{e}");
+        let e = base.with_overrides(&[set("ticks=\"many\"")], "--set").unwrap_err().to_string();
+        assert!(e.starts_with("--set: `ticks`") && e.contains("integer"), "{e}");
+        let e = base.with_overrides(&[set("tickz=3")], "--set").unwrap_err().to_string();
+        assert!(e.contains("unknown field `tickz`"), "{e}");
+        assert!(parse_assignment("novalue").is_err());
+        assert_eq!(set("a.b=hello").1, toml::Value::String("hello".into()));
     }
 
     #[test]
     fn bad_ordering_lists_choices() {
-        let err = load("ticks = 1\nassets = []\nordering = \"random\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = load("ticks = 1\nassets = []\nordering = \"random\"\n").unwrap_err().to_string();
         assert!(err.contains("agent_id") && err.contains("shuffle"), "{err}");
     }
 }

@@ -30,12 +30,8 @@ impl Source {
 
     /// Parses scenario text that claims to come from `path`.
     pub fn parse(path: &Path, text: String) -> Result<(Source, toml::Table), Error> {
-        let mut source = Source {
-            path: path.to_path_buf(),
-            text,
-            spans: HashMap::new(),
-            overrides: HashMap::new(),
-        };
+        let mut source =
+            Source { path: path.to_path_buf(), text, spans: HashMap::new(), overrides: HashMap::new() };
         let doc = DeTable::parse(&source.text).map_err(|e| source.toml_error(&e))?;
         let mut spans = HashMap::new();
         index_table(doc.get_ref(), "", &mut spans);
@@ -90,7 +86,9 @@ impl Source {
         for marker in ["unknown field `", "missing field `"] {
             if let Some(rest) = message.strip_prefix(marker) {
                 if let Some(name) = rest.split('`').next() {
-                    field = join(&field, name);
+                    if !field.ends_with(name) {
+                        field = join(&field, name);
+                    }
                 }
             }
         }
@@ -111,10 +109,7 @@ impl Source {
     fn line_col(&self, offset: usize) -> (usize, usize) {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
-        let col = before
-            .rfind('\n')
-            .map_or(before.len(), |i| before.len() - i - 1)
-            + 1;
+        let col = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
         (line, col)
     }
 }
@@ -168,9 +163,7 @@ mod tests {
     #[test]
     fn syntax_errors_carry_a_line() {
         let err = Source::parse(Path::new("s.toml"), "ticks = \n".into()).unwrap_err();
-        let Error::Scenario(e) = err else {
-            panic!("{err}")
-        };
+        let Error::Scenario(e) = err else { panic!("{err}") };
         assert_eq!(e.line, 1);
     }
 }

@@ -1,0 +1,10 @@
+//! End-to-end tests of the `tokensim` binary: every test runs the CLI on a
+//! scenario written to a temporary directory and checks its exit code,
+//! stderr and the Parquet results against values computed independently.
+
+mod bad_input;
+mod cli;
+mod common;
+mod conservation;
+mod determinism;
+mod replay;
