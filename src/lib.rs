@@ -38,7 +38,7 @@ pub mod prelude {
         Violation,
     };
     pub use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
-    pub use crate::engine::intent::{Action, Amount, Intent, Intents};
+    pub use crate::engine::intent::{Action, Amount, Intent, IntentQueue};
     pub use crate::engine::ledger::{Ledger, Wallet};
     pub use crate::engine::phase::{Phase, TickLog};
     pub use crate::engine::sim::Simulation;

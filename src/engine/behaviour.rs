@@ -7,14 +7,10 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::ids::AgentId;
-use super::intent::{Intent, Intents};
+use super::intent::{Intent, IntentQueue};
 use super::ledger::Wallet;
 use super::phase::Clock;
 use super::rng::AgentRng;
-
-/// Below this many agents in a table, Decide runs on one thread: spawning
-/// rayon tasks for less work costs more than it saves.
-const MIN_AGENTS_PER_TASK: usize = 4096;
 
 /// What a behaviour sees of its agent while deciding.
 pub struct AgentView<'a> {
@@ -25,10 +21,9 @@ pub struct AgentView<'a> {
     pub wallet: &'a Wallet,
     /// Its private random generator.
     pub rng: &'a mut AgentRng,
-    /// Where its transactions go.
-    pub intents: &'a mut Intents,
     /// The current tick.
     pub tick: u32,
+    out: &'a mut Vec<(AgentId, Intent)>,
 }
 
 impl AgentView<'_> {
@@ -39,10 +34,10 @@ impl AgentView<'_> {
         self.rng.0.random::<f64>()
     }
 
-    /// Queues a transaction.
+    /// Queues a transaction for this tick's block.
     #[inline]
     pub fn send(&mut self, intent: Intent) {
-        self.intents.push(intent);
+        self.out.push((self.id, intent));
     }
 }
 
@@ -67,42 +62,62 @@ impl AgentView<'_> {
 /// }
 /// ```
 pub trait Behaviour: Component<Mutability = Mutable> + Send + Sync + Sized {
-    /// Looks at the agent and pushes its intents for this tick.
+    /// Looks at the agent and sends its intents for this tick.
     fn decide(&mut self, agent: &mut AgentView<'_>);
 }
 
-/// The Decide-phase system of behaviour `B`.
+/// Agents per Decide task. Fixed (not derived from the thread count) so the
+/// order intents come out in never depends on how many threads ran.
+const CHUNK: usize = 4096;
+
+/// The Decide-phase system of behaviour `B`, writing into intent lane
+/// `lane`.
+///
+/// Agents are split into fixed chunks of each table; chunks run in
+/// parallel, each into its own buffer, and the buffers are appended in
+/// chunk order.
 pub fn decide_system<B: Behaviour>(
-    mut agents: Query<(&AgentId, &mut B, &mut AgentRng, &Wallet, &mut Intents)>,
-    clock: Res<Clock>,
+    lane: usize,
+) -> impl FnMut(
+    Query<(&AgentId, &mut B, &mut AgentRng, &Wallet)>,
+    Res<Clock>,
+    ResMut<IntentQueue>,
+    Local<Vec<Vec<(AgentId, Intent)>>>,
 ) {
-    let tick = clock.tick;
-    let tables = agents.contiguous_iter_mut().expect("agent components are table-stored");
-    for (ids, mut behaviours, mut rngs, wallets, mut intents) in tables {
-        let behaviours = behaviours.bypass_change_detection();
-        let rngs = rngs.bypass_change_detection();
-        let intents = intents.bypass_change_detection();
-        let run = |((((id, b), rng), wallet), intents): (
-            (((&AgentId, &mut B), &mut AgentRng), &Wallet),
-            &mut Intents,
-        )| {
-            b.decide(&mut AgentView { id: *id, wallet, rng, intents, tick });
-        };
-        if ids.len() < MIN_AGENTS_PER_TASK || rayon::current_num_threads() == 1 {
-            ids.iter()
-                .zip(behaviours.iter_mut())
-                .zip(rngs.iter_mut())
-                .zip(wallets.iter())
-                .zip(intents.iter_mut())
-                .for_each(run);
-        } else {
-            ids.par_iter()
-                .zip(behaviours.par_iter_mut())
-                .zip(rngs.par_iter_mut())
-                .zip(wallets.par_iter())
-                .zip(intents.par_iter_mut())
-                .with_min_len(MIN_AGENTS_PER_TASK)
-                .for_each(run);
+    move |mut agents, clock, mut queue, mut buffers| {
+        let tick = clock.tick;
+        let out = queue.lane(lane);
+        let tables = agents.contiguous_iter_mut().expect("agent components are table-stored");
+        for (ids, mut behaviours, mut rngs, wallets) in tables {
+            let behaviours = behaviours.bypass_change_detection();
+            let rngs = rngs.bypass_change_detection();
+            let n_chunks = ids.len().div_ceil(CHUNK);
+            if buffers.len() < n_chunks {
+                buffers.resize_with(n_chunks, Vec::new);
+            }
+            let run = |((((ids, bs), rngs), wallets), buf): (
+                (((&[AgentId], &mut [B]), &mut [AgentRng]), &[Wallet]),
+                &mut Vec<(AgentId, Intent)>,
+            )| {
+                buf.clear();
+                for (((id, b), rng), wallet) in ids.iter().zip(bs).zip(rngs).zip(wallets) {
+                    b.decide(&mut AgentView { id: *id, wallet, rng, tick, out: buf });
+                }
+            };
+            let chunks = ids
+                .par_chunks(CHUNK)
+                .zip(behaviours.par_chunks_mut(CHUNK))
+                .zip(rngs.par_chunks_mut(CHUNK))
+                .zip(wallets.par_chunks(CHUNK))
+                .zip(buffers[..n_chunks].par_iter_mut());
+            if n_chunks == 1 || rayon::current_num_threads() == 1 {
+                chunks.with_min_len(usize::MAX).for_each(run);
+            } else {
+                chunks.for_each(run);
+            }
+            for buf in &buffers[..n_chunks] {
+                out.extend_from_slice(buf);
+            }
         }
     }
 }

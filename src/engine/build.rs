@@ -17,7 +17,7 @@ use super::behaviour::{Behaviour, decide_system};
 use super::check::{check_system, measure_system};
 use super::contract::{Contract, ContractSlot, Contracts, MetricDef, MetricKind};
 use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
-use super::intent::{Action, Intents};
+use super::intent::{Action, IntentQueue};
 use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, Wallet, column_name};
 use super::phase::{Clock, DecideOrder, Phase, TickLog};
 use super::replay::{Replay, ReplayOrder, order_intent, read_orders};
@@ -262,7 +262,7 @@ impl PopulationBuilder<'_> {
         self.world.insert_batch(batch);
         if self.registered.insert(TypeId::of::<B>()) {
             self.schedule
-                .add_systems(decide_system::<B>.in_set(Phase::Decide).in_set(DecideOrder(self.order)));
+                .add_systems(decide_system::<B>(self.order).in_set(Phase::Decide).in_set(DecideOrder(self.order)));
         }
     }
 }
@@ -358,6 +358,7 @@ pub fn build(loaded: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Res
     world.insert_resource(TickLog { record_events: sc.output.events, ..Default::default() });
     world.insert_resource(SettleState::new(sc.ordering, stream_rng(run.seed, Stream::Settle, &[])));
     world.insert_resource(AgentIndex(index));
+    world.insert_resource(IntentQueue::default());
     if let Some(replay) = replay {
         world.insert_resource(replay);
     }
@@ -523,7 +524,7 @@ fn spawn_populations(
                     *wallet.get_mut(*asset) = v;
                     issued[asset.0 as usize] += v;
                 }
-                (AgentId(id), wallet, AgentRng::new(run.seed, id), Intents::default())
+                (AgentId(id), wallet, AgentRng::new(run.seed, id))
             })
             .collect();
         index.extend(world.spawn_batch(agents));

@@ -8,7 +8,7 @@ use rand_pcg::Pcg64Mcg;
 
 use super::contract::{Contracts, SettleCtx, Settlement, Tx};
 use super::ids::AgentId;
-use super::intent::{Amount, Intent, Intents};
+use super::intent::{Amount, Intent, IntentQueue};
 use super::ledger::{Ledger, Wallet};
 use super::phase::{Clock, EventRow, TickLog};
 use super::replay::Replay;
@@ -25,13 +25,14 @@ pub struct SettleState {
     pub ordering: Ordering,
     /// Generator for [`Ordering::Shuffle`].
     pub rng: Pcg64Mcg,
-    queue: Vec<(AgentId, Entity)>,
+    queue: Vec<(AgentId, Intent)>,
+    groups: Vec<(usize, usize)>,
 }
 
 impl SettleState {
     /// A policy with its shuffle generator.
     pub fn new(ordering: Ordering, rng: Pcg64Mcg) -> Self {
-        SettleState { ordering, rng, queue: Vec::new() }
+        SettleState { ordering, rng, queue: Vec::new(), groups: Vec::new() }
     }
 }
 
@@ -87,48 +88,53 @@ pub fn settle_system(
     mut contracts: ResMut<Contracts>,
     mut ledger: ResMut<Ledger>,
     mut log: ResMut<TickLog>,
+    mut queue: ResMut<IntentQueue>,
     replay: Option<ResMut<Replay>>,
-    mut agents: Query<(&AgentId, &mut Wallet, &mut Intents)>,
+    mut wallets: Query<&mut Wallet>,
 ) {
     let tick = clock.tick;
     let (contracts, ledger, log) = (&mut *contracts, &mut *ledger, &mut *log);
+    let mut apply = |agent: AgentId, intent: Intent, replayed: bool| {
+        if let Ok(mut wallet) = wallets.get_mut(index.0[agent.0 as usize]) {
+            settle_one(contracts, ledger, log, wallet.bypass_change_detection(), agent, intent, tick, replayed);
+        }
+    };
 
     if let Some(mut replay) = replay {
         for order in replay.take_tick(tick) {
-            let Ok((_, mut wallet, _)) = agents.get_mut(index.0[order.agent.0 as usize]) else {
-                continue;
-            };
-            settle_one(
-                contracts,
-                ledger,
-                log,
-                wallet.bypass_change_detection(),
-                order.agent,
-                order.intent,
-                tick,
-                true,
-            );
+            apply(order.agent, order.intent, true);
         }
     }
 
-    let SettleState { ordering, rng, queue } = &mut *state;
-    queue.clear();
-    for (id, _, intents) in agents.iter() {
-        if !intents.is_empty() {
-            queue.push((*id, index.0[id.0 as usize]));
-        }
+    // Lanes are each in visit order, usually ascending ids already; a stable
+    // sort merges them so an agent's intents keep behaviour order.
+    let SettleState { ordering, rng, queue: merged, groups } = &mut *state;
+    merged.clear();
+    for lane in queue.lanes.iter_mut() {
+        merged.append(lane);
     }
-    queue.sort_unstable_by_key(|(id, _)| *id);
-    if *ordering == Ordering::Shuffle {
-        queue.shuffle(rng);
-    }
-    for &(agent, entity) in queue.iter() {
-        let (_, mut wallet, mut intents) = agents.get_mut(entity).expect("queued agent exists");
-        let intents = intents.bypass_change_detection();
-        let wallet = wallet.bypass_change_detection();
-        for i in 0..intents.len() {
-            settle_one(contracts, ledger, log, wallet, agent, intents.get(i), tick, false);
+    merged.sort_by_key(|(id, _)| *id);
+    match ordering {
+        Ordering::AgentId => {
+            for &(agent, intent) in merged.iter() {
+                apply(agent, intent, false);
+            }
         }
-        intents.clear();
+        Ordering::Shuffle => {
+            groups.clear();
+            let mut start = 0;
+            for i in 1..=merged.len() {
+                if i == merged.len() || merged[i].0 != merged[start].0 {
+                    groups.push((start, i));
+                    start = i;
+                }
+            }
+            groups.shuffle(rng);
+            for &(a, b) in groups.iter() {
+                for &(agent, intent) in &merged[a..b] {
+                    apply(agent, intent, false);
+                }
+            }
+        }
     }
 }
