@@ -23,7 +23,7 @@ pub struct AgentView<'a> {
     pub rng: &'a mut AgentRng,
     /// The current tick.
     pub tick: u32,
-    out: &'a mut Vec<(AgentId, Intent)>,
+    out: &'a mut IntentLane,
 }
 
 impl AgentView<'_> {
@@ -70,20 +70,23 @@ pub trait Behaviour: Component<Mutability = Mutable> + Send + Sync + Sized {
 /// order intents come out in never depends on how many threads ran.
 const CHUNK: usize = 4096;
 
+/// Intents sent by agents, with their sender, in visit order.
+pub type IntentLane = Vec<(AgentId, Intent)>;
+
+/// The data the Decide system of behaviour `B` reads and writes.
+type DecideQuery<'w, 's, B> =
+    Query<'w, 's, (&'static AgentId, &'static mut B, &'static mut AgentRng, &'static Wallet)>;
+
 /// The Decide-phase system of behaviour `B`, writing into intent lane
 /// `lane`.
 ///
 /// Agents are split into fixed chunks of each table; chunks run in
 /// parallel, each into its own buffer, and the buffers are appended in
 /// chunk order.
+#[allow(clippy::type_complexity)] // the signature a bevy system closure needs
 pub fn decide_system<B: Behaviour>(
     lane: usize,
-) -> impl FnMut(
-    Query<(&AgentId, &mut B, &mut AgentRng, &Wallet)>,
-    Res<Clock>,
-    ResMut<IntentQueue>,
-    Local<Vec<Vec<(AgentId, Intent)>>>,
-) {
+) -> impl FnMut(DecideQuery<B>, Res<Clock>, ResMut<IntentQueue>, Local<Vec<IntentLane>>) {
     move |mut agents, clock, mut queue, mut buffers| {
         let tick = clock.tick;
         let out = queue.lane(lane);
@@ -95,15 +98,7 @@ pub fn decide_system<B: Behaviour>(
             if buffers.len() < n_chunks {
                 buffers.resize_with(n_chunks, Vec::new);
             }
-            let run = |((((ids, bs), rngs), wallets), buf): (
-                (((&[AgentId], &mut [B]), &mut [AgentRng]), &[Wallet]),
-                &mut Vec<(AgentId, Intent)>,
-            )| {
-                buf.clear();
-                for (((id, b), rng), wallet) in ids.iter().zip(bs).zip(rngs).zip(wallets) {
-                    b.decide(&mut AgentView { id: *id, wallet, rng, tick, out: buf });
-                }
-            };
+            let run = |((((ids, bs), rngs), wallets), buf)| decide_chunk(ids, bs, rngs, wallets, buf, tick);
             let chunks = ids
                 .par_chunks(CHUNK)
                 .zip(behaviours.par_chunks_mut(CHUNK))
@@ -119,5 +114,20 @@ pub fn decide_system<B: Behaviour>(
                 out.extend_from_slice(buf);
             }
         }
+    }
+}
+
+/// Runs `decide` for one chunk of agents into `buf`.
+fn decide_chunk<B: Behaviour>(
+    ids: &[AgentId],
+    behaviours: &mut [B],
+    rngs: &mut [AgentRng],
+    wallets: &[Wallet],
+    buf: &mut IntentLane,
+    tick: u32,
+) {
+    buf.clear();
+    for (((id, b), rng), wallet) in ids.iter().zip(behaviours).zip(rngs).zip(wallets) {
+        b.decide(&mut AgentView { id: *id, wallet, rng, tick, out: buf });
     }
 }

@@ -261,8 +261,9 @@ impl PopulationBuilder<'_> {
         let batch: Vec<(Entity, B)> = self.entities.iter().map(|&e| (e, make(rng))).collect();
         self.world.insert_batch(batch);
         if self.registered.insert(TypeId::of::<B>()) {
-            self.schedule
-                .add_systems(decide_system::<B>(self.order).in_set(Phase::Decide).in_set(DecideOrder(self.order)));
+            self.schedule.add_systems(
+                decide_system::<B>(self.order).in_set(Phase::Decide).in_set(DecideOrder(self.order)),
+            );
         }
     }
 }

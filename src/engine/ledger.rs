@@ -12,7 +12,10 @@ use super::ids::{AccountId, AssetId, SlotId};
 pub const MAX_SLOTS: usize = 8;
 
 /// An agent's balances, one `f64` per slot (see [`SlotTable`]).
+///
+/// Aligned to a cache line, so reading a wallet costs one line, not two.
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq)]
+#[repr(align(64))]
 pub struct Wallet(pub [f64; MAX_SLOTS]);
 
 impl Wallet {

@@ -6,7 +6,7 @@ use bevy_ecs::prelude::*;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64Mcg;
 
-use super::contract::{Contracts, SettleCtx, Settlement, Tx};
+use super::contract::{Contracts, Fill, SettleCtx, Settlement, Tx};
 use super::ids::AgentId;
 use super::intent::{Amount, Intent, IntentQueue};
 use super::ledger::{Ledger, Wallet};
@@ -36,46 +36,52 @@ impl SettleState {
     }
 }
 
-/// Settles one transaction and records the outcome in `log`.
-pub fn settle_one(
-    contracts: &mut Contracts,
-    ledger: &mut Ledger,
-    log: &mut TickLog,
-    wallet: &mut Wallet,
-    agent: AgentId,
-    intent: Intent,
-    tick: u32,
-    replayed: bool,
-) {
-    let tx = Tx { agent, action: intent.action, amount: intent.amount };
-    let mut ctx = SettleCtx { wallet, ledger, tick };
-    let outcome = contracts.get_mut(intent.contract).contract.settle(&tx, &mut ctx);
-    let (rejected, fill) = match outcome {
-        Settlement::Skipped => return,
-        Settlement::Filled(fill) => {
-            log.n_tx += 1;
-            (None, fill)
+/// The state a block settles against: contracts, ledger and the tick log.
+pub struct Block<'a> {
+    /// All contracts.
+    pub contracts: &'a mut Contracts,
+    /// Contract and named accounts.
+    pub ledger: &'a mut Ledger,
+    /// Where outcomes are recorded.
+    pub log: &'a mut TickLog,
+    /// The tick being settled.
+    pub tick: u32,
+}
+
+impl Block<'_> {
+    /// Settles one transaction of `agent` and records the outcome.
+    pub fn settle(&mut self, wallet: &mut Wallet, agent: AgentId, intent: Intent, replayed: bool) {
+        let tx = Tx { agent, action: intent.action, amount: intent.amount };
+        let mut ctx = SettleCtx { wallet, ledger: self.ledger, tick: self.tick };
+        let outcome = self.contracts.get_mut(intent.contract).contract.settle(&tx, &mut ctx);
+        let log = &mut *self.log;
+        let (rejected, fill) = match outcome {
+            Settlement::Skipped => return,
+            Settlement::Filled(fill) => {
+                log.n_tx += 1;
+                (None, fill)
+            }
+            Settlement::Rejected(reason) => {
+                log.n_rejected += 1;
+                let requested = match intent.amount {
+                    Amount::Units(u) => u,
+                    Amount::Fraction(_) => f64::NAN,
+                };
+                (Some(reason), Fill { amount_in: requested, ..Default::default() })
+            }
+        };
+        if log.record_events {
+            log.events.push(EventRow {
+                agent,
+                contract: intent.contract,
+                action: intent.action,
+                rejected,
+                amount_in: fill.amount_in,
+                amount_out: fill.amount_out,
+                fee: fill.fee,
+                replayed,
+            });
         }
-        Settlement::Rejected(reason) => {
-            log.n_rejected += 1;
-            let requested = match intent.amount {
-                Amount::Units(u) => u,
-                Amount::Fraction(_) => f64::NAN,
-            };
-            (Some(reason), super::contract::Fill { amount_in: requested, ..Default::default() })
-        }
-    };
-    if log.record_events {
-        log.events.push(EventRow {
-            agent,
-            contract: intent.contract,
-            action: intent.action,
-            rejected,
-            amount_in: fill.amount_in,
-            amount_out: fill.amount_out,
-            fee: fill.fee,
-            replayed,
-        });
     }
 }
 
@@ -92,16 +98,15 @@ pub fn settle_system(
     replay: Option<ResMut<Replay>>,
     mut wallets: Query<&mut Wallet>,
 ) {
-    let tick = clock.tick;
-    let (contracts, ledger, log) = (&mut *contracts, &mut *ledger, &mut *log);
+    let mut block = Block { contracts: &mut contracts, ledger: &mut ledger, log: &mut log, tick: clock.tick };
     let mut apply = |agent: AgentId, intent: Intent, replayed: bool| {
         if let Ok(mut wallet) = wallets.get_mut(index.0[agent.0 as usize]) {
-            settle_one(contracts, ledger, log, wallet.bypass_change_detection(), agent, intent, tick, replayed);
+            block.settle(wallet.bypass_change_detection(), agent, intent, replayed);
         }
     };
 
     if let Some(mut replay) = replay {
-        for order in replay.take_tick(tick) {
+        for order in replay.take_tick(clock.tick) {
             apply(order.agent, order.intent, true);
         }
     }

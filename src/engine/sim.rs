@@ -94,7 +94,7 @@ impl Simulation {
 
     /// Whether this tick is a snapshot tick.
     pub fn snapshot_due(&self) -> bool {
-        self.snapshot_every > 0 && self.tick() % self.snapshot_every == 0
+        self.snapshot_every > 0 && self.tick().is_multiple_of(self.snapshot_every)
     }
 
     /// The wallet layout (column names of agent snapshots).

@@ -12,11 +12,18 @@ use crate::error::Error;
 /// The manifest file name; its presence marks a complete dataset.
 pub const MANIFEST: &str = "manifest.json";
 
+/// The tables a dataset may hold.
+pub const TABLES: [&str; 5] = ["runs", "ticks", "events", "agents", "violations"];
+
+/// Whether `name` is a file tokensim writes: the manifest, or a table file
+/// `TABLE.parquet` / `TABLE-SUFFIX.parquet`, possibly still `.partial`.
 fn is_ours(name: &str) -> bool {
-    name == MANIFEST
-        || name.ends_with(".parquet")
-        || name.ends_with(".partial")
-        || name.ends_with(".json.partial")
+    let name = name.strip_suffix(".partial").unwrap_or(name);
+    if name == MANIFEST {
+        return true;
+    }
+    let Some(stem) = name.strip_suffix(".parquet") else { return false };
+    TABLES.iter().any(|t| stem == *t || stem.strip_prefix(t).is_some_and(|rest| rest.starts_with('-')))
 }
 
 /// Makes `dir` ready for a new dataset. An existing non-empty directory is
@@ -90,6 +97,21 @@ impl Layout {
 /// `ticks-part0003.parquet`).
 pub fn file_name(table: &str, suffix: &str) -> String {
     format!("{table}{suffix}.parquet")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tokensim_files_count_as_ours() {
+        for ours in ["manifest.json", "ticks.parquet", "events-s0of4.parquet", "runs.parquet.partial"] {
+            assert!(is_ours(ours), "{ours}");
+        }
+        for theirs in ["orders.parquet", "ticker.parquet", "notes.txt", "ticks.csv", "agents_old.parquet"] {
+            assert!(!is_ours(theirs), "{theirs}");
+        }
+    }
 }
 
 /// Counters a writer accumulates.
@@ -172,17 +194,17 @@ impl DatasetWriter {
         for v in &log.violations {
             self.violations.0.push(run_id, tick, v);
         }
-        if sim.snapshot_due() {
-            if let Some((table, sink)) = &mut self.agents {
-                let mut result = Ok(());
-                sim.for_each_agent(|id, wallet| {
-                    table.push(run_id, tick, id, wallet);
-                    if table.rows() >= BATCH_ROWS && result.is_ok() {
-                        result = sink.write(table.take());
-                    }
-                });
-                result?;
-            }
+        if sim.snapshot_due()
+            && let Some((table, sink)) = &mut self.agents
+        {
+            let mut result = Ok(());
+            sim.for_each_agent(|id, wallet| {
+                table.push(run_id, tick, id, wallet);
+                if table.rows() >= BATCH_ROWS && result.is_ok() {
+                    result = sink.write(table.take());
+                }
+            });
+            result?;
         }
         self.flush(false)
     }
@@ -193,15 +215,15 @@ impl DatasetWriter {
         if self.ticks.0.rows() >= min {
             self.ticks.1.write(self.ticks.0.take())?;
         }
-        if let Some((t, s)) = &mut self.events {
-            if t.rows() >= min {
-                s.write(t.take())?;
-            }
+        if let Some((t, s)) = &mut self.events
+            && t.rows() >= min
+        {
+            s.write(t.take())?;
         }
-        if let Some((t, s)) = &mut self.agents {
-            if t.rows() >= min {
-                s.write(t.take())?;
-            }
+        if let Some((t, s)) = &mut self.agents
+            && t.rows() >= min
+        {
+            s.write(t.take())?;
         }
         if self.violations.0.rows() >= min {
             if self.violations.1.is_none() {

@@ -84,12 +84,11 @@ impl Source {
         let mut field = join(base, inner);
         // serde names an unknown or missing field only in its message.
         for marker in ["unknown field `", "missing field `"] {
-            if let Some(rest) = message.strip_prefix(marker) {
-                if let Some(name) = rest.split('`').next() {
-                    if !field.ends_with(name) {
-                        field = join(&field, name);
-                    }
-                }
+            if let Some(rest) = message.strip_prefix(marker)
+                && let Some(name) = rest.split('`').next()
+                && !field.ends_with(name)
+            {
+                field = join(&field, name);
             }
         }
         self.error(&field, message)

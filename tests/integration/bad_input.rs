@@ -235,7 +235,6 @@ fn existing_results_need_force() {
 }
 
 #[test]
-#[ignore = "bug in src/output/dataset.rs `is_ours`: --force deletes every *.parquet, including the user's inputs"]
 fn force_leaves_files_that_are_not_tokensim_results() {
     // `prepare_dir` promises to remove only tokensim's own files and leave
     // others alone, but `is_ours` matches any name ending in `.parquet`, so
