@@ -4,13 +4,18 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow::array::{
+    ArrayRef, BooleanBuilder, DictionaryArray, Float64Builder, StringArray, StringBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{UInt8Type, UInt16Type};
 use arrow::record_batch::RecordBatch;
 
 use crate::engine::MetricColumn;
 use crate::engine::contract::{MetricKind, Violation};
 use crate::engine::ids::AgentId;
+use crate::engine::intent::Action;
 use crate::engine::ledger::Wallet;
 use crate::engine::phase::EventRow;
 
@@ -106,17 +111,39 @@ impl TicksTable {
     }
 }
 
+/// Actions in the order of their dictionary keys in `events.action`.
+const ACTIONS: [&str; 5] = ["buy", "sell", "stake", "unstake", "custom"];
+
+fn action_key(a: Action) -> u8 {
+    match a {
+        Action::Buy => 0,
+        Action::Sell => 1,
+        Action::Stake => 2,
+        Action::Unstake => 3,
+        Action::Custom(_) => 4,
+    }
+}
+
+fn dictionary(key: DataType) -> DataType {
+    DataType::Dictionary(Box::new(key), Box::new(DataType::Utf8))
+}
+
 /// `events.parquet`: every settled or rejected transaction.
+///
+/// Text columns are dictionary-encoded with keys computed here (contract
+/// index, action kind), so no string is built or hashed per row; Polars
+/// reads them as categoricals, pandas as `category`.
 pub struct EventsTable {
     schema: SchemaRef,
-    contracts: Vec<String>,
+    contracts: ArrayRef,
+    reasons: Vec<&'static str>,
     run_id: UInt32Builder,
     tick: UInt32Builder,
     agent_id: UInt64Builder,
-    contract: StringBuilder,
-    action: StringBuilder,
-    status: StringBuilder,
-    reason: StringBuilder,
+    contract: UInt16Builder,
+    action: UInt8Builder,
+    status: UInt8Builder,
+    reason: UInt8Builder,
     amount_in: Float64Builder,
     amount_out: Float64Builder,
     fee: Float64Builder,
@@ -131,10 +158,10 @@ impl EventsTable {
             field("run_id", DataType::UInt32),
             field("tick", DataType::UInt32),
             field("agent_id", DataType::UInt64),
-            field("contract", DataType::Utf8),
-            field("action", DataType::Utf8),
-            field("status", DataType::Utf8),
-            Field::new("reason", DataType::Utf8, true),
+            field("contract", dictionary(DataType::UInt16)),
+            field("action", dictionary(DataType::UInt8)),
+            field("status", dictionary(DataType::UInt8)),
+            Field::new("reason", dictionary(DataType::UInt8), true),
             field("amount_in", DataType::Float64),
             field("amount_out", DataType::Float64),
             field("fee", DataType::Float64),
@@ -142,14 +169,15 @@ impl EventsTable {
         ]));
         EventsTable {
             schema,
-            contracts,
+            contracts: Arc::new(StringArray::from_iter_values(contracts)),
+            reasons: Vec::new(),
             run_id: UInt32Builder::new(),
             tick: UInt32Builder::new(),
             agent_id: UInt64Builder::new(),
-            contract: StringBuilder::new(),
-            action: StringBuilder::new(),
-            status: StringBuilder::new(),
-            reason: StringBuilder::new(),
+            contract: UInt16Builder::new(),
+            action: UInt8Builder::new(),
+            status: UInt8Builder::new(),
+            reason: UInt8Builder::new(),
             amount_in: Float64Builder::new(),
             amount_out: Float64Builder::new(),
             fee: Float64Builder::new(),
@@ -168,10 +196,22 @@ impl EventsTable {
         self.run_id.append_value(run_id);
         self.tick.append_value(tick);
         self.agent_id.append_value(e.agent.0);
-        self.contract.append_value(&self.contracts[e.contract.0 as usize]);
-        self.action.append_value(e.action.name());
-        self.status.append_value(if e.rejected.is_some() { "rejected" } else { "ok" });
-        self.reason.append_option(e.rejected);
+        self.contract.append_value(e.contract.0);
+        self.action.append_value(action_key(e.action));
+        self.status.append_value(u8::from(e.rejected.is_some()));
+        match e.rejected {
+            None => self.reason.append_null(),
+            Some(reason) => {
+                let key = match self.reasons.iter().position(|r| *r == reason) {
+                    Some(k) => k,
+                    None => {
+                        self.reasons.push(reason);
+                        self.reasons.len() - 1
+                    }
+                };
+                self.reason.append_value(u8::try_from(key).unwrap_or(u8::MAX));
+            }
+        }
         self.amount_in.append_value(e.amount_in);
         self.amount_out.append_value(e.amount_out);
         self.fee.append_value(e.fee);
@@ -187,16 +227,21 @@ impl EventsTable {
     /// Takes the buffered rows as a batch.
     pub fn take(&mut self) -> RecordBatch {
         self.rows = 0;
+        let texts = |values: &[&str]| -> ArrayRef { Arc::new(StringArray::from_iter_values(values)) };
+        let contract = DictionaryArray::<UInt16Type>::try_new(self.contract.finish(), self.contracts.clone());
+        let action = DictionaryArray::<UInt8Type>::try_new(self.action.finish(), texts(&ACTIONS));
+        let status = DictionaryArray::<UInt8Type>::try_new(self.status.finish(), texts(&["ok", "rejected"]));
+        let reason = DictionaryArray::<UInt8Type>::try_new(self.reason.finish(), texts(&self.reasons));
         finish(
             &self.schema,
             vec![
                 Arc::new(self.run_id.finish()),
                 Arc::new(self.tick.finish()),
                 Arc::new(self.agent_id.finish()),
-                Arc::new(self.contract.finish()),
-                Arc::new(self.action.finish()),
-                Arc::new(self.status.finish()),
-                Arc::new(self.reason.finish()),
+                Arc::new(contract.expect("contract keys index the contract list")),
+                Arc::new(action.expect("action keys are in range")),
+                Arc::new(status.expect("status keys are 0 or 1")),
+                Arc::new(reason.expect("reason keys index the reasons seen")),
                 Arc::new(self.amount_in.finish()),
                 Arc::new(self.amount_out.finish()),
                 Arc::new(self.fee.finish()),

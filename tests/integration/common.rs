@@ -132,11 +132,16 @@ pub fn u64s(batch: &RecordBatch, name: &str) -> Vec<u64> {
     }
 }
 
-/// A Utf8 column (nulls as `None`).
+/// A text column, plain Utf8 or dictionary-encoded (nulls as `None`).
 pub fn opt_strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
     let col = column(batch, name);
-    assert_eq!(col.data_type(), &DataType::Utf8, "column `{name}`");
-    col.as_string::<i32>().iter().map(|s| s.map(str::to_string)).collect()
+    let plain = match col.data_type() {
+        DataType::Utf8 | DataType::Dictionary(..) => {
+            arrow::compute::cast(col, &DataType::Utf8).expect("text column casts to Utf8")
+        }
+        other => panic!("column `{name}` is {other}, not text"),
+    };
+    plain.as_string::<i32>().iter().map(|s| s.map(str::to_string)).collect()
 }
 
 /// A Utf8 column without nulls.
