@@ -47,7 +47,8 @@ REL = 1e-9
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "market.toml"
 
-# Expected schema of every file: (column, Polars dtype) in order.
+# Expected schema of every file: (column, Polars dtype) in order. String
+# columns may also be dictionary-encoded (Categorical); see dtype_ok.
 SCHEMAS: dict[str, list[tuple[str, type[pl.DataType]]]] = {
     "runs.parquet": [
         ("run_id", pl.UInt32),
@@ -165,6 +166,14 @@ def is_nested_pl(dtype: pl.DataType) -> bool:
     return bool(dtype.is_nested()) or dtype == pl.Object
 
 
+def dtype_ok(dtype: pl.DataType, expected: type[pl.DataType]) -> bool:
+    """Exact dtype, except that text may also come dictionary-encoded
+    (Parquet dictionary of UTF-8 -> Polars Categorical/Enum)."""
+    if expected == pl.String:
+        return dtype.base_type() in (pl.String, pl.Categorical, pl.Enum)
+    return dtype == expected
+
+
 def main() -> int:
     if len(sys.argv) != 3:
         print("usage: python3 .ci/check_outputs.py BIN WORKDIR", file=sys.stderr)
@@ -247,12 +256,12 @@ def main() -> int:
             require(df.columns == names, f"columns {df.columns}, expected {names}")
             nested = [c for c, t in df.schema.items() if is_nested_pl(t)]
             require(not nested, f"nested columns {nested}")
-            wrong = [(c, str(df.schema[c]), t.__name__) for c, t in expected if df.schema[c] != t]
+            wrong = [(c, str(df.schema[c]), t.__name__) for c, t in expected if not dtype_ok(df.schema[c], t)]
             require(not wrong, f"dtypes (column, got, expected): {wrong}")
             ints = [c for c, t in expected if t in (pl.UInt32, pl.UInt64)]
             not_int = [c for c in ints if not df.schema[c].is_integer()]
             require(not not_int, f"not integer: {not_int}")
-            return f"{df.height} rows, {len(names)} columns as expected, integers: {', '.join(ints)}"
+            return f"{df.height} rows, dtypes {', '.join(f'{c}:{t}' for c, t in df.schema.items())}"
 
         def load_pandas(path=path, name=name, expected=expected, names=names) -> str:
             df = pd.read_parquet(path)
@@ -264,12 +273,16 @@ def main() -> int:
             floats = [c for c, t in expected if t == pl.Float64]
             not_float = [(c, str(df[c].dtype)) for c in floats if not pd.api.types.is_float_dtype(df[c])]
             require(not not_float, f"not float: {not_float}")
-            # Strings may be object or str dtype depending on the pandas
-            # version; either way every value must be a plain string.
+            # Text may be object or str dtype depending on the pandas version,
+            # or category if the file dictionary-encodes it; either way every
+            # value must be a plain string.
             nested = []
             for c, t in expected:
                 if t == pl.String:
-                    kind = pd.api.types.infer_dtype(df[c], skipna=True)
+                    values = df[c]
+                    if isinstance(values.dtype, pd.CategoricalDtype):
+                        values = values.cat.categories
+                    kind = pd.api.types.infer_dtype(values, skipna=True)
                     if kind not in ("string", "empty"):
                         nested.append((c, kind))
                 elif t == pl.Boolean:
