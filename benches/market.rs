@@ -12,8 +12,8 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
+use tokensim::experiment::{RunOptions, Silent, run_experiment};
 use tokensim::prelude::*;
-use tokensim::runner::{RunOptions, run_scenario};
 
 const AGENTS: u64 = 100_000;
 const TICKS: u64 = 365;
@@ -38,9 +38,9 @@ fn tokensim_market(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, events) in [("tokensim_ticks_output", false), ("tokensim_ticks_and_events_output", true)] {
         let scenario = market(events);
-        let opts = RunOptions { out_dir: dir.path().join(name), force: true };
+        let opts = RunOptions { force: true, ..RunOptions::new(dir.path().join(name)) };
         group.bench_function(name, |b| {
-            b.iter(|| run_scenario(&scenario, &registry, &opts, &|_| {}).expect("run"));
+            b.iter(|| run_experiment(&scenario, &registry, &opts, &Silent).expect("run"));
         });
     }
     group.bench_function("handwritten_soa_loop", |b| {

@@ -21,10 +21,10 @@
 pub mod behaviours;
 pub mod engine;
 pub mod error;
+pub mod experiment;
 pub mod mechanisms;
 pub mod output;
 pub mod registry;
-pub mod runner;
 pub mod scenario;
 
 pub use error::{Error, Result, ScenarioError};

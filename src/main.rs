@@ -6,8 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokensim::prelude::*;
-use tokensim::runner::{RunOptions, apply_overrides, default_out_dir, run_scenario};
+
+use tokensim::engine::RunSpec as Run;
+use tokensim::experiment::{
+    Observer, RunOptions, Shard, apply_overrides, default_out_dir, expand, run_experiment,
+};
 
 /// Agent-based simulation for token engineering.
 #[derive(Parser)]
@@ -32,13 +37,28 @@ enum Command {
         /// Override the number of ticks.
         #[arg(long)]
         ticks: Option<u32>,
+        /// Override the Monte Carlo replicates per point.
+        #[arg(long)]
+        runs: Option<u32>,
         /// Set any scenario value by dotted path, e.g.
         /// `--set contracts.curve.entry_tribute=0.1` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE", value_parser = tokensim::scenario::parse_assignment)]
         sets: Vec<(String, toml::Value)>,
         /// Replace existing results in the output directory.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "resume")]
         force: bool,
+        /// Continue an interrupted experiment in the output directory,
+        /// skipping the parts whose results are complete.
+        #[arg(long)]
+        resume: bool,
+        /// Run only shard K of N of the run list (e.g. 3/8); files carry the
+        /// shard in their names. For Slurm arrays:
+        /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<Shard>,
+        /// Split the runs into at most this many files per table.
+        #[arg(long, default_value_t = tokensim::experiment::runner::DEFAULT_PARTS as u16, value_parser = clap::value_parser!(u16).range(1..))]
+        parts: u16,
         /// Worker threads [default: all cores].
         #[arg(short, long)]
         jobs: Option<usize>,
@@ -69,45 +89,69 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> Result<ExitCode, Error> {
     let registry = Registry::builtin();
     match command {
-        Command::Run { scenario, out, seed, ticks, sets, force, jobs, quiet } => {
-            let loaded = apply_overrides(&LoadedScenario::load(&scenario)?, &sets, seed, ticks)?;
-            let opts = RunOptions { out_dir: out.unwrap_or_else(|| default_out_dir(&scenario)), force };
+        Command::Run { scenario, out, seed, ticks, runs, sets, force, resume, shard, parts, jobs, quiet } => {
+            let loaded = apply_overrides(&LoadedScenario::load(&scenario)?, &sets, seed, ticks, runs)?;
+            let opts = RunOptions {
+                out_dir: out.unwrap_or_else(|| default_out_dir(&scenario)),
+                force,
+                resume,
+                shard: shard.unwrap_or(Shard::ALL),
+                parts: usize::from(parts),
+            };
             let pool = thread_pool(jobs)?;
-            let bar = progress_bar(quiet, u64::from(loaded.scenario.ticks));
-            let summary =
-                pool.install(|| run_scenario(&loaded, &registry, &opts, &|t| bar.set_position(t)))?;
-            bar.finish_and_clear();
+            let plan = expand(&loaded)?;
+            let selected = plan.runs.iter().enumerate().filter(|(i, _)| opts.shard.contains(*i));
+            let total_ticks =
+                selected.map(|(_, r)| u64::from(plan.scenarios[r.scenario].scenario.ticks)).sum();
+            let n_runs = plan.runs.iter().enumerate().filter(|(i, _)| opts.shard.contains(*i)).count() as u64;
+            let progress = Progress::new(quiet, total_ticks, n_runs);
+            let summary = pool.install(|| run_experiment(&loaded, &registry, &opts, &progress))?;
+            progress.bar.finish_and_clear();
             let m = &summary.manifest;
             if !quiet {
+                let resumed = if summary.resumed_runs > 0 {
+                    format!(" ({} resumed from earlier results)", summary.resumed_runs)
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "{}: {} ticks, {} transactions ({} rejected), {} violations in {:.2}s ({:.1}M agent-ticks/s) -> {}",
-                    m.scenario_name,
+                    "{}: {} runs{resumed} × {} ticks, {} transactions ({} rejected), {} violations in {:.2}s ({:.1} runs/s, {:.1}M agent-ticks/s) -> {}",
+                    if m.scenario_name.is_empty() { "scenario" } else { &m.scenario_name },
+                    m.runs,
                     m.ticks,
                     m.transactions,
                     m.rejected,
                     m.violations,
                     m.wall_seconds,
+                    m.runs as f64 / m.wall_seconds.max(1e-9),
                     m.agent_ticks_per_second / 1e6,
                     summary.out_dir.display()
                 );
             }
             if m.violations > 0 {
-                eprintln!("error: {} invariant violations; see violations.parquet", m.violations);
+                let files: Vec<&str> =
+                    m.files.keys().filter(|f| f.starts_with("violations")).map(String::as_str).collect();
+                eprintln!("error: {} invariant violations; see {}", m.violations, files.join(", "));
                 return Ok(ExitCode::from(3));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { scenario } => {
             let loaded = LoadedScenario::load(&scenario)?;
-            let sim = Simulation::new(&loaded, &registry, &RunSpec::single(loaded.scenario.seed))?;
+            let plan = expand(&loaded)?;
+            let layout = tokensim::experiment::runner::validate(&plan, &registry)?;
             let sc = &loaded.scenario;
             println!(
-                "{}: ok — {} agents, {} contracts, {} ticks; columns: {}",
+                "{}: ok — {} runs ({} points × {} variants × {} replicates), {} agents, {} contracts, {} ticks; tick columns: {}",
                 scenario.display(),
-                sim.n_agents,
+                plan.runs.len(),
+                plan.n_points,
+                plan.variants.len(),
+                sc.runs,
+                sc.populations.values().map(|p| p.count).sum::<u64>(),
                 sc.contracts.len(),
                 sc.ticks,
-                sim.metric_columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                layout.metric_columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -129,18 +173,42 @@ fn thread_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, Error> {
     builder.build().map_err(|e| Error::Run(format!("thread pool: {e}")))
 }
 
-fn progress_bar(quiet: bool, len: u64) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+/// A progress bar over all ticks of all runs, with runs done / total.
+/// Hidden with `--quiet` or when stderr is not a terminal.
+struct Progress {
+    bar: ProgressBar,
+    runs_done: AtomicU64,
+    runs: u64,
+}
+
+impl Progress {
+    fn new(quiet: bool, ticks: u64, runs: u64) -> Self {
+        let bar = if quiet || !std::io::stderr().is_terminal() {
+            ProgressBar::hidden()
+        } else {
+            let bar = ProgressBar::new(ticks);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} runs {msg}, {per_sec} ticks, eta {eta}",
+                )
+                .expect("valid template"),
+            );
+            bar.set_message(format!("0/{runs}"));
+            bar
+        };
+        Progress { bar, runs_done: AtomicU64::new(0), runs }
     }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ticks ({per_sec}, eta {eta})",
-        )
-        .expect("valid template"),
-    );
-    bar
+}
+
+impl Observer for Progress {
+    fn tick(&self) {
+        self.bar.inc(1);
+    }
+
+    fn run_done(&self, _run: &Run) {
+        let done = self.runs_done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.bar.set_message(format!("{done}/{}", self.runs));
+    }
 }
 
 fn print_list(registry: &Registry) {

@@ -281,6 +281,8 @@ pub struct RunSpec {
     pub variant: String,
     /// The run's seed, from which every stream derives.
     pub seed: u64,
+    /// The swept values of its point, `(dotted path, value)`.
+    pub params: Vec<(String, toml::Value)>,
 }
 
 impl RunSpec {
@@ -291,7 +293,8 @@ impl RunSpec {
             point_id: 0,
             replicate: 0,
             variant: String::new(),
-            seed: super::rng::run_seed(master_seed, 0, 0),
+            seed: super::rng::run_seed(master_seed, 0),
+            params: Vec::new(),
         }
     }
 }
@@ -308,8 +311,14 @@ pub struct Built {
     pub n_agents: u64,
 }
 
-/// Builds the world of one run.
-pub fn build(loaded: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Result<Built, Error> {
+/// Builds the world of one run; with `validate_only`, every population gets
+/// at most one agent (all checks run, nothing large is allocated).
+pub fn build(
+    loaded: &LoadedScenario,
+    registry: &Registry,
+    run: &RunSpec,
+    validate_only: bool,
+) -> Result<Built, Error> {
     let sc = &loaded.scenario;
     let source = &loaded.source;
     if sc.ticks == 0 {
@@ -347,7 +356,7 @@ pub fn build(loaded: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Res
     world.insert_resource(Contracts(contracts));
 
     let (index, n_agents) =
-        spawn_populations(&names, registry, sc, run, &mut world, &mut ledger, &mut schedule)?;
+        spawn_populations(&names, registry, sc, run, validate_only, &mut world, &mut ledger, &mut schedule)?;
     let replay = match &sc.orders {
         Some(spec) => Some(load_replay(&names, loaded, spec, n_agents, &world)?),
         None => None,
@@ -493,17 +502,20 @@ fn metric_columns(
     Ok(columns)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn spawn_populations(
     names: &Names<'_>,
     registry: &Registry,
     sc: &crate::scenario::Scenario,
     run: &RunSpec,
+    validate_only: bool,
     world: &mut World,
     ledger: &mut Ledger,
     schedule: &mut Schedule,
 ) -> Result<(Vec<Entity>, u64), ScenarioError> {
     let mut index: Vec<Entity> = Vec::new();
     let mut registered = HashSet::new();
+    let mut next_id = 0u64;
     for (p, (pname, pop)) in sc.populations.iter().enumerate() {
         let path = format!("populations.{pname}");
         let mut balances: Vec<(AssetId, &AgentParam)> = Vec::new();
@@ -513,12 +525,14 @@ fn spawn_populations(
             param.0.check_range(0.0, f64::INFINITY).map_err(|m| names.source.error(&field, m))?;
             balances.push((id, param));
         }
-        let first = index.len() as u64;
+        let (first, first_id) = (index.len(), next_id);
+        next_id += pop.count;
         let mut rng = stream_rng(run.seed, Stream::Population, &[p as u64, u64::MAX]);
         let mut issued = [0.0; MAX_SLOTS];
-        let agents: Vec<_> = (0..pop.count)
+        let spawned = if validate_only { pop.count.min(1) } else { pop.count };
+        let agents: Vec<_> = (0..spawned)
             .map(|k| {
-                let id = first + k;
+                let id = first_id + k;
                 let mut wallet = Wallet::default();
                 for (asset, param) in &balances {
                     let v = param.0.sample(&mut rng);
@@ -534,7 +548,7 @@ fn spawn_populations(
                 ledger.record_mint(AssetId(a as u8), *amount);
             }
         }
-        let entities = index[first as usize..].to_vec();
+        let entities = index[first..].to_vec();
         for (b, (bname, table)) in pop.behaviours.iter().enumerate() {
             let bpath = format!("{path}.behaviours.{bname}");
             let (order, kind) = registry.behaviour(bname).ok_or_else(|| {
@@ -560,8 +574,7 @@ fn spawn_populations(
             kind.attach(&mut ctx)?;
         }
     }
-    let n = index.len() as u64;
-    Ok((index, n))
+    Ok((index, sc.populations.values().map(|p| p.count).sum()))
 }
 
 fn load_replay(

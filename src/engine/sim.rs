@@ -62,7 +62,23 @@ pub struct Simulation {
 impl Simulation {
     /// Builds the world of `run` from a loaded scenario.
     pub fn new(scenario: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Result<Self, Error> {
-        let Built { world, schedule, metric_columns, n_agents } = build(scenario, registry, run)?;
+        let Built { world, schedule, metric_columns, n_agents } = build(scenario, registry, run, false)?;
+        Ok(Simulation {
+            world,
+            schedule,
+            run: run.clone(),
+            ticks: scenario.scenario.ticks,
+            n_agents,
+            metric_columns,
+            snapshot_every: scenario.scenario.snapshot_every,
+        })
+    }
+
+    /// Builds the world of `run` with one agent per population: checks
+    /// every parameter and reference at a fraction of the cost, and has the
+    /// same output layout as the full world.
+    pub fn validate(scenario: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Result<Self, Error> {
+        let Built { world, schedule, metric_columns, n_agents } = build(scenario, registry, run, true)?;
         Ok(Simulation {
             world,
             schedule,

@@ -15,50 +15,30 @@ pub const MANIFEST: &str = "manifest.json";
 /// The tables a dataset may hold.
 pub const TABLES: [&str; 5] = ["runs", "ticks", "events", "agents", "violations"];
 
-/// Whether `name` is a file tokensim writes: the manifest, or a table file
-/// `TABLE.parquet` / `TABLE-SUFFIX.parquet`, possibly still `.partial`.
-fn is_ours(name: &str) -> bool {
+/// Whether `name` is a file tokensim writes: a manifest, a part or plan
+/// marker, or a table file `TABLE.parquet` / `TABLE-SUFFIX.parquet`,
+/// possibly still `.partial`.
+pub fn is_ours(name: &str) -> bool {
     let name = name.strip_suffix(".partial").unwrap_or(name);
-    if name == MANIFEST {
-        return true;
+    if let Some(stem) = name.strip_suffix(".json") {
+        return ["manifest", ".done", ".plan"]
+            .iter()
+            .any(|p| stem == *p || stem.strip_prefix(p).is_some_and(|r| r.starts_with('-')));
     }
     let Some(stem) = name.strip_suffix(".parquet") else { return false };
     TABLES.iter().any(|t| stem == *t || stem.strip_prefix(t).is_some_and(|rest| rest.starts_with('-')))
 }
 
-/// Makes `dir` ready for a new dataset. An existing non-empty directory is
-/// an error unless `force`, in which case tokensim's own files in it are
-/// removed (the manifest first, so the directory is never left looking
-/// complete); other files are left alone.
-pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), Error> {
-    if dir.exists() {
-        if !dir.is_dir() {
-            return Err(Error::Data { path: dir.into(), message: "exists and is not a directory".into() });
+/// Removes files that exist; missing ones are fine.
+pub fn remove_files(paths: &[PathBuf]) -> Result<(), Error> {
+    for path in paths {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path, e)),
         }
-        let entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        if entries.is_empty() {
-            return Ok(());
-        }
-        if !force {
-            return Err(Error::OutputExists(dir.into()));
-        }
-        let manifest = dir.join(MANIFEST);
-        if manifest.exists() {
-            std::fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;
-        }
-        for path in entries {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if path.is_file() && is_ours(name) {
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            }
-        }
-        Ok(())
-    } else {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
     }
+    Ok(())
 }
 
 /// What a dataset's files look like: the same for every run written to it.
@@ -105,10 +85,27 @@ mod tests {
 
     #[test]
     fn only_tokensim_files_count_as_ours() {
-        for ours in ["manifest.json", "ticks.parquet", "events-s0of4.parquet", "runs.parquet.partial"] {
+        for ours in [
+            "manifest.json",
+            "ticks.parquet",
+            "events-s0of4.parquet",
+            "runs.parquet.partial",
+            ".done-p001.json",
+            ".done.json",
+            "manifest-s1of2.json",
+            ".plan.json",
+        ] {
             assert!(is_ours(ours), "{ours}");
         }
-        for theirs in ["orders.parquet", "ticker.parquet", "notes.txt", "ticks.csv", "agents_old.parquet"] {
+        for theirs in [
+            "orders.parquet",
+            "ticker.parquet",
+            "notes.txt",
+            "ticks.csv",
+            "agents_old.parquet",
+            "config.json",
+            "manifesto.json",
+        ] {
             assert!(!is_ours(theirs), "{theirs}");
         }
     }

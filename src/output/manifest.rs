@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::dataset::{MANIFEST, write_atomic};
+use super::dataset::write_atomic;
 use crate::error::Error;
 
 /// Everything needed to know what a results directory holds and how it was
 /// made.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
     /// `complete`: every run finished and every file is closed.
     pub status: String,
@@ -29,8 +29,18 @@ pub struct Manifest {
     pub seed: u64,
     /// Ticks per run.
     pub ticks: u32,
-    /// Number of runs in this directory.
+    /// Runs written by this invocation (this shard).
     pub runs: u64,
+    /// Runs in the whole experiment (all shards).
+    pub total_runs: u64,
+    /// Parameter points of the sweep.
+    pub points: u64,
+    /// Variant names.
+    pub variants: Vec<String>,
+    /// Swept paths (their columns in `runs.parquet` use `_` for `.`).
+    pub swept: Vec<String>,
+    /// `K/N` of this shard (`0/1` unsharded).
+    pub shard: String,
     /// Rows per file.
     pub files: BTreeMap<String, u64>,
     /// Transactions settled, all runs.
@@ -45,12 +55,20 @@ pub struct Manifest {
     pub wall_seconds: f64,
     /// Agents × ticks ÷ wall seconds.
     pub agent_ticks_per_second: f64,
+    /// The experiment as resolved (scenario, shard, parts, version): what
+    /// `--resume` compares to decide the results are the same experiment.
+    pub fingerprint: String,
 }
 
 impl Manifest {
-    /// Writes `manifest.json` into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<(), Error> {
+    /// Reads a manifest, if `path` holds one.
+    pub fn read(path: &Path) -> Option<Manifest> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    /// Writes the manifest to `path` (atomically).
+    pub fn write(&self, path: &Path) -> Result<(), Error> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Run(e.to_string()))?;
-        write_atomic(&dir.join(MANIFEST), &json)
+        write_atomic(path, &json)
     }
 }

@@ -60,6 +60,20 @@ pub struct Scenario {
     /// Output options.
     #[serde(default)]
     pub output: OutputOptions,
+    /// Monte Carlo replicates per parameter point (and variant).
+    #[serde(default = "one_run")]
+    pub runs: u32,
+    /// Parameter sweep: `mode`, `samples`, `method`, and dotted paths with
+    /// their values (see [`crate::experiment::plan`]).
+    #[serde(default)]
+    pub sweep: toml::Table,
+    /// A/B variants: name → overrides by dotted path.
+    #[serde(default)]
+    pub variants: IndexMap<String, toml::Table>,
+}
+
+fn one_run() -> u32 {
+    1
 }
 
 fn default_seed() -> u64 {

@@ -91,7 +91,8 @@ impl Source {
                 field = join(&field, name);
             }
         }
-        self.error(&field, message)
+        // The toml deserialiser appends "in `path`"; the field already says it.
+        self.error(&field, message.lines().next().unwrap_or(message).trim())
     }
 
     fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {

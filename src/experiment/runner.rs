@@ -1,0 +1,379 @@
+//! Running an experiment into a results directory.
+//!
+//! The (sharded) run list is split into a fixed number of *parts*, run
+//! number `i` going to part `i mod P`. Parts run in parallel on the rayon
+//! pool; each runs its runs one after another and streams them into its own
+//! files (`ticks-p003.parquet`…). Because `P` does not depend on the number
+//! of threads, the bytes written never do either, and nothing waits on a
+//! reorder buffer. A part is the unit of `--resume`: when its files are
+//! closed a marker `.done-p003.json` records them, and a resumed experiment
+//! skips marked parts and redoes the others.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::plan::{Plan, PlannedRun, expand};
+use super::shard::Shard;
+use crate::engine::{RunSpec, Simulation};
+use crate::error::Error;
+use crate::output::dataset::{WriteStats, file_name, is_ours, remove_files, write_atomic};
+use crate::output::runs::{RunRow, runs_batch};
+use crate::output::sink::{ParquetSink, partial_path};
+use crate::output::{DatasetWriter, Layout, Manifest};
+use crate::registry::Registry;
+use crate::scenario::LoadedScenario;
+
+/// Default number of parts an experiment's files are split into.
+pub const DEFAULT_PARTS: usize = 16;
+
+/// How to run an experiment.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Results directory.
+    pub out_dir: PathBuf,
+    /// Replace existing results of this shard.
+    pub force: bool,
+    /// Continue an interrupted experiment in `out_dir`.
+    pub resume: bool,
+    /// Which slice of the run list to run.
+    pub shard: Shard,
+    /// Most parts (files per table) to split the runs into.
+    pub parts: usize,
+}
+
+impl RunOptions {
+    /// Options for a fresh, unsharded experiment into `out_dir`.
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        RunOptions {
+            out_dir: out_dir.into(),
+            force: false,
+            resume: false,
+            shard: Shard::ALL,
+            parts: DEFAULT_PARTS,
+        }
+    }
+}
+
+/// Receives progress from the worker threads.
+pub trait Observer: Sync {
+    /// A tick of some run finished.
+    fn tick(&self) {}
+    /// A run finished.
+    fn run_done(&self, run: &RunSpec) {
+        let _ = run;
+    }
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// What a finished experiment reports.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The manifest written.
+    pub manifest: Manifest,
+    /// Where.
+    pub out_dir: PathBuf,
+    /// Runs skipped because `--resume` found them complete.
+    pub resumed_runs: usize,
+}
+
+/// What a closed part recorded, kept in its `.done` marker.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct PartRecord {
+    fingerprint: String,
+    files: BTreeMap<String, u64>,
+    ticks: u64,
+    n_tx: u64,
+    n_rejected: u64,
+    n_violations: u64,
+    agent_ticks: u64,
+}
+
+/// Applies `--set`, `--seed`, `--ticks` and `--runs` overrides, each
+/// reported under its own flag in errors.
+pub fn apply_overrides(
+    loaded: &LoadedScenario,
+    sets: &[(String, toml::Value)],
+    seed: Option<u64>,
+    ticks: Option<u32>,
+    runs: Option<u32>,
+) -> Result<LoadedScenario, Error> {
+    let mut out = loaded.with_overrides(sets, "--set")?;
+    if let Some(seed) = seed {
+        let seed =
+            i64::try_from(seed).map_err(|_| Error::Run(format!("--seed {seed} is above {}", i64::MAX)))?;
+        out = out.with_overrides(&[("seed".into(), toml::Value::Integer(seed))], "--seed")?;
+    }
+    if let Some(ticks) = ticks {
+        out = out.with_overrides(&[("ticks".into(), toml::Value::Integer(i64::from(ticks)))], "--ticks")?;
+    }
+    if let Some(runs) = runs {
+        out = out.with_overrides(&[("runs".into(), toml::Value::Integer(i64::from(runs)))], "--runs")?;
+    }
+    Ok(out)
+}
+
+/// The default results directory of a scenario file: `results/<stem>`.
+pub fn default_out_dir(scenario: &Path) -> PathBuf {
+    let stem = scenario.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    PathBuf::from("results").join(stem)
+}
+
+/// Checks every (point, variant) scenario by building it (with one agent
+/// per population) and returns the common output layout.
+pub fn validate(plan: &Plan, registry: &Registry) -> Result<Layout, Error> {
+    let mut layout: Option<Layout> = None;
+    for (i, sc) in plan.scenarios.iter().enumerate() {
+        let run = plan
+            .runs
+            .iter()
+            .find(|r| r.scenario == i)
+            .map(|r| r.spec.clone())
+            .unwrap_or_else(|| RunSpec::single(0));
+        let this = Layout::of(&Simulation::validate(sc, registry, &run)?);
+        match &layout {
+            None => layout = Some(this),
+            Some(first) if *first != this => {
+                return Err(Error::Run(format!(
+                    "point {} variant `{}` writes different columns than point 0: every run of an experiment must have the same contracts, metrics, wallet slots and output options",
+                    run.point_id, run.variant
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    layout.ok_or_else(|| Error::Run("the experiment has no runs".into()))
+}
+
+/// Runs the experiment of `loaded` (after overrides) into `opts.out_dir`.
+/// On any error no manifest is written and no file is left under its final
+/// name by the failed part.
+pub fn run_experiment(
+    loaded: &LoadedScenario,
+    registry: &Registry,
+    opts: &RunOptions,
+    observer: &dyn Observer,
+) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let plan = expand(loaded)?;
+    let layout = validate(&plan, registry)?;
+    let selected: Vec<&PlannedRun> =
+        plan.runs.iter().enumerate().filter(|(i, _)| opts.shard.contains(*i)).map(|(_, r)| r).collect();
+    let n_parts = selected.len().min(opts.parts.max(1)).max(1);
+    let shard_suffix = opts.shard.suffix();
+    let part_suffix =
+        |p: usize| if n_parts > 1 { format!("{shard_suffix}-p{p:03}") } else { shard_suffix.clone() };
+    let fingerprint = serde_json::json!({
+        "scenario": serde_json::to_value(&loaded.scenario).map_err(|e| Error::Run(e.to_string()))?,
+        "shard": opts.shard.to_string(),
+        "parts": n_parts,
+        "runs": plan.runs.len(),
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+    .to_string();
+
+    let manifest_path = opts.out_dir.join(format!("manifest{shard_suffix}.json"));
+    if opts.resume
+        && let Some(done) = Manifest::read(&manifest_path)
+        && done.fingerprint == fingerprint
+    {
+        let runs = done.runs as usize;
+        return Ok(Summary { manifest: done, out_dir: opts.out_dir.clone(), resumed_runs: runs });
+    }
+    prepare(&opts.out_dir, opts, &shard_suffix, &fingerprint)?;
+    let metadata = vec![
+        ("tokensim.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("tokensim.scenario".to_string(), loaded.scenario.name.clone()),
+        ("tokensim.seed".to_string(), loaded.scenario.seed.to_string()),
+    ];
+
+    let rows: Vec<RunRow> = selected
+        .iter()
+        .map(|r| {
+            let sc = &plan.scenarios[r.scenario].scenario;
+            let mut spec = r.spec.clone();
+            spec.params = Vec::new();
+            RunRow {
+                spec,
+                n_agents: sc.populations.values().map(|p| p.count).sum(),
+                ticks: sc.ticks,
+                params: r
+                    .spec
+                    .params
+                    .iter()
+                    .map(|(p, v)| (crate::engine::ledger::column_name(p), v.clone()))
+                    .collect(),
+            }
+        })
+        .collect();
+    let runs_path = opts.out_dir.join(file_name("runs", &shard_suffix));
+    let batch = runs_batch(&rows)?;
+    let mut runs_sink = ParquetSink::create(&runs_path, batch.schema(), metadata.clone())?;
+    runs_sink.write(batch)?;
+    let runs_rows = runs_sink.finish()?;
+
+    let parts: Vec<(usize, Vec<&PlannedRun>)> = (0..n_parts)
+        .map(|p| {
+            (p, selected.iter().enumerate().filter(|(i, _)| i % n_parts == p).map(|(_, r)| *r).collect())
+        })
+        .collect();
+    let resumed = std::sync::atomic::AtomicUsize::new(0);
+    let records: Vec<PartRecord> = parts
+        .par_iter()
+        .map(|(p, runs)| {
+            let suffix = part_suffix(*p);
+            let marker = opts.out_dir.join(format!(".done{suffix}.json"));
+            let part_fingerprint = format!("{fingerprint}#{p}");
+            if opts.resume {
+                if let Some(record) = read_marker(&marker, &part_fingerprint) {
+                    resumed.fetch_add(runs.len(), std::sync::atomic::Ordering::Relaxed);
+                    return Ok(record);
+                }
+                remove_part_files(&opts.out_dir, &suffix)?;
+            }
+            let record =
+                run_part(&plan, runs, registry, &layout, &opts.out_dir, &suffix, &metadata, observer)?;
+            let record = PartRecord { fingerprint: part_fingerprint, ..record };
+            let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Run(e.to_string()))?;
+            write_atomic(&marker, &json)?;
+            Ok(record)
+        })
+        .collect::<Result<_, Error>>()?;
+
+    let mut files: BTreeMap<String, u64> = BTreeMap::new();
+    files.insert(file_name("runs", &shard_suffix), runs_rows);
+    let mut total = PartRecord::default();
+    for r in &records {
+        files.extend(r.files.clone());
+        total.ticks += r.ticks;
+        total.n_tx += r.n_tx;
+        total.n_rejected += r.n_rejected;
+        total.n_violations += r.n_violations;
+        total.agent_ticks += r.agent_ticks;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let manifest = Manifest {
+        status: "complete".into(),
+        tool: "tokensim".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        scenario_file: loaded.source.path.display().to_string(),
+        scenario_name: loaded.scenario.name.clone(),
+        scenario: serde_json::to_value(&loaded.scenario).map_err(|e| Error::Run(e.to_string()))?,
+        seed: loaded.scenario.seed,
+        ticks: loaded.scenario.ticks,
+        runs: selected.len() as u64,
+        total_runs: plan.runs.len() as u64,
+        points: plan.n_points as u64,
+        variants: plan.variants.iter().filter(|v| !v.is_empty()).cloned().collect(),
+        swept: plan.swept.clone(),
+        shard: opts.shard.to_string(),
+        files,
+        transactions: total.n_tx,
+        rejected: total.n_rejected,
+        violations: total.n_violations,
+        threads: rayon::current_num_threads(),
+        wall_seconds: wall,
+        agent_ticks_per_second: total.agent_ticks as f64 / wall.max(1e-9),
+        fingerprint,
+    };
+    manifest.write(&manifest_path)?;
+    // Complete: the resume markers have served their purpose.
+    let mut markers: Vec<PathBuf> =
+        (0..n_parts).map(|p| opts.out_dir.join(format!(".done{}.json", part_suffix(p)))).collect();
+    markers.push(opts.out_dir.join(format!(".plan{shard_suffix}.json")));
+    remove_files(&markers)?;
+    Ok(Summary { manifest, out_dir: opts.out_dir.clone(), resumed_runs: resumed.into_inner() })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_part(
+    plan: &Plan,
+    runs: &[&PlannedRun],
+    registry: &Registry,
+    layout: &Layout,
+    dir: &Path,
+    suffix: &str,
+    metadata: &[(String, String)],
+    observer: &dyn Observer,
+) -> Result<PartRecord, Error> {
+    let mut writer = DatasetWriter::create(dir, suffix, layout, metadata.to_vec())?;
+    let mut agent_ticks = 0u64;
+    for run in runs {
+        let mut sim = Simulation::new(&plan.scenarios[run.scenario], registry, &run.spec)?;
+        for _ in 0..sim.ticks {
+            sim.step();
+            writer.record_tick(&mut sim)?;
+            observer.tick();
+        }
+        agent_ticks += sim.n_agents * u64::from(sim.ticks);
+        observer.run_done(&run.spec);
+    }
+    let WriteStats { ticks, n_tx, n_rejected, n_violations } = writer.stats;
+    let files = writer.finish()?.into_iter().collect();
+    Ok(PartRecord { fingerprint: String::new(), files, ticks, n_tx, n_rejected, n_violations, agent_ticks })
+}
+
+fn read_marker(path: &Path, fingerprint: &str) -> Option<PartRecord> {
+    let record: PartRecord = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let complete =
+        record.fingerprint == fingerprint && record.files.keys().all(|f| path.with_file_name(f).is_file());
+    complete.then_some(record)
+}
+
+fn remove_part_files(dir: &Path, suffix: &str) -> Result<(), Error> {
+    let mut paths = Vec::new();
+    for table in crate::output::dataset::TABLES {
+        let path = dir.join(file_name(table, suffix));
+        paths.push(partial_path(&path));
+        paths.push(path);
+    }
+    remove_files(&paths)
+}
+
+/// Makes the directory ready: creates it, refuses to touch this shard's
+/// existing results unless `force` (which removes them) or `resume` (which
+/// requires they come from the same experiment).
+fn prepare(dir: &Path, opts: &RunOptions, shard_suffix: &str, fingerprint: &str) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let plan_marker = dir.join(format!(".plan{shard_suffix}.json"));
+    let ours: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            p.is_file() && is_ours(name) && (shard_suffix.is_empty() || name.contains(shard_suffix))
+        })
+        .collect();
+    if opts.resume {
+        let stored = std::fs::read_to_string(&plan_marker).unwrap_or_default();
+        if !ours.is_empty() && stored != fingerprint {
+            return Err(Error::Run(format!(
+                "{}: cannot resume: the results there come from a different scenario, options or tokensim version; use --force to start over",
+                dir.display()
+            )));
+        }
+        // A manifest from another experiment: refuse (checked above for ours).
+        if dir.join(format!("manifest{shard_suffix}.json")).exists() {
+            return Err(Error::Run(format!(
+                "{}: cannot resume: it holds complete results of a different scenario, options or tokensim version; use --force to start over",
+                dir.display()
+            )));
+        }
+    } else if !ours.is_empty() {
+        if !opts.force {
+            return Err(Error::OutputExists(dir.into()));
+        }
+        let manifest = dir.join(format!("manifest{shard_suffix}.json"));
+        remove_files(&[manifest])?;
+        remove_files(&ours)?;
+    }
+    write_atomic(&plan_marker, fingerprint.as_bytes())?;
+    Ok(())
+}
