@@ -19,16 +19,10 @@ const AGENTS: u64 = 100_000;
 const TICKS: u64 = 365;
 
 fn market(events: bool) -> LoadedScenario {
-    let base = LoadedScenario::load(Path::new("scenarios/market.toml")).expect("market scenario");
-    let set = |p: &str, v: toml::Value| (p.to_string(), v);
-    base.with_overrides(
-        &[
-            set("populations.traders.count", toml::Value::Integer(AGENTS as i64)),
-            set("output.events", toml::Value::Boolean(events)),
-        ],
-        "bench",
-    )
-    .expect("overrides")
+    with(&[
+        ("populations.traders.count", toml::Value::Integer(AGENTS as i64)),
+        ("output.events", toml::Value::Boolean(events)),
+    ])
 }
 
 fn tokensim_market(c: &mut Criterion) {
@@ -113,5 +107,54 @@ fn handwritten(n: usize, ticks: u64) -> f64 {
     supply + pool
 }
 
-criterion_group!(benches, tokensim_market);
+/// 64 runs of `market` at 1,000 agents × 365 ticks (events on), as one
+/// experiment, with 1 and 2 worker threads. Throughput is in runs.
+fn sweep_64_runs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sweep_64_runs_1000_agents_365_ticks");
+    group.sample_size(10).throughput(Throughput::Elements(64));
+    let registry = Registry::builtin();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = with(&[
+        ("populations.traders.count", toml::Value::Integer(1000)),
+        ("runs", toml::Value::Integer(64)),
+    ]);
+    for jobs in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("pool");
+        let opts = RunOptions { force: true, ..RunOptions::new(dir.path().join(format!("jobs{jobs}"))) };
+        group.bench_function(format!("jobs_{jobs}"), |b| {
+            b.iter(|| pool.install(|| run_experiment(&scenario, &registry, &opts, &Silent).expect("run")));
+        });
+    }
+    group.finish();
+}
+
+/// The fixed cost of a run: building a 1,000-agent world, and a whole
+/// one-tick run with its output files and manifest.
+fn per_run_overhead(c: &mut Criterion) {
+    let mut group = c.benchmark_group("per_run_overhead_1000_agents");
+    let registry = Registry::builtin();
+    let scenario = with(&[("populations.traders.count", toml::Value::Integer(1000))]);
+    group.bench_function("build_world", |b| {
+        b.iter(|| Simulation::new(&scenario, &registry, &RunSpec::single(1)).expect("build"));
+    });
+    let one_tick = with(&[
+        ("populations.traders.count", toml::Value::Integer(1000)),
+        ("ticks", toml::Value::Integer(1)),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = RunOptions { force: true, ..RunOptions::new(dir.path().join("one")) };
+    group.bench_function("one_tick_run_with_output", |b| {
+        b.iter(|| run_experiment(&one_tick, &registry, &opts, &Silent).expect("run"));
+    });
+    group.finish();
+}
+
+fn with(overrides: &[(&str, toml::Value)]) -> LoadedScenario {
+    let base = LoadedScenario::load(Path::new("scenarios/market.toml")).expect("market scenario");
+    let sets: Vec<(String, toml::Value)> =
+        overrides.iter().map(|(p, v)| (p.to_string(), v.clone())).collect();
+    base.with_overrides(&sets, "bench").expect("overrides")
+}
+
+criterion_group!(benches, tokensim_market, sweep_64_runs, per_run_overhead);
 criterion_main!(benches);
