@@ -4,6 +4,7 @@
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
+use super::check::AgentTotals;
 use super::contract::{AccrueCtx, Contracts, ProRataCredit};
 use super::ledger::{Ledger, Wallet};
 use super::phase::Clock;
@@ -18,11 +19,14 @@ pub fn begin_tick_system(mut contracts: ResMut<Contracts>) {
     }
 }
 
-/// The Accrue-phase system.
+/// The Accrue-phase system: contracts accrue, then one pass over every
+/// wallet applies their credits and sums the balances for the Check phase
+/// (one pass instead of two over the largest table).
 pub fn accrue_system(
     clock: Res<Clock>,
     mut contracts: ResMut<Contracts>,
     mut ledger: ResMut<Ledger>,
+    mut totals: ResMut<AgentTotals>,
     mut credits: Local<Vec<ProRataCredit>>,
     mut wallets: Query<&mut Wallet>,
 ) {
@@ -31,20 +35,23 @@ pub fn accrue_system(
         let mut ctx = AccrueCtx { ledger: &mut ledger, credits: &mut credits, tick: clock.tick };
         slot.contract.accrue(&mut ctx);
     }
-    if credits.is_empty() {
-        return;
-    }
     let credits = &*credits;
-    let apply = |w: &mut Wallet| {
-        for c in credits {
-            let weight = w.get(c.weight);
-            if weight != 0.0 {
-                *w.get_mut(c.asset) += weight * c.per_unit;
+    let apply = |chunk: &mut [Wallet]| {
+        for w in chunk.iter_mut() {
+            for c in credits {
+                let weight = w.get(c.weight);
+                if weight != 0.0 {
+                    *w.get_mut(c.asset) += weight * c.per_unit;
+                }
             }
         }
+        AgentTotals::of(chunk)
     };
+    let mut sum = AgentTotals::default();
     for mut table in wallets.contiguous_iter_mut().expect("wallets are table-stored") {
         let table = table.bypass_change_detection();
-        table.par_chunks_mut(CHUNK).for_each(|chunk| chunk.iter_mut().for_each(apply));
+        let parts: Vec<AgentTotals> = table.par_chunks_mut(CHUNK).map(apply).collect();
+        sum = parts.iter().fold(sum, AgentTotals::merge);
     }
+    *totals = AgentTotals { tick: clock.tick, ..sum };
 }

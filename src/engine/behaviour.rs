@@ -14,8 +14,9 @@ use super::rng::AgentRng;
 
 /// What a behaviour sees of its agent while deciding.
 pub struct AgentView<'a> {
-    /// The agent's id.
-    pub id: AgentId,
+    // A reference, read only when the agent sends: most agents send nothing
+    // in most ticks, and not loading ids saves memory bandwidth.
+    id: &'a AgentId,
     /// Its balances at the start of the tick (read-only: changes go through
     /// intents and settlement).
     pub wallet: &'a Wallet,
@@ -27,6 +28,12 @@ pub struct AgentView<'a> {
 }
 
 impl AgentView<'_> {
+    /// The agent's id.
+    #[inline]
+    pub fn id(&self) -> AgentId {
+        *self.id
+    }
+
     /// A uniform draw from `[0, 1)`.
     #[inline]
     pub fn uniform(&mut self) -> f64 {
@@ -37,7 +44,7 @@ impl AgentView<'_> {
     /// Queues a transaction for this tick's block.
     #[inline]
     pub fn send(&mut self, intent: Intent) {
-        self.out.push((self.id, intent));
+        self.out.push((*self.id, intent));
     }
 }
 
@@ -128,6 +135,6 @@ fn decide_chunk<B: Behaviour>(
 ) {
     buf.clear();
     for (((id, b), rng), wallet) in ids.iter().zip(behaviours).zip(rngs).zip(wallets) {
-        b.decide(&mut AgentView { id: *id, wallet, rng, tick, out: buf });
+        b.decide(&mut AgentView { id, wallet, rng, tick, out: buf });
     }
 }

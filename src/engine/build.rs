@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::accrue::{accrue_system, begin_tick_system};
 use super::behaviour::{Behaviour, decide_system};
-use super::check::{check_system, measure_system};
+use super::check::{AgentTotals, check_system, measure_system};
 use super::contract::{Contract, ContractSlot, Contracts, MetricDef, MetricKind};
 use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
 use super::intent::{Action, IntentQueue};
@@ -176,13 +176,20 @@ impl ContractBuilder<'_> {
         stream_rng(self.run_seed, Stream::Contract, &[u64::from(self.id.0)])
     }
 
-    /// Adds systems of this mechanism to a phase of the tick.
+    /// Adds systems of this mechanism to a phase of the tick. Systems in
+    /// [`Phase::Accrue`] run before the engine's credit pass; systems in
+    /// [`Phase::Measure`] and [`Phase::Check`] must not change balances.
     pub fn add_systems<M>(
         &mut self,
         phase: Phase,
         systems: impl IntoScheduleConfigs<bevy_ecs::system::ScheduleSystem, M>,
     ) {
-        self.schedule.add_systems(systems.in_set(phase));
+        let systems = systems.in_set(phase);
+        if phase == Phase::Accrue {
+            self.schedule.add_systems(systems.before(accrue_system));
+        } else {
+            self.schedule.add_systems(systems);
+        }
     }
 }
 
@@ -369,6 +376,7 @@ pub fn build(
     world.insert_resource(SettleState::new(sc.ordering, stream_rng(run.seed, Stream::Settle, &[])));
     world.insert_resource(AgentIndex(index));
     world.insert_resource(IntentQueue::default());
+    world.insert_resource(AgentTotals::default());
     if let Some(replay) = replay {
         world.insert_resource(replay);
     }

@@ -12,19 +12,30 @@ use super::phase::{Clock, TickLog};
 /// Tolerance below zero still counted as zero (rounding of a full sale).
 const NEGATIVE_EPSILON: f64 = 1e-9;
 
-/// Per-slot sum and minimum over all agents.
-#[derive(Clone, Copy, Debug)]
+/// Per-slot sum and minimum over all agents, computed by the Accrue
+/// phase's pass over every wallet for the tick in `tick`.
+#[derive(Resource, Clone, Copy, Debug)]
 pub struct AgentTotals {
     /// Sum of each slot.
     pub sum: [f64; MAX_SLOTS],
     /// Smallest value of each slot (`+inf` with no agents).
     pub min: [f64; MAX_SLOTS],
+    /// The tick these totals describe (0: none yet).
+    pub tick: u32,
+}
+
+impl Default for AgentTotals {
+    fn default() -> Self {
+        AgentTotals::EMPTY
+    }
 }
 
 impl AgentTotals {
-    const EMPTY: AgentTotals = AgentTotals { sum: [0.0; MAX_SLOTS], min: [f64::INFINITY; MAX_SLOTS] };
+    const EMPTY: AgentTotals =
+        AgentTotals { sum: [0.0; MAX_SLOTS], min: [f64::INFINITY; MAX_SLOTS], tick: 0 };
 
-    fn merge(mut self, other: &AgentTotals) -> AgentTotals {
+    /// Combines the totals of two disjoint sets of wallets.
+    pub fn merge(mut self, other: &AgentTotals) -> AgentTotals {
         for i in 0..MAX_SLOTS {
             self.sum[i] += other.sum[i];
             self.min[i] = self.min[i].min(other.min[i]);
@@ -32,7 +43,8 @@ impl AgentTotals {
         self
     }
 
-    fn of(chunk: &[Wallet]) -> AgentTotals {
+    /// Totals of one chunk of wallets.
+    pub fn of(chunk: &[Wallet]) -> AgentTotals {
         let mut t = AgentTotals::EMPTY;
         for w in chunk {
             for i in 0..MAX_SLOTS {
@@ -56,16 +68,18 @@ impl AgentTotals {
     }
 }
 
-/// The Check-phase system.
+/// The Check-phase system. Uses the totals of this tick's Accrue pass
+/// (balances do not change after it), computing them only if missing.
 pub fn check_system(
     clock: Res<Clock>,
     contracts: Res<Contracts>,
     ledger: Res<Ledger>,
     slots: Res<SlotTable>,
+    accrued: Res<AgentTotals>,
     mut log: ResMut<TickLog>,
     wallets: Query<&Wallet>,
 ) {
-    let totals = AgentTotals::compute(&wallets);
+    let totals = if accrued.tick == clock.tick { *accrued } else { AgentTotals::compute(&wallets) };
     let out = &mut log.violations;
     for asset in slots.assets() {
         let a = asset.0 as usize;
