@@ -189,7 +189,7 @@ impl Progress {
             let bar = ProgressBar::new(ticks);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} runs {msg}, {per_sec} ticks, eta {eta}",
+                    "{spinner} [{elapsed_precise}] {wide_bar} runs {msg} · ticks {human_pos}/{human_len} ({per_sec}) · eta {eta}",
                 )
                 .expect("valid template"),
             );
