@@ -21,37 +21,51 @@ pub fn begin_tick_system(mut contracts: ResMut<Contracts>) {
 
 /// The Accrue-phase system: contracts accrue, then one pass over every
 /// wallet applies their credits and sums the balances for the Check phase
-/// (one pass instead of two over the largest table).
+/// (one pass instead of two over the largest table), then each contract
+/// pays for what was credited.
 pub fn accrue_system(
     clock: Res<Clock>,
     mut contracts: ResMut<Contracts>,
     mut ledger: ResMut<Ledger>,
     mut totals: ResMut<AgentTotals>,
-    mut credits: Local<Vec<ProRataCredit>>,
+    mut credits: Local<Vec<(usize, ProRataCredit)>>,
     mut wallets: Query<&mut Wallet>,
 ) {
     credits.clear();
-    for slot in contracts.0.iter_mut() {
-        let mut ctx = AccrueCtx { ledger: &mut ledger, credits: &mut credits, tick: clock.tick };
+    let mut asked = Vec::new();
+    for (i, slot) in contracts.0.iter_mut().enumerate() {
+        asked.clear();
+        let mut ctx = AccrueCtx { ledger: &mut ledger, credits: &mut asked, tick: clock.tick };
         slot.contract.accrue(&mut ctx);
+        credits.extend(asked.iter().map(|c| (i, *c)));
     }
     let credits = &*credits;
     let apply = |chunk: &mut [Wallet]| {
+        let mut credited = vec![0.0; credits.len()];
         for w in chunk.iter_mut() {
-            for c in credits {
+            for (k, (_, c)) in credits.iter().enumerate() {
                 let weight = w.get(c.weight);
                 if weight != 0.0 {
-                    *w.get_mut(c.asset) += weight * c.per_unit;
+                    let amount = weight * c.per_unit;
+                    *w.get_mut(c.asset) += amount;
+                    credited[k] += amount;
                 }
             }
         }
-        AgentTotals::of(chunk)
+        (AgentTotals::of(chunk), credited)
     };
     let mut sum = AgentTotals::default();
+    let mut credited = vec![0.0; credits.len()];
     for mut table in wallets.contiguous_iter_mut().expect("wallets are table-stored") {
         let table = table.bypass_change_detection();
-        let parts: Vec<AgentTotals> = table.par_chunks_mut(CHUNK).map(apply).collect();
-        sum = parts.iter().fold(sum, AgentTotals::merge);
+        let parts: Vec<(AgentTotals, Vec<f64>)> = table.par_chunks_mut(CHUNK).map(apply).collect();
+        for (t, c) in &parts {
+            sum = sum.merge(t);
+            credited.iter_mut().zip(c).for_each(|(a, b)| *a += b);
+        }
+    }
+    for ((owner, credit), amount) in credits.iter().zip(credited) {
+        contracts.0[*owner].contract.credited(credit, amount, &mut ledger);
     }
     *totals = AgentTotals { tick: clock.tick, ..sum };
 }

@@ -64,7 +64,10 @@ pub struct AccrueCtx<'a> {
 
 /// "Credit every agent `wallet[asset] += wallet[weight] * per_unit`": how a
 /// contract pays many agents at once (staking rewards, airdrops) without
-/// touching the ECS itself.
+/// touching the ECS itself. The engine applies it in its pass over all
+/// wallets, then calls the contract's [`Contract::credited`] with the amount
+/// actually credited, which the contract pays from its source: so nothing
+/// is created or destroyed even when no agent holds any weight.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ProRataCredit {
     /// The asset credited.
@@ -160,6 +163,14 @@ pub trait Contract: Send + Sync + 'static {
     /// End-of-block logic (rewards, interest, emissions).
     fn accrue(&mut self, ctx: &mut AccrueCtx<'_>) {
         let _ = ctx;
+    }
+
+    /// Pays for the `credit` this contract asked for in `accrue`: `amount`
+    /// is what the engine actually credited to agents (Σ weight × per_unit).
+    /// A contract that asks for credits must take `amount` from somewhere
+    /// here, or the conservation check will report it.
+    fn credited(&mut self, credit: &ProRataCredit, amount: f64, ledger: &mut Ledger) {
+        let _ = (credit, amount, ledger);
     }
 
     /// Checks this contract's invariants, pushing what is broken.

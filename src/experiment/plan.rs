@@ -47,10 +47,53 @@ pub struct Plan {
     pub scenarios: Vec<LoadedScenario>,
     /// Swept paths, in the order of `RunSpec::params`.
     pub swept: Vec<String>,
+    /// The column type of each swept path over the whole plan.
+    pub swept_types: Vec<ParamType>,
     /// Number of parameter points.
     pub n_points: usize,
     /// Variant names (one empty name without variants).
     pub variants: Vec<String>,
+}
+
+/// The type of a swept value's column in `runs.parquet`, decided over every
+/// run of the plan so that every shard writes the same schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamType {
+    /// All values are integers.
+    Int,
+    /// All values are numbers, some not integers (integers are widened).
+    Float,
+    /// All values are booleans.
+    Bool,
+    /// Anything else, written as text.
+    Text,
+}
+
+impl ParamType {
+    fn of(values: &[&toml::Value]) -> ParamType {
+        if values.iter().all(|v| v.is_integer()) {
+            ParamType::Int
+        } else if values.iter().all(|v| v.is_integer() || v.is_float()) {
+            ParamType::Float
+        } else if values.iter().all(|v| v.is_bool()) {
+            ParamType::Bool
+        } else {
+            ParamType::Text
+        }
+    }
+}
+
+/// The value at a dotted path of a table, if any.
+fn get_path<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    match (table.get(head)?, rest) {
+        (v, None) => Some(v),
+        (toml::Value::Table(t), Some(rest)) => get_path(t, rest),
+        _ => None,
+    }
 }
 
 /// How sweep points are formed.
@@ -93,7 +136,14 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
         for (name, overrides) in &variants {
             let origin = if name.is_empty() { "variants".to_string() } else { format!("variants.{name}") };
             let resolved = at_point.with_overrides(overrides, &origin)?;
-            let replicates = resolved.scenario.runs;
+            let (replicates, seed) = (resolved.scenario.runs, resolved.scenario.seed);
+            // Record the values the run really uses: a variant may override a swept path.
+            let params: Vec<(String, toml::Value)> = point
+                .iter()
+                .map(|(path, v)| {
+                    (path.clone(), get_path(&resolved.table, path).cloned().unwrap_or_else(|| v.clone()))
+                })
+                .collect();
             scenarios.push(resolved);
             for r in 0..replicates {
                 runs.push(PlannedRun {
@@ -103,18 +153,22 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
                         point_id: p as u32,
                         replicate: r,
                         variant: name.clone(),
-                        seed: run_seed(sc.seed, u64::from(r)),
-                        params: point.clone(),
+                        seed: run_seed(seed, u64::from(r)),
+                        params: params.clone(),
                     },
                     scenario: scenarios.len() - 1,
                 });
             }
         }
     }
+    let swept_types = (0..swept.len())
+        .map(|i| ParamType::of(&runs.iter().map(|r| &r.spec.params[i].1).collect::<Vec<_>>()))
+        .collect();
     Ok(Plan {
         runs,
         scenarios,
         swept,
+        swept_types,
         n_points: points.len(),
         variants: variants.into_iter().map(|(n, _)| n).collect(),
     })
@@ -204,9 +258,12 @@ fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), Sc
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     flatten(&paths, "", &mut leaves, &is_range);
-    let mut axes = Vec::new();
+    let mut axes: Vec<(String, Axis)> = Vec::new();
     for (path, value) in leaves {
         let field = format!("sweep.{path}");
+        if axes.iter().any(|(p, _)| *p == path) {
+            return Err(source.error(&field, "is swept twice; give its values once"));
+        }
         let axis = match (&value, mode) {
             (toml::Value::Array(values), Mode::Grid | Mode::Zip) => {
                 if values.is_empty() {

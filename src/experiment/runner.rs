@@ -16,12 +16,12 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Plan, PlannedRun, expand};
+use super::plan::{ParamType, Plan, PlannedRun, expand};
 use super::shard::Shard;
 use crate::engine::{RunSpec, Simulation};
 use crate::error::Error;
 use crate::output::dataset::{WriteStats, file_name, is_ours, remove_files, write_atomic};
-use crate::output::runs::{RunRow, runs_batch};
+use crate::output::runs::{RunRow, runs_batch, swept_column};
 use crate::output::sink::{ParquetSink, partial_path};
 use crate::output::{DatasetWriter, Layout, Manifest};
 use crate::registry::Registry;
@@ -214,7 +214,9 @@ pub fn run_experiment(
         })
         .collect();
     let runs_path = opts.out_dir.join(file_name("runs", &shard_suffix));
-    let batch = runs_batch(&rows)?;
+    let swept: Vec<(String, ParamType)> =
+        plan.swept.iter().zip(&plan.swept_types).map(|(p, t)| (swept_column(p), *t)).collect();
+    let batch = runs_batch(&rows, &swept)?;
     let mut runs_sink = ParquetSink::create(&runs_path, batch.schema(), metadata.clone())?;
     runs_sink.write(batch)?;
     let runs_rows = runs_sink.finish()?;
@@ -320,6 +322,12 @@ fn run_part(
     Ok(PartRecord { fingerprint: String::new(), files, ticks, n_tx, n_rejected, n_violations, agent_ticks })
 }
 
+/// Whether file `name` carries shard marker `marker` (`-s1of3`) exactly:
+/// followed by `-` or `.`, so shard 1/3 never claims shard 1/30's files.
+fn has_marker(name: &str, marker: &str) -> bool {
+    name.match_indices(marker).any(|(i, m)| matches!(name[i + m.len()..].chars().next(), Some('-' | '.')))
+}
+
 fn read_marker(path: &Path, fingerprint: &str) -> Option<PartRecord> {
     let record: PartRecord = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     let complete =
@@ -348,7 +356,7 @@ fn prepare(dir: &Path, opts: &RunOptions, shard_suffix: &str, fingerprint: &str)
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            p.is_file() && is_ours(name) && (shard_suffix.is_empty() || name.contains(shard_suffix))
+            p.is_file() && is_ours(name) && (shard_suffix.is_empty() || has_marker(name, shard_suffix))
         })
         .collect();
     if opts.resume {
@@ -376,4 +384,17 @@ fn prepare(dir: &Path, opts: &RunOptions, shard_suffix: &str, fingerprint: &str)
     }
     write_atomic(&plan_marker, fingerprint.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_markers_match_exactly() {
+        assert!(has_marker("ticks-s1of3-p002.parquet", "-s1of3"));
+        assert!(has_marker("manifest-s1of3.json", "-s1of3"));
+        assert!(!has_marker("ticks-s1of30.parquet", "-s1of3"));
+        assert!(!has_marker("manifest-s11of30.json", "-s1of3"));
+    }
 }

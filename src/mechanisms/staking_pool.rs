@@ -31,7 +31,7 @@ const ACCEPTS: &[Action] = &[Action::Stake, Action::Unstake];
 
 const METRICS: &[MetricDef] = &[
     MetricDef { name: "total_staked", kind: MetricKind::Float, doc: "tokens staked in the pool" },
-    MetricDef { name: "rewards_paid", kind: MetricKind::Float, doc: "rewards paid to stakers this tick" },
+    MetricDef { name: "rewards_paid", kind: MetricKind::Float, doc: "rewards credited to stakers this tick" },
 ];
 
 impl StakingPool {
@@ -71,20 +71,21 @@ impl Contract for StakingPool {
 
     fn accrue(&mut self, ctx: &mut AccrueCtx<'_>) {
         let staked = self.total(ctx.ledger);
-        if staked <= 0.0 {
-            return;
-        }
         let pay = self.rate * ctx.ledger.balance(self.treasury, self.reward_asset);
-        if pay <= 0.0 {
-            return;
+        if staked > 0.0 && pay > 0.0 {
+            ctx.credits.push(ProRataCredit {
+                asset: self.reward_asset,
+                weight: self.position,
+                per_unit: pay / staked,
+            });
         }
-        *ctx.ledger.balance_mut(self.treasury, self.reward_asset) -= pay;
-        ctx.credits.push(ProRataCredit {
-            asset: self.reward_asset,
-            weight: self.position,
-            per_unit: pay / staked,
-        });
-        self.rewards_paid = pay;
+    }
+
+    fn credited(&mut self, _credit: &ProRataCredit, amount: f64, ledger: &mut Ledger) {
+        // What stakers received: `rate` of the treasury up to rounding, and
+        // nothing when the pool holds only rounding dust and no positions.
+        *ledger.balance_mut(self.treasury, self.reward_asset) -= amount;
+        self.rewards_paid = amount;
     }
 
     fn check(&self, ctx: &CheckCtx<'_>, out: &mut Vec<Violation>) {

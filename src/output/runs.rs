@@ -9,6 +9,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::engine::RunSpec;
 use crate::error::Error;
+use crate::experiment::plan::ParamType;
 
 /// A run as listed in `runs.parquet`.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,13 +20,25 @@ pub struct RunRow {
     pub n_agents: u64,
     /// Ticks simulated.
     pub ticks: u32,
-    /// Swept values `(column, value)`, the same columns for every run.
+    /// Swept values in the order of the swept columns.
     pub params: Vec<(String, toml::Value)>,
 }
 
-/// Builds the `runs` batch. Swept values become typed columns: integers,
-/// floats (integers mixed with floats become floats), strings or booleans.
-pub fn runs_batch(rows: &[RunRow]) -> Result<RecordBatch, Error> {
+/// Columns of `runs.parquet` that every dataset has.
+pub const FIXED_COLUMNS: [&str; 7] =
+    ["run_id", "point_id", "variant", "replicate", "seed", "n_agents", "ticks"];
+
+/// The column name of a swept path: `.` → `_`, prefixed with `sweep_` if it
+/// would clash with a fixed column (sweeping `ticks` gives `sweep_ticks`).
+pub fn swept_column(path: &str) -> String {
+    let name = crate::engine::ledger::column_name(path);
+    if FIXED_COLUMNS.contains(&name.as_str()) { format!("sweep_{name}") } else { name }
+}
+
+/// Builds the `runs` batch. `swept` gives each swept column's name and type
+/// (decided over the whole experiment, so every shard has the same schema,
+/// even one with no runs); `rows[i].params` holds the values in that order.
+pub fn runs_batch(rows: &[RunRow], swept: &[(String, ParamType)]) -> Result<RecordBatch, Error> {
     let mut fields = vec![
         Field::new("run_id", DataType::UInt32, false),
         Field::new("point_id", DataType::UInt32, false),
@@ -44,33 +57,30 @@ pub fn runs_batch(rows: &[RunRow]) -> Result<RecordBatch, Error> {
         Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.n_agents))),
         Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.ticks))),
     ];
-    let names: Vec<String> =
-        rows.first().map(|r| r.params.iter().map(|p| p.0.clone()).collect()).unwrap_or_default();
-    for (i, name) in names.iter().enumerate() {
-        let values: Vec<&toml::Value> = rows.iter().map(|r| &r.params[i].1).collect();
-        let (t, col): (DataType, ArrayRef) = if values.iter().all(|v| v.is_integer()) {
-            (
+    for (i, (name, ty)) in swept.iter().enumerate() {
+        let values = rows.iter().map(|r| &r.params[i].1);
+        let (t, col): (DataType, ArrayRef) = match ty {
+            ParamType::Int => (
                 DataType::Int64,
-                Arc::new(Int64Array::from_iter_values(
-                    values.iter().map(|v| v.as_integer().unwrap_or_default()),
-                )),
-            )
-        } else if values.iter().all(|v| v.is_integer() || v.is_float()) {
-            let f = |v: &&toml::Value| {
-                v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).unwrap_or_default()
-            };
-            (DataType::Float64, Arc::new(Float64Array::from_iter_values(values.iter().map(f))))
-        } else if values.iter().all(|v| v.is_bool()) {
-            (
+                Arc::new(Int64Array::from_iter_values(values.map(|v| v.as_integer().unwrap_or_default()))),
+            ),
+            ParamType::Float => {
+                let f = |v: &toml::Value| {
+                    v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).unwrap_or_default()
+                };
+                (DataType::Float64, Arc::new(Float64Array::from_iter_values(values.map(f))))
+            }
+            ParamType::Bool => (
                 DataType::Boolean,
-                Arc::new(BooleanArray::from(values.iter().map(|v| v.as_bool()).collect::<Vec<_>>())),
-            )
-        } else {
-            let s = |v: &&toml::Value| match v {
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (DataType::Utf8, Arc::new(StringArray::from_iter_values(values.iter().map(s))))
+                Arc::new(BooleanArray::from(values.map(|v| v.as_bool()).collect::<Vec<_>>())),
+            ),
+            ParamType::Text => {
+                let s = |v: &toml::Value| match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (DataType::Utf8, Arc::new(StringArray::from_iter_values(values.map(s))))
+            }
         };
         fields.push(Field::new(name, t, false));
         cols.push(col);

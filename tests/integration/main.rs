@@ -7,4 +7,6 @@ mod cli;
 mod common;
 mod conservation;
 mod determinism;
+mod docs;
+mod experiments;
 mod replay;
