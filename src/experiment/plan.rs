@@ -455,12 +455,20 @@ count = 10
         assert_eq!(p.runs[0].spec.seed, p.runs[2].spec.seed);
         assert_eq!(p.variants, vec!["a", "b"]);
         let e = plan("[sweep]\n\"contracts.curvx.slope\" = [1.0]\n").unwrap_err().to_string();
-        assert!(e.starts_with("sweep: `contracts.curvx.slope`") && e.contains("choices here"), "{e}");
+        assert!(
+            e.starts_with("s.toml:") && e.contains("`contracts.curvx.slope`: no `contracts.curvx`"),
+            "{e}"
+        );
+        assert!(e.contains("choices here") && e.ends_with("(set by `sweep.contracts.curvx.slope`)"), "{e}");
         let e = plan("[sweep]\n\"ticks\" = [\"many\"]\n").unwrap_err().to_string();
         assert!(e.contains("`ticks`") && e.contains("integer"), "{e}");
         let e = plan("[sweep]\nmode = \"random\"\n").unwrap_err().to_string();
         assert!(e.contains("grid, zip, sample"), "{e}");
         let e = plan("[variants.x]\ncontracts.curve.entry_tribute = \"high\"\n").unwrap_err().to_string();
-        assert!(e.starts_with("variants.x: `contracts.curve.entry_tribute`"), "{e}");
+        assert!(
+            e.contains("`contracts.curve.entry_tribute`")
+                && e.ends_with("(set by `variants.x.contracts.curve.entry_tribute`)"),
+            "{e}"
+        );
     }
 }

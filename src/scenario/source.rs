@@ -40,15 +40,30 @@ impl Source {
         Ok((source, table))
     }
 
-    /// Marks `field` as set on the command line, so errors about it say so.
+    /// Marks `field` as set by `origin`, so errors about it say so: a flag
+    /// (`--set`), or a key of this file (`sweep.contracts.curve.slope`),
+    /// whose line errors then point at.
     pub fn note_override(&mut self, field: &str, origin: &str) {
-        self.overrides.insert(field.to_string(), origin.to_string());
+        let key = join(origin, field);
+        let origin = if self.spans.contains_key(&key) { key } else { origin.to_string() };
+        self.overrides.insert(field.to_string(), origin);
     }
 
     /// A [`ScenarioError`] about `field`, located at the field or, if it is
     /// absent from the file, at its nearest written parent.
     pub fn error(&self, field: &str, message: impl Display) -> ScenarioError {
         if let Some(origin) = self.overrides.get(field) {
+            // Set by a sweep or variant entry of this file: point at it.
+            if let Some(span) = self.spans.get(origin) {
+                let (line, col) = self.line_col(span.start);
+                return ScenarioError {
+                    file: self.path.clone(),
+                    line,
+                    col,
+                    field: field.to_string(),
+                    message: format!("{message} (set by `{origin}`)"),
+                };
+            }
             return ScenarioError {
                 file: PathBuf::from(origin),
                 line: 0,
