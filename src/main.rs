@@ -22,28 +22,41 @@ struct Cli {
     command: Command,
 }
 
+/// A scenario file and the overrides applied to it.
+#[derive(clap::Args)]
+struct ScenarioArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// Override the scenario's master seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the number of ticks.
+    #[arg(long)]
+    ticks: Option<u32>,
+    /// Override the Monte Carlo replicates per point.
+    #[arg(long)]
+    runs: Option<u32>,
+    /// Set any scenario value by dotted path, e.g.
+    /// `--set contracts.curve.entry_tribute=0.1` (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = tokensim::scenario::parse_assignment)]
+    sets: Vec<(String, toml::Value)>,
+}
+
+impl ScenarioArgs {
+    fn load(&self) -> Result<LoadedScenario, Error> {
+        apply_overrides(&LoadedScenario::load(&self.scenario)?, &self.sets, self.seed, self.ticks, self.runs)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario and write its results as a Parquet dataset.
     Run {
-        /// Scenario file (TOML).
-        scenario: PathBuf,
+        #[command(flatten)]
+        scenario: ScenarioArgs,
         /// Results directory [default: results/<scenario file stem>].
         #[arg(short, long)]
         out: Option<PathBuf>,
-        /// Override the scenario's master seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Override the number of ticks.
-        #[arg(long)]
-        ticks: Option<u32>,
-        /// Override the Monte Carlo replicates per point.
-        #[arg(long)]
-        runs: Option<u32>,
-        /// Set any scenario value by dotted path, e.g.
-        /// `--set contracts.curve.entry_tribute=0.1` (repeatable).
-        #[arg(long = "set", value_name = "PATH=VALUE", value_parser = tokensim::scenario::parse_assignment)]
-        sets: Vec<(String, toml::Value)>,
         /// Replace existing results in the output directory.
         #[arg(long, conflicts_with = "resume")]
         force: bool,
@@ -68,8 +81,8 @@ enum Command {
     },
     /// Check a scenario without running it.
     Validate {
-        /// Scenario file (TOML).
-        scenario: PathBuf,
+        #[command(flatten)]
+        scenario: ScenarioArgs,
     },
     /// List registered mechanisms and behaviours with their parameters.
     List,
@@ -89,10 +102,10 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> Result<ExitCode, Error> {
     let registry = Registry::builtin();
     match command {
-        Command::Run { scenario, out, seed, ticks, runs, sets, force, resume, shard, parts, jobs, quiet } => {
-            let loaded = apply_overrides(&LoadedScenario::load(&scenario)?, &sets, seed, ticks, runs)?;
+        Command::Run { scenario, out, force, resume, shard, parts, jobs, quiet } => {
+            let loaded = scenario.load()?;
             let opts = RunOptions {
-                out_dir: out.unwrap_or_else(|| default_out_dir(&scenario)),
+                out_dir: out.unwrap_or_else(|| default_out_dir(&scenario.scenario)),
                 force,
                 resume,
                 shard: shard.unwrap_or(Shard::ALL),
@@ -136,8 +149,9 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { scenario } => {
-            let loaded = LoadedScenario::load(&scenario)?;
+        Command::Validate { scenario: args } => {
+            let loaded = args.load()?;
+            let scenario = &args.scenario;
             let plan = expand(&loaded)?;
             let layout = tokensim::experiment::runner::validate(&plan, &registry)?;
             let sc = &loaded.scenario;

@@ -170,19 +170,21 @@ pub fn run_experiment(
     let shard_suffix = opts.shard.suffix();
     let part_suffix =
         |p: usize| if n_parts > 1 { format!("{shard_suffix}-p{p:03}") } else { shard_suffix.clone() };
-    let fingerprint = serde_json::json!({
+    // What makes two directories (or shards) the same experiment.
+    let experiment = serde_json::json!({
         "scenario": serde_json::to_value(&loaded.scenario).map_err(|e| Error::Run(e.to_string()))?,
-        "shard": opts.shard.to_string(),
-        "parts": n_parts,
+        "parts": opts.parts,
         "runs": plan.runs.len(),
         "version": env!("CARGO_PKG_VERSION"),
     })
     .to_string();
+    let fingerprint = format!("{experiment}{SHARD_SEPARATOR}{}", opts.shard);
 
     let manifest_path = opts.out_dir.join(format!("manifest{shard_suffix}.json"));
     if opts.resume
         && let Some(done) = Manifest::read(&manifest_path)
         && done.fingerprint == fingerprint
+        && done.files.keys().all(|f| opts.out_dir.join(f).is_file())
     {
         let runs = done.runs as usize;
         return Ok(Summary { manifest: done, out_dir: opts.out_dir.clone(), resumed_runs: runs });
@@ -350,39 +352,95 @@ fn remove_part_files(dir: &Path, suffix: &str) -> Result<(), Error> {
 /// requires they come from the same experiment).
 fn prepare(dir: &Path, opts: &RunOptions, shard_suffix: &str, fingerprint: &str) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let plan_marker = dir.join(format!(".plan{shard_suffix}.json"));
-    let ours: Vec<PathBuf> = std::fs::read_dir(dir)
+    let names: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            p.is_file() && is_ours(name) && (shard_suffix.is_empty() || has_marker(name, shard_suffix))
-        })
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| is_ours(n))
         .collect();
+    if !shard_suffix.is_empty() {
+        check_other_shards(dir, &names, shard_suffix, fingerprint)?;
+    }
+    let ours: Vec<PathBuf> = names
+        .iter()
+        .filter(|n| shard_suffix.is_empty() || has_marker(n, shard_suffix))
+        .map(|n| dir.join(n))
+        .collect();
+    let plan_marker = dir.join(format!(".plan{shard_suffix}.json"));
+    let manifest = dir.join(format!("manifest{shard_suffix}.json"));
     if opts.resume {
-        let stored = std::fs::read_to_string(&plan_marker).unwrap_or_default();
-        if !ours.is_empty() && stored != fingerprint {
-            return Err(Error::Run(format!(
-                "{}: cannot resume: the results there come from a different scenario, options or tokensim version; use --force to start over",
-                dir.display()
-            )));
+        if !ours.is_empty() {
+            let planned = std::fs::read_to_string(&plan_marker).ok();
+            let finished = Manifest::read(&manifest).map(|m| m.fingerprint);
+            let same = planned.as_deref() == Some(fingerprint) || finished.as_deref() == Some(fingerprint);
+            if !same {
+                let why = if planned.is_none() && finished.is_none() {
+                    "the results there have no record of the experiment that made them (no manifest, no .plan marker)"
+                } else {
+                    "the results there come from a different scenario, options or tokensim version"
+                };
+                return Err(Error::Run(format!(
+                    "{}: cannot resume: {why}; use --force to start over",
+                    dir.display()
+                )));
+            }
         }
-        // A manifest from another experiment: refuse (checked above for ours).
-        if dir.join(format!("manifest{shard_suffix}.json")).exists() {
-            return Err(Error::Run(format!(
-                "{}: cannot resume: it holds complete results of a different scenario, options or tokensim version; use --force to start over",
-                dir.display()
-            )));
-        }
+        // Until it is rewritten at the end, the directory is incomplete.
+        remove_files(&[manifest])?;
     } else if !ours.is_empty() {
         if !opts.force {
             return Err(Error::OutputExists(dir.into()));
         }
-        let manifest = dir.join(format!("manifest{shard_suffix}.json"));
         remove_files(&[manifest])?;
         remove_files(&ours)?;
     }
     write_atomic(&plan_marker, fingerprint.as_bytes())?;
+    Ok(())
+}
+
+/// Separates the experiment from the shard in a fingerprint.
+const SHARD_SEPARATOR: &str = "#shard=";
+
+/// Refuses to put a shard next to files of another experiment: an
+/// unsharded dataset, or shards of a different shard count, scenario or
+/// options, which a glob read would silently mix.
+fn check_other_shards(dir: &Path, names: &[String], shard_suffix: &str, fingerprint: &str) -> Result<(), Error> {
+    let (experiment, shard) = fingerprint.split_once(SHARD_SEPARATOR).unwrap_or((fingerprint, ""));
+    let count = shard.split_once('/').map_or("", |(_, n)| n);
+    for name in names {
+        if has_marker(name, shard_suffix) {
+            continue;
+        }
+        let refuse = |what: &str| {
+            Err(Error::Run(format!(
+                "{}: holds {what} ({name}); shards of one experiment may share a directory, different experiments may not: choose another directory",
+                dir.display()
+            )))
+        };
+        let Some(stem) = name.strip_suffix(".json") else {
+            if !name.contains("-s") {
+                return refuse("an unsharded dataset");
+            }
+            continue;
+        };
+        let recorded = if stem.starts_with("manifest") {
+            Manifest::read(&dir.join(name)).map(|m| m.fingerprint)
+        } else if stem.starts_with(".plan") {
+            std::fs::read_to_string(dir.join(name)).ok()
+        } else {
+            continue;
+        };
+        let Some(recorded) = recorded else { continue };
+        let (their_experiment, their_shard) = recorded.split_once(SHARD_SEPARATOR).unwrap_or((&recorded, ""));
+        let their_count = their_shard.split_once('/').map_or("", |(_, n)| n);
+        if their_count != count {
+            return refuse(&format!("shards of {their_count} (this is a shard of {count})"));
+        }
+        if their_experiment != experiment {
+            return refuse("shards of a different scenario, options or tokensim version");
+        }
+    }
     Ok(())
 }
 

@@ -210,9 +210,11 @@ pub fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Resu
     for key in parents {
         let choices = current.keys().cloned().collect::<Vec<_>>().join(", ");
         walked = source::join(&walked, key);
-        // A missing top-level section (`output`, `metrics`) may be created;
+        // A missing top-level section (`output`, `sweep`) may be created, and
+        // so may tables inside `sweep` and `variants`, whose keys are paths;
         // a missing contract or population name is a typo.
-        if !current.contains_key(*key) && !walked.contains('.') {
+        let free = !walked.contains('.') || matches!(keys[0], "sweep" | "variants");
+        if !current.contains_key(*key) && free {
             current.insert(key.to_string(), toml::Value::Table(toml::Table::new()));
         }
         current = match current.get_mut(*key) {
@@ -280,6 +282,8 @@ mod tests {
         assert!(e.contains("contracts.d") && e.contains("choices here: c"), "{e}");
         let e = base.with_overrides(&[set("ticks=\"many\"")], "--set").unwrap_err().to_string();
         assert!(e.starts_with("--set: `ticks`") && e.contains("integer"), "{e}");
+        let s = base.with_overrides(&[set("sweep.contracts.c.asset=[\"A\"]")], "--set").unwrap();
+        assert!(s.scenario.sweep.contains_key("contracts"));
         let e = base.with_overrides(&[set("tickz=3")], "--set").unwrap_err().to_string();
         assert!(e.contains("unknown field `tickz`"), "{e}");
         assert!(parse_assignment("novalue").is_err());

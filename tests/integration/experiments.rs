@@ -1165,19 +1165,60 @@ fn an_empty_shard_keeps_the_swept_columns() {
 
 #[test]
 fn shard_files_are_told_apart_by_exact_suffix() {
+    // Shard 1/3 must not take shard 1/30's files for its own (neither as
+    // "existing results" nor to delete with --force); and since shards of
+    // different counts would mix in a glob read, it refuses the directory.
     let dir = tempdir();
     let path = write_scenario(dir.path(), "s.toml", "runs = 2", "");
     let res = dir.path().join("out");
     run_ok(&path, &res, &["--shard", "1/30"]);
     let thirty = list_dir(&res);
-    let out = run_in(&path, &res, &["--shard", "1/3"]);
-    assert_eq!(code(&out), 0, "shard 1/3 refused a directory holding only shard 1/30:\n{}", describe(&out));
-    run_ok(&path, &res, &["--shard", "1/3", "--force"]);
-    let after = list_dir(&res);
-    assert!(
-        thirty.iter().all(|f| after.contains(f)),
-        "--force of shard 1/3 deleted shard 1/30's files: {after:?}"
-    );
+    for extra in [&[][..], &["--force"][..]] {
+        let mut args = vec!["--shard", "1/3"];
+        args.extend_from_slice(extra);
+        let out = run_in(&path, &res, &args);
+        assert_eq!(code(&out), 2, "{}", describe(&out));
+        let err = stderr(&out);
+        assert!(err.contains("shards of 30") && !err.contains("already holds results"), "{err}");
+        assert_eq!(list_dir(&res), thirty, "shard 1/30's files are untouched");
+    }
+    // Shards of the same experiment share the directory.
+    run_ok(&path, &res, &["--shard", "2/30"]);
+}
+
+#[test]
+fn shards_of_different_experiments_do_not_share_a_directory() {
+    let dir = tempdir();
+    let path = write_scenario(dir.path(), "s.toml", "runs = 3", "");
+    let res = dir.path().join("out");
+    run_ok(&path, &res, &["--shard", "0/3"]);
+    let out = run_in(&path, &res, &["--shard", "1/3", "--seed", "9"]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    assert!(stderr(&out).contains("different scenario"), "{}", describe(&out));
+    let unsharded = dir.path().join("plain");
+    run_ok(&path, &unsharded, &[]);
+    let out = run_in(&path, &unsharded, &["--shard", "0/3"]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    assert!(stderr(&out).contains("unsharded dataset"), "{}", describe(&out));
+}
+
+#[test]
+fn resume_redoes_a_complete_shard_whose_files_were_lost() {
+    let dir = tempdir();
+    let path = write_scenario(dir.path(), "s.toml", "runs = 4", "");
+    let res = dir.path().join("out");
+    run_ok(&path, &res, &["--shard", "1/2"]);
+    let before: Vec<(String, Vec<u8>)> =
+        list_dir(&res).into_iter().map(|f| (f.clone(), std::fs::read(res.join(&f)).unwrap())).collect();
+    let lost = before.iter().find(|(f, _)| f.starts_with("ticks")).expect("a ticks file").0.clone();
+    std::fs::remove_file(res.join(&lost)).unwrap();
+    let out = run_in(&path, &res, &["--shard", "1/2", "--resume"]);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    for (f, bytes) in &before {
+        if f.ends_with(".parquet") {
+            assert_eq!(&std::fs::read(res.join(f)).unwrap(), bytes, "{f} is rebuilt identically");
+        }
+    }
 }
 
 #[test]
