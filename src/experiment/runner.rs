@@ -405,7 +405,12 @@ const SHARD_SEPARATOR: &str = "#shard=";
 /// Refuses to put a shard next to files of another experiment: an
 /// unsharded dataset, or shards of a different shard count, scenario or
 /// options, which a glob read would silently mix.
-fn check_other_shards(dir: &Path, names: &[String], shard_suffix: &str, fingerprint: &str) -> Result<(), Error> {
+fn check_other_shards(
+    dir: &Path,
+    names: &[String],
+    shard_suffix: &str,
+    fingerprint: &str,
+) -> Result<(), Error> {
     let (experiment, shard) = fingerprint.split_once(SHARD_SEPARATOR).unwrap_or((fingerprint, ""));
     let count = shard.split_once('/').map_or("", |(_, n)| n);
     for name in names {
