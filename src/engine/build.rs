@@ -340,18 +340,9 @@ pub fn build(
     let mut world = World::new();
     let mut schedule = Schedule::new(Tick);
     schedule.set_executor(SingleThreadedExecutor::new());
-    schedule.configure_sets(
-        (
-            Phase::Exogenous,
-            Phase::Observe,
-            Phase::Decide,
-            Phase::Settle,
-            Phase::Accrue,
-            Phase::Measure,
-            Phase::Check,
-        )
-            .chain(),
-    );
+    for pair in Phase::ALL.windows(2) {
+        schedule.configure_sets(pair[0].before(pair[1]));
+    }
 
     let mut ledger = Ledger::default();
     for name in &names.contracts {

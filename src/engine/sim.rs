@@ -62,23 +62,24 @@ pub struct Simulation {
 impl Simulation {
     /// Builds the world of `run` from a loaded scenario.
     pub fn new(scenario: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Result<Self, Error> {
-        let Built { world, schedule, metric_columns, n_agents } = build(scenario, registry, run, false)?;
-        Ok(Simulation {
-            world,
-            schedule,
-            run: run.clone(),
-            ticks: scenario.scenario.ticks,
-            n_agents,
-            metric_columns,
-            snapshot_every: scenario.scenario.snapshot_every,
-        })
+        Self::build(scenario, registry, run, false)
     }
 
     /// Builds the world of `run` with one agent per population: checks
     /// every parameter and reference at a fraction of the cost, and has the
     /// same output layout as the full world.
     pub fn validate(scenario: &LoadedScenario, registry: &Registry, run: &RunSpec) -> Result<Self, Error> {
-        let Built { world, schedule, metric_columns, n_agents } = build(scenario, registry, run, true)?;
+        Self::build(scenario, registry, run, true)
+    }
+
+    fn build(
+        scenario: &LoadedScenario,
+        registry: &Registry,
+        run: &RunSpec,
+        validate_only: bool,
+    ) -> Result<Self, Error> {
+        let Built { world, schedule, metric_columns, n_agents } =
+            build(scenario, registry, run, validate_only)?;
         Ok(Simulation {
             world,
             schedule,
