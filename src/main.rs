@@ -141,6 +141,12 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
                     summary.out_dir.display()
                 );
             }
+            if m.unplayed_orders > 0 {
+                eprintln!(
+                    "warning: {} replayed orders are scheduled after the last tick ({}) and were not applied",
+                    m.unplayed_orders, m.ticks
+                );
+            }
             if m.violations > 0 {
                 let files: Vec<&str> =
                     m.files.keys().filter(|f| f.starts_with("violations")).map(String::as_str).collect();

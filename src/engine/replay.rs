@@ -75,6 +75,11 @@ impl Replay {
         self.orders.len()
     }
 
+    /// Orders not yet applied (after the last tick: those beyond the run).
+    pub fn pending(&self) -> usize {
+        self.orders.len() - self.next.min(self.orders.len())
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.orders.is_empty()

@@ -104,6 +104,12 @@ impl Simulation {
         self.world.resource::<TickLog>()
     }
 
+    /// Replayed orders not applied yet; after the last tick, the orders
+    /// scheduled beyond the run's end.
+    pub fn pending_orders(&self) -> usize {
+        self.world.get_resource::<super::replay::Replay>().map_or(0, |r| r.pending())
+    }
+
     /// What the last tick produced.
     pub fn log(&self) -> &TickLog {
         self.world.resource::<TickLog>()

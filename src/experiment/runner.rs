@@ -94,6 +94,8 @@ struct PartRecord {
     n_rejected: u64,
     n_violations: u64,
     agent_ticks: u64,
+    #[serde(default)]
+    unplayed_orders: u64,
 }
 
 /// Applies `--set`, `--seed`, `--ticks` and `--runs` overrides, each
@@ -261,6 +263,7 @@ pub fn run_experiment(
         total.n_rejected += r.n_rejected;
         total.n_violations += r.n_violations;
         total.agent_ticks += r.agent_ticks;
+        total.unplayed_orders += r.unplayed_orders;
     }
     let wall = started.elapsed().as_secs_f64();
     let manifest = Manifest {
@@ -282,6 +285,7 @@ pub fn run_experiment(
         transactions: total.n_tx,
         rejected: total.n_rejected,
         violations: total.n_violations,
+        unplayed_orders: total.unplayed_orders,
         threads: rayon::current_num_threads(),
         wall_seconds: wall,
         agent_ticks_per_second: total.agent_ticks as f64 / wall.max(1e-9),
@@ -308,7 +312,7 @@ fn run_part(
     observer: &dyn Observer,
 ) -> Result<PartRecord, Error> {
     let mut writer = DatasetWriter::create(dir, suffix, layout, metadata.to_vec())?;
-    let mut agent_ticks = 0u64;
+    let (mut agent_ticks, mut unplayed_orders) = (0u64, 0u64);
     for run in runs {
         let mut sim = Simulation::new(&plan.scenarios[run.scenario], registry, &run.spec)?;
         for _ in 0..sim.ticks {
@@ -317,11 +321,21 @@ fn run_part(
             observer.tick();
         }
         agent_ticks += sim.n_agents * u64::from(sim.ticks);
+        unplayed_orders += sim.pending_orders() as u64;
         observer.run_done(&run.spec);
     }
     let WriteStats { ticks, n_tx, n_rejected, n_violations } = writer.stats;
     let files = writer.finish()?.into_iter().collect();
-    Ok(PartRecord { fingerprint: String::new(), files, ticks, n_tx, n_rejected, n_violations, agent_ticks })
+    Ok(PartRecord {
+        fingerprint: String::new(),
+        files,
+        ticks,
+        n_tx,
+        n_rejected,
+        n_violations,
+        agent_ticks,
+        unplayed_orders,
+    })
 }
 
 /// Whether file `name` carries shard marker `marker` (`-s1of3`) exactly:

@@ -49,6 +49,9 @@ pub struct Manifest {
     pub rejected: u64,
     /// Invariant violations, all runs (see `violations.parquet`).
     pub violations: u64,
+    /// Replayed orders scheduled after the last tick, never applied.
+    #[serde(default)]
+    pub unplayed_orders: u64,
     /// Rayon threads used.
     pub threads: usize,
     /// Wall-clock seconds.

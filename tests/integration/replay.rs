@@ -292,3 +292,22 @@ fn orders_within_a_tick_settle_in_file_order() {
     let ev = read_parquet(&out.join("events.parquet"));
     assert_eq!(strings(&ev, "action"), ["buy", "sell", "buy"]);
 }
+
+#[test]
+fn orders_after_the_last_tick_are_counted_and_warned_about() {
+    let dir = tempdir();
+    write_csv(dir.path());
+    let scenario = write_file(dir.path(), "replay.toml", &scenario("orders.csv"));
+    let out_dir = dir.path().join("out");
+    // With 2 ticks, the orders of ticks 3 and 4 never apply.
+    let out = run(&["run", path_str(&scenario), "-o", path_str(&out_dir), "--ticks", "2"]);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let beyond = ORDERS.iter().filter(|o| o.0 > 2).count() as u64;
+    assert!(stderr(&out).contains(&format!("warning: {beyond} replayed orders")), "{}", describe(&out));
+    assert_eq!(manifest(&out_dir)["unplayed_orders"].as_u64(), Some(beyond));
+    // A full-length run applies every order and warns about none.
+    let full = dir.path().join("full");
+    let out = run(&["run", path_str(&scenario), "-o", path_str(&full)]);
+    assert!(!stderr(&out).contains("warning"), "{}", describe(&out));
+    assert_eq!(manifest(&full)["unplayed_orders"].as_u64(), Some(0));
+}
