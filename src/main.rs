@@ -113,10 +113,16 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
             };
             let pool = thread_pool(jobs)?;
             let plan = expand(&loaded)?;
-            let selected = plan.runs.iter().enumerate().filter(|(i, _)| opts.shard.contains(*i));
+            let selected: Vec<_> = plan
+                .runs
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| opts.shard.contains(*i))
+                .map(|(_, r)| r)
+                .collect();
             let total_ticks =
-                selected.map(|(_, r)| u64::from(plan.scenarios[r.scenario].scenario.ticks)).sum();
-            let n_runs = plan.runs.iter().enumerate().filter(|(i, _)| opts.shard.contains(*i)).count() as u64;
+                selected.iter().map(|r| u64::from(plan.scenarios[r.scenario].scenario.ticks)).sum();
+            let n_runs = selected.len() as u64;
             let progress = Progress::new(quiet, total_ticks, n_runs);
             let summary = pool.install(|| run_experiment(&loaded, &registry, &opts, &progress))?;
             progress.bar.finish_and_clear();

@@ -127,9 +127,8 @@ impl Simulation {
 
     /// Calls `f` with every agent's id and wallet, in id order.
     pub fn for_each_agent(&mut self, mut f: impl FnMut(AgentId, &Wallet)) {
-        let index = self.world.resource::<AgentIndex>().0.clone();
         let mut query = self.world.query::<(&AgentId, &Wallet)>();
-        for entity in index {
+        for &entity in &self.world.resource::<AgentIndex>().0 {
             if let Ok((id, wallet)) = query.get(&self.world, entity) {
                 f(*id, wallet);
             }

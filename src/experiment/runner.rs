@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::output::dataset::{WriteStats, file_name, is_ours, remove_files, write_atomic};
 use crate::output::runs::{RunRow, runs_batch, swept_column};
 use crate::output::sink::{ParquetSink, partial_path};
-use crate::output::{DatasetWriter, Layout, Manifest};
+use crate::output::{DatasetWriter, Layout, Manifest, manifest_name};
 use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
@@ -182,7 +182,7 @@ pub fn run_experiment(
     .to_string();
     let fingerprint = format!("{experiment}{SHARD_SEPARATOR}{}", opts.shard);
 
-    let manifest_path = opts.out_dir.join(format!("manifest{shard_suffix}.json"));
+    let manifest_path = opts.out_dir.join(manifest_name(&shard_suffix));
     if opts.resume
         && let Some(done) = Manifest::read(&manifest_path)
         && done.fingerprint == fingerprint
@@ -382,7 +382,7 @@ fn prepare(dir: &Path, opts: &RunOptions, shard_suffix: &str, fingerprint: &str)
         .map(|n| dir.join(n))
         .collect();
     let plan_marker = dir.join(format!(".plan{shard_suffix}.json"));
-    let manifest = dir.join(format!("manifest{shard_suffix}.json"));
+    let manifest = dir.join(manifest_name(shard_suffix));
     if opts.resume {
         if !ours.is_empty() {
             let planned = std::fs::read_to_string(&plan_marker).ok();

@@ -9,8 +9,12 @@ use super::tables::{AgentsTable, BATCH_ROWS, EventsTable, TicksTable, Violations
 use crate::engine::{MetricColumn, Simulation};
 use crate::error::Error;
 
-/// The manifest file name; its presence marks a complete dataset.
-pub const MANIFEST: &str = "manifest.json";
+/// The manifest of the shard with file-name marker `shard_suffix`
+/// (`manifest.json`, `manifest-s0of4.json`); its presence marks that shard's
+/// dataset complete.
+pub fn manifest_name(shard_suffix: &str) -> String {
+    format!("manifest{shard_suffix}.json")
+}
 
 /// The tables a dataset may hold.
 pub const TABLES: [&str; 5] = ["runs", "ticks", "events", "agents", "violations"];

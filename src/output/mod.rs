@@ -7,5 +7,5 @@ pub mod runs;
 pub mod sink;
 pub mod tables;
 
-pub use dataset::{DatasetWriter, Layout, MANIFEST, WriteStats};
+pub use dataset::{DatasetWriter, Layout, WriteStats, manifest_name};
 pub use manifest::Manifest;
