@@ -31,11 +31,11 @@ pub use error::{Error, Result, ScenarioError};
 
 /// The types most users need.
 pub mod prelude {
-    pub use crate::engine::behaviour::{AgentView, Behaviour};
+    pub use crate::engine::behaviour::{AgentView, Behaviour, Market};
     pub use crate::engine::build::{ContractBuilder, PopulationBuilder, RunSpec};
     pub use crate::engine::contract::{
-        AccrueCtx, CheckCtx, Contract, Fill, MetricDef, MetricKind, ProRataCredit, SettleCtx, Settlement, Tx,
-        Violation,
+        AccrueCtx, CheckCtx, Contract, Fill, MetricDef, MetricKind, ObserveCtx, OrderCtx, PriceTrade, Prices,
+        ProRataCredit, SettleCtx, Settlement, Tx, Violation,
     };
     pub use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
     pub use crate::engine::intent::{Action, Amount, Intent, IntentQueue};

@@ -35,7 +35,7 @@ impl Behaviour for NoiseTrader {
         }
         let action = if agent.uniform() < self.p_buy { Action::Buy } else { Action::Sell };
         let fraction = agent.uniform() * self.max_fraction;
-        agent.send(Intent { contract: self.contract, action, amount: Amount::Fraction(fraction) });
+        agent.send(Intent::new(self.contract, action, Amount::Fraction(fraction)));
     }
 }
 

@@ -33,18 +33,10 @@ impl Behaviour for Staker {
     fn decide(&mut self, agent: &mut AgentView<'_>) {
         let (u_stake, u_unstake) = (agent.uniform(), agent.uniform());
         if u_stake < self.p_stake {
-            agent.send(Intent {
-                contract: self.pool,
-                action: Action::Stake,
-                amount: Amount::Fraction(self.stake_fraction),
-            });
+            agent.send(Intent::new(self.pool, Action::Stake, Amount::Fraction(self.stake_fraction)));
         }
         if u_unstake < self.p_unstake {
-            agent.send(Intent {
-                contract: self.pool,
-                action: Action::Unstake,
-                amount: Amount::Fraction(self.unstake_fraction),
-            });
+            agent.send(Intent::new(self.pool, Action::Unstake, Amount::Fraction(self.unstake_fraction)));
         }
     }
 }

@@ -13,9 +13,9 @@ use super::phase::Clock;
 pub(crate) const CHUNK: usize = 8192;
 
 /// Calls every contract's `begin_tick` (start of Exogenous).
-pub fn begin_tick_system(mut contracts: ResMut<Contracts>) {
+pub fn begin_tick_system(clock: Res<Clock>, mut contracts: ResMut<Contracts>) {
     for slot in contracts.0.iter_mut() {
-        slot.contract.begin_tick();
+        slot.contract.begin_tick(clock.tick);
     }
 }
 
@@ -47,7 +47,7 @@ pub fn accrue_system(
                 let weight = w.get(c.weight);
                 if weight != 0.0 {
                     let amount = weight * c.per_unit;
-                    *w.get_mut(c.asset) += amount;
+                    *w.get_mut(c.slot) += amount;
                     credited[k] += amount;
                 }
             }

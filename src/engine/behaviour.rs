@@ -6,11 +6,56 @@ use bevy_ecs::component::Mutable;
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
-use super::ids::AgentId;
+use super::contract::{Contract, Contracts, Prices};
+use super::ids::{AccountId, AgentId, AssetId, ContractId};
 use super::intent::{Intent, IntentQueue};
-use super::ledger::Wallet;
+use super::ledger::{Ledger, Wallet};
 use super::phase::Clock;
 use super::rng::AgentRng;
+
+/// The public state of the world at the start of the tick, read-only:
+/// what every behaviour may look at besides its own agent.
+#[derive(Clone, Copy)]
+pub struct Market<'a> {
+    contracts: &'a Contracts,
+    ledger: &'a Ledger,
+    prices: &'a Prices,
+}
+
+impl<'a> Market<'a> {
+    /// A view of these contracts, balances and prices.
+    pub fn new(contracts: &'a Contracts, ledger: &'a Ledger, prices: &'a Prices) -> Self {
+        Market { contracts, ledger, prices }
+    }
+
+    /// Spot price of `contract` this tick (`NaN` if it has none).
+    #[inline]
+    pub fn price(&self, contract: ContractId) -> f64 {
+        self.prices.get(contract)
+    }
+
+    /// Balance of `asset` in a contract's account.
+    #[inline]
+    pub fn balance(&self, contract: ContractId, asset: AssetId) -> f64 {
+        self.ledger.balance(AccountId(contract.0), asset)
+    }
+
+    /// Contract and named accounts.
+    pub fn ledger(&self) -> &'a Ledger {
+        self.ledger
+    }
+
+    /// The contract itself, as a trait object.
+    pub fn contract(&self, id: ContractId) -> &'a dyn Contract {
+        self.contracts.0[id.0 as usize].contract.as_ref()
+    }
+
+    /// The contract as its concrete type, for behaviours written against
+    /// one mechanism (a liquidator reading a lending market's loans).
+    pub fn downcast<T: Contract>(&self, id: ContractId) -> Option<&'a T> {
+        self.contracts.downcast::<T>(id)
+    }
+}
 
 /// What a behaviour sees of its agent while deciding.
 pub struct AgentView<'a> {
@@ -24,6 +69,8 @@ pub struct AgentView<'a> {
     pub rng: &'a mut AgentRng,
     /// The current tick.
     pub tick: u32,
+    /// Prices, contracts and balances at the start of the tick.
+    pub market: Market<'a>,
     out: &'a mut IntentLane,
 }
 
@@ -64,7 +111,7 @@ impl AgentView<'_> {
 ///
 /// impl Behaviour for Dca {
 ///     fn decide(&mut self, agent: &mut AgentView<'_>) {
-///         agent.send(Intent { contract: self.curve, action: Action::Buy, amount: Amount::Units(self.amount) });
+///         agent.send(Intent::new(self.curve, Action::Buy, Amount::Units(self.amount)));
 ///     }
 /// }
 /// ```
@@ -93,9 +140,16 @@ type DecideQuery<'w, 's, B> =
 #[allow(clippy::type_complexity)] // the signature a bevy system closure needs
 pub fn decide_system<B: Behaviour>(
     lane: usize,
-) -> impl FnMut(DecideQuery<B>, Res<Clock>, ResMut<IntentQueue>, Local<Vec<IntentLane>>) {
-    move |mut agents, clock, mut queue, mut buffers| {
+) -> impl FnMut(
+    DecideQuery<B>,
+    Res<Clock>,
+    (Res<Contracts>, Res<Ledger>, Res<Prices>),
+    ResMut<IntentQueue>,
+    Local<Vec<IntentLane>>,
+) {
+    move |mut agents, clock, (contracts, ledger, prices), mut queue, mut buffers| {
         let tick = clock.tick;
+        let market = Market::new(&contracts, &ledger, &prices);
         let out = queue.lane(lane);
         let tables = agents.contiguous_iter_mut().expect("agent components are table-stored");
         for (ids, mut behaviours, mut rngs, wallets) in tables {
@@ -105,7 +159,8 @@ pub fn decide_system<B: Behaviour>(
             if buffers.len() < n_chunks {
                 buffers.resize_with(n_chunks, Vec::new);
             }
-            let run = |((((ids, bs), rngs), wallets), buf)| decide_chunk(ids, bs, rngs, wallets, buf, tick);
+            let run =
+                |((((ids, bs), rngs), wallets), buf)| decide_chunk(ids, bs, rngs, wallets, buf, tick, market);
             let chunks = ids
                 .par_chunks(CHUNK)
                 .zip(behaviours.par_chunks_mut(CHUNK))
@@ -132,9 +187,10 @@ fn decide_chunk<B: Behaviour>(
     wallets: &[Wallet],
     buf: &mut IntentLane,
     tick: u32,
+    market: Market<'_>,
 ) {
     buf.clear();
     for (((id, b), rng), wallet) in ids.iter().zip(behaviours).zip(rngs).zip(wallets) {
-        b.decide(&mut AgentView { id, wallet, rng, tick, out: buf });
+        b.decide(&mut AgentView { id, wallet, rng, tick, market, out: buf });
     }
 }

@@ -15,14 +15,16 @@ use serde::de::DeserializeOwned;
 use super::accrue::{accrue_system, begin_tick_system};
 use super::behaviour::{Behaviour, decide_system};
 use super::check::{AgentTotals, check_system, measure_system};
-use super::contract::{Contract, ContractSlot, Contracts, MetricDef, MetricKind};
+use super::contract::{Contract, ContractSlot, Contracts, MetricDef, MetricKind, Prices};
 use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
 use super::intent::{Action, IntentQueue};
 use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, Wallet, column_name};
+use super::observe::observe_system;
 use super::phase::{Clock, DecideOrder, Phase, TickLog};
 use super::replay::{Replay, ReplayOrder, order_intent, read_orders};
 use super::rng::{AgentRng, Stream, stream_rng};
 use super::settle::{AgentIndex, SettleState, settle_system};
+use super::topology::{EdgeKind, Role, Topology};
 use crate::error::{Error, ScenarioError};
 use crate::registry::Registry;
 use crate::scenario::source::join;
@@ -87,6 +89,7 @@ pub struct ContractBuilder<'a> {
     ledger: &'a mut Ledger,
     slots: &'a mut SlotTable,
     schedule: &'a mut Schedule,
+    topology: &'a mut Topology,
 }
 
 impl ContractBuilder<'_> {
@@ -127,21 +130,40 @@ impl ContractBuilder<'_> {
     }
 
     /// Resolves an asset name given in parameter `field`.
-    pub fn asset(&self, field: &str, name: &str) -> Result<AssetId, ScenarioError> {
-        self.names.asset(&join(&self.path, field), name)
+    pub fn asset(&mut self, field: &str, name: &str) -> Result<AssetId, ScenarioError> {
+        let id = self.names.asset(&join(&self.path, field), name)?;
+        let me = self.name().to_string();
+        self.topology.edge(&me, name, field, EdgeKind::Asset);
+        Ok(id)
     }
 
-    /// Resolves a contract name given in parameter `field` to its account.
-    pub fn contract_account(&self, field: &str, name: &str) -> Result<AccountId, ScenarioError> {
+    /// Resolves a contract name given in parameter `field` to its id
+    /// (its account is `AccountId(id.0)`). A contract may name one defined
+    /// later in the file; it cannot name itself.
+    pub fn contract(&mut self, field: &str, name: &str) -> Result<ContractId, ScenarioError> {
         if name == self.name() {
             return Err(self.invalid(field, "a contract cannot name itself here"));
         }
-        self.names.contract(&join(&self.path, field), name).map(|c| AccountId(c.0))
+        let id = self.names.contract(&join(&self.path, field), name)?;
+        let me = self.name().to_string();
+        self.topology.edge(&me, name, field, EdgeKind::Reference);
+        Ok(id)
     }
 
-    /// The account called `name`, created empty if no contract or earlier
-    /// account has that name (e.g. `hatch`).
-    pub fn named_account(&mut self, name: &str) -> AccountId {
+    /// Resolves a contract name given in parameter `field` to its account.
+    pub fn contract_account(&mut self, field: &str, name: &str) -> Result<AccountId, ScenarioError> {
+        self.contract(field, name).map(|c| AccountId(c.0))
+    }
+
+    /// The account called `name` (given in parameter `field`), created
+    /// empty if no contract or earlier account has that name (e.g.
+    /// `hatch`).
+    pub fn named_account(&mut self, field: &str, name: &str) -> AccountId {
+        let me = self.name().to_string();
+        if !self.names.contracts.iter().any(|c| c == name) {
+            self.topology.node(name, Role::Account, "account");
+        }
+        self.topology.edge(&me, name, field, EdgeKind::Reference);
         self.ledger.find(name).unwrap_or_else(|| {
             self.ledger.accounts.push(Account { name: name.to_string(), balances: [0.0; MAX_SLOTS] });
             AccountId((self.ledger.accounts.len() - 1) as u16)
@@ -149,8 +171,16 @@ impl ContractBuilder<'_> {
     }
 
     /// Adds a per-agent position slot called `name` (declared by parameter
-    /// `field`), e.g. a staking pool's staked balance.
-    pub fn add_position(&mut self, field: &str, name: &str) -> Result<SlotId, ScenarioError> {
+    /// `field`), e.g. a staking pool's staked balance. With `backing`, each
+    /// unit of the position is backed by one unit of that asset in this
+    /// contract's account, and populations may start with the position
+    /// (`balances = { staked = 100 }`).
+    pub fn add_position(
+        &mut self,
+        field: &str,
+        name: &str,
+        backing: Option<AssetId>,
+    ) -> Result<SlotId, ScenarioError> {
         if self.slots.slots.iter().any(|s| s.name == name || column_name(&s.name) == column_name(name)) {
             return Err(self.invalid(
                 field,
@@ -162,7 +192,10 @@ impl ContractBuilder<'_> {
                 .invalid(field, format!("too many wallet slots: at most {MAX_SLOTS} assets and positions")));
         }
         let contract = self.name().to_string();
-        self.slots.slots.push(SlotDef { name: name.to_string(), kind: SlotKind::Position { contract } });
+        self.topology.edge(&contract, name, field, EdgeKind::Position);
+        self.slots
+            .slots
+            .push(SlotDef { name: name.to_string(), kind: SlotKind::Position { contract, backing } });
         Ok(SlotId((self.slots.slots.len() - 1) as u8))
     }
 
@@ -205,9 +238,27 @@ pub struct PopulationBuilder<'a> {
     rng: Pcg64Mcg,
     order: usize,
     registered: &'a mut HashSet<TypeId>,
+    population: &'a str,
+    behaviour: &'a str,
+    topology: &'a mut Topology,
 }
 
 impl PopulationBuilder<'_> {
+    /// Resolves an asset name given in parameter `field`.
+    pub fn asset(&self, field: &str, name: &str) -> Result<AssetId, ScenarioError> {
+        self.names.asset(&join(&self.path, field), name)
+    }
+
+    /// Resolves a wallet slot (an asset or a contract's position) named in
+    /// parameter `field`.
+    pub fn slot(&self, field: &str, name: &str) -> Result<SlotId, ScenarioError> {
+        let slots = self.world.resource::<SlotTable>();
+        slots.slots.iter().position(|s| s.name == name).map(|i| SlotId(i as u8)).ok_or_else(|| {
+            let names: Vec<&str> = slots.slots.iter().map(|s| s.name.as_str()).collect();
+            self.invalid(field, format!("unknown wallet slot `{name}`; slots: {}", names.join(", ")))
+        })
+    }
+
     /// Deserialises the behaviour's table into `T` (use
     /// `#[serde(deny_unknown_fields)]` and [`AgentParam`] fields).
     pub fn params<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {
@@ -227,7 +278,7 @@ impl PopulationBuilder<'_> {
     /// Resolves contract `name` (parameter `field`), which must accept every
     /// action in `actions`.
     pub fn contract_for(
-        &self,
+        &mut self,
         field: &str,
         name: &str,
         actions: &[Action],
@@ -235,6 +286,12 @@ impl PopulationBuilder<'_> {
         let id = self.names.contract(&join(&self.path, field), name)?;
         let contracts = self.world.resource::<Contracts>();
         let accepts = contracts.0[id.0 as usize].contract.accepts();
+        let label = if actions.is_empty() {
+            format!("{}: reads", self.behaviour)
+        } else {
+            let names: Vec<&str> = actions.iter().map(|a| a.name()).collect();
+            format!("{}: {}", self.behaviour, names.join(", "))
+        };
         if let Some(missing) = actions.iter().find(|a| !accepts.contains(a)) {
             let able: Vec<&str> = contracts
                 .0
@@ -252,6 +309,7 @@ impl PopulationBuilder<'_> {
                 ),
             ));
         }
+        self.topology.edge(self.population, name, &label, EdgeKind::Acts);
         Ok(id)
     }
 
@@ -349,19 +407,23 @@ pub fn build(
         ledger.accounts.push(Account { name: name.clone(), balances: [0.0; MAX_SLOTS] });
     }
     let mut slots = slots;
-    let contracts = build_contracts(&names, registry, sc, run, &mut ledger, &mut slots, &mut schedule)?;
+    let mut topology = Topology { assets: sc.assets.clone(), ..Default::default() };
+    let mut parts = Parts { ledger: &mut ledger, schedule: &mut schedule, topology: &mut topology };
+    let contracts = build_contracts(&names, registry, sc, run, &mut slots, &mut parts)?;
     let metric_columns = metric_columns(source, &sc.metrics, &contracts)?;
     world.insert_resource(Contracts(contracts));
+    world.insert_resource(slots);
 
     let (index, n_agents) =
-        spawn_populations(&names, registry, sc, run, validate_only, &mut world, &mut ledger, &mut schedule)?;
+        spawn_populations(&names, registry, sc, run, validate_only, &mut world, &mut parts)?;
     let replay = match &sc.orders {
         Some(spec) => Some(load_replay(&names, loaded, spec, n_agents, &world)?),
         None => None,
     };
 
     world.insert_resource(ledger);
-    world.insert_resource(slots);
+    world.insert_resource(topology);
+    world.insert_resource(Prices::default());
     world.insert_resource(Clock::default());
     world.insert_resource(TickLog { record_events: sc.output.events, ..Default::default() });
     world.insert_resource(SettleState::new(sc.ordering, stream_rng(run.seed, Stream::Settle, &[])));
@@ -373,6 +435,7 @@ pub fn build(
     }
     schedule.add_systems((
         begin_tick_system.in_set(Phase::Exogenous),
+        observe_system.in_set(Phase::Observe),
         settle_system.in_set(Phase::Settle),
         accrue_system.in_set(Phase::Accrue),
         measure_system.in_set(Phase::Measure),
@@ -404,14 +467,20 @@ fn asset_slots(source: &Source, assets: &[String]) -> Result<SlotTable, Scenario
     Ok(slots)
 }
 
+/// The parts of a world every builder adds to.
+struct Parts<'a> {
+    ledger: &'a mut Ledger,
+    schedule: &'a mut Schedule,
+    topology: &'a mut Topology,
+}
+
 fn build_contracts(
     names: &Names<'_>,
     registry: &Registry,
     sc: &crate::scenario::Scenario,
     run: &RunSpec,
-    ledger: &mut Ledger,
     slots: &mut SlotTable,
-    schedule: &mut Schedule,
+    parts: &mut Parts<'_>,
 ) -> Result<Vec<ContractSlot>, ScenarioError> {
     let mut built = Vec::new();
     for (i, (name, table)) in sc.contracts.iter().enumerate() {
@@ -435,15 +504,17 @@ fn build_contracts(
                 ),
             )
         })?;
+        parts.topology.node(name, Role::Contract, kind.name());
         let mut ctx = ContractBuilder {
             names,
             id: ContractId(i as u16),
             path,
             table,
             run_seed: run.seed,
-            ledger,
+            ledger: parts.ledger,
             slots,
-            schedule,
+            schedule: parts.schedule,
+            topology: parts.topology,
         };
         let contract: Box<dyn Contract> = kind.build(&mut ctx)?;
         built.push(ContractSlot {
@@ -501,7 +572,51 @@ fn metric_columns(
     Ok(columns)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A starting balance: the slot, its distribution, and where its backing
+/// goes (`None` for an asset held by the agent itself).
+type StartingBalance<'p> = (SlotId, &'p AgentParam, Option<(AccountId, AssetId)>);
+
+/// Resolves a population's `balances` against the wallet slots: an asset,
+/// or a contract's backed position (its backing is issued to the contract).
+fn starting_balances<'p>(
+    names: &Names<'_>,
+    slots: &SlotTable,
+    path: &str,
+    balances: &'p indexmap::IndexMap<String, AgentParam>,
+) -> Result<Vec<StartingBalance<'p>>, ScenarioError> {
+    let mut out = Vec::new();
+    for (name, param) in balances {
+        let field = format!("{path}.balances.{name}");
+        let i = slots.slots.iter().position(|s| &s.name == name).ok_or_else(|| {
+            let choices: Vec<&str> = slots
+                .slots
+                .iter()
+                .filter(|s| matches!(s.kind, SlotKind::Asset | SlotKind::Position { backing: Some(_), .. }))
+                .map(|s| s.name.as_str())
+                .collect();
+            names
+                .source
+                .error(&field, format!("unknown asset or position `{name}`; choices: {}", choices.join(", ")))
+        })?;
+        let backing = match &slots.slots[i].kind {
+            SlotKind::Asset => None,
+            SlotKind::Position { contract, backing: Some(asset) } => {
+                let c = names.contracts.iter().position(|n| n == contract).expect("position of a contract");
+                Some((AccountId(c as u16), *asset))
+            }
+            SlotKind::Position { contract, backing: None } => {
+                return Err(names.source.error(
+                    &field,
+                    format!("`{name}` is a position of `{contract}` that cannot be held at the start"),
+                ));
+            }
+        };
+        param.0.check_range(0.0, f64::INFINITY).map_err(|m| names.source.error(&field, m))?;
+        out.push((SlotId(i as u8), param, backing));
+    }
+    Ok(out)
+}
+
 fn spawn_populations(
     names: &Names<'_>,
     registry: &Registry,
@@ -509,21 +624,15 @@ fn spawn_populations(
     run: &RunSpec,
     validate_only: bool,
     world: &mut World,
-    ledger: &mut Ledger,
-    schedule: &mut Schedule,
+    parts: &mut Parts<'_>,
 ) -> Result<(Vec<Entity>, u64), ScenarioError> {
     let mut index: Vec<Entity> = Vec::new();
     let mut registered = HashSet::new();
     let mut next_id = 0u64;
     for (p, (pname, pop)) in sc.populations.iter().enumerate() {
         let path = format!("populations.{pname}");
-        let mut balances: Vec<(AssetId, &AgentParam)> = Vec::new();
-        for (asset, param) in &pop.balances {
-            let field = format!("{path}.balances.{asset}");
-            let id = names.asset(&field, asset)?;
-            param.0.check_range(0.0, f64::INFINITY).map_err(|m| names.source.error(&field, m))?;
-            balances.push((id, param));
-        }
+        parts.topology.node(pname, Role::Population, format!("{} agents", pop.count));
+        let balances = starting_balances(names, world.resource::<SlotTable>(), &path, &pop.balances)?;
         let (first, first_id) = (index.len(), next_id);
         next_id += pop.count;
         let mut rng = stream_rng(run.seed, Stream::Population, &[p as u64, u64::MAX]);
@@ -533,18 +642,20 @@ fn spawn_populations(
             .map(|k| {
                 let id = first_id + k;
                 let mut wallet = Wallet::default();
-                for (asset, param) in &balances {
+                for (slot, param, _) in &balances {
                     let v = param.0.sample(&mut rng);
-                    *wallet.get_mut(*asset) = v;
-                    issued[asset.0 as usize] += v;
+                    *wallet.get_mut(*slot) = v;
+                    issued[slot.0 as usize] += v;
                 }
                 (AgentId(id), wallet, AgentRng::new(run.seed, id))
             })
             .collect();
         index.extend(world.spawn_batch(agents));
-        for (a, amount) in issued.iter().enumerate() {
-            if *amount != 0.0 {
-                ledger.record_mint(AssetId(a as u8), *amount);
+        for (slot, _, backing) in &balances {
+            let amount = issued[slot.0 as usize];
+            match backing {
+                None => parts.ledger.record_mint(AssetId(slot.0), amount),
+                Some((account, asset)) => parts.ledger.issue(*account, *asset, amount),
             }
         }
         let entities = index[first..].to_vec();
@@ -564,11 +675,14 @@ fn spawn_populations(
                 path: bpath,
                 table,
                 world,
-                schedule,
+                schedule: parts.schedule,
                 entities: &entities,
                 rng: stream_rng(run.seed, Stream::Population, &[p as u64, b as u64]),
                 order,
                 registered: &mut registered,
+                population: pname,
+                behaviour: bname,
+                topology: parts.topology,
             };
             kind.attach(&mut ctx)?;
         }

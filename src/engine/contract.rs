@@ -2,10 +2,12 @@
 //! settle transactions against it, run its end-of-block logic, check its
 //! invariants and measure it.
 
+use std::any::Any;
+
 use bevy_ecs::prelude::Resource;
 
-use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
-use super::intent::{Action, Amount};
+use super::ids::{AccountId, AgentId, ContractId, SlotId};
+use super::intent::{Action, Amount, Intent};
 use super::ledger::{Ledger, MAX_SLOTS, Wallet};
 
 /// A transaction being settled: who sent it and what it asks.
@@ -17,6 +19,9 @@ pub struct Tx {
     pub action: Action,
     /// The amount, still possibly a fraction of a balance.
     pub amount: Amount,
+    /// The agent the action is about, if not the sender (a liquidation's
+    /// borrower).
+    pub target: Option<AgentId>,
 }
 
 /// What settlement gives a contract: the sender's wallet and the ledger.
@@ -62,20 +67,63 @@ pub struct AccrueCtx<'a> {
     pub tick: u32,
 }
 
-/// "Credit every agent `wallet[asset] += wallet[weight] * per_unit`": how a
-/// contract pays many agents at once (staking rewards, airdrops) without
-/// touching the ECS itself. The engine applies it in its pass over all
-/// wallets, then calls the contract's [`Contract::credited`] with the amount
-/// actually credited, which the contract pays from its source: so nothing
-/// is created or destroyed even when no agent holds any weight.
+/// "Credit every agent `wallet[slot] += wallet[weight] * per_unit`": how a
+/// contract pays (or debits) many agents at once — staking rewards,
+/// vesting unlocks, slashing — without touching the ECS itself. The engine
+/// applies it in its pass over all wallets, credits in the order contracts
+/// asked for them, then calls the contract's [`Contract::credited`] with
+/// the amount actually credited (negative for a debit), which the contract
+/// books against its source: so nothing is created or destroyed even when
+/// no agent holds any weight.
+///
+/// `per_unit` may be negative (a debit) but not below `-1` when `slot` is
+/// `weight`, so no balance turns negative.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ProRataCredit {
-    /// The asset credited.
-    pub asset: AssetId,
+    /// The wallet slot credited: an asset or a position.
+    pub slot: SlotId,
     /// The slot whose balance is the weight (e.g. a staked position).
     pub weight: SlotId,
     /// Amount credited per unit of weight.
     pub per_unit: f64,
+}
+
+/// Every contract's spot price at the start of the tick's Observe phase
+/// (after exogenous feeds moved), indexed by [`ContractId`]; `NaN` for
+/// contracts without a price. What behaviours and oracles read.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Prices(pub Vec<f64>);
+
+impl Prices {
+    /// The price of `contract` (`NaN` if it has none).
+    #[inline]
+    pub fn get(&self, contract: ContractId) -> f64 {
+        self.0.get(contract.0 as usize).copied().unwrap_or(f64::NAN)
+    }
+}
+
+/// What a contract sees in the Observe phase: balances and every
+/// contract's price, so it can cache an oracle value or precompute lists
+/// (unhealthy loans) that behaviours then read.
+pub struct ObserveCtx<'a> {
+    /// Contract and named accounts.
+    pub ledger: &'a Ledger,
+    /// Spot prices of all contracts.
+    pub prices: &'a Prices,
+    /// The current tick.
+    pub tick: u32,
+}
+
+/// What a contract sees when it places its own transactions
+/// ([`Contract::orders`]): its balances after the agents' transactions,
+/// and the prices of the tick.
+pub struct OrderCtx<'a> {
+    /// Contract and named accounts.
+    pub ledger: &'a Ledger,
+    /// Spot prices at the start of the tick.
+    pub prices: &'a Prices,
+    /// The current tick.
+    pub tick: u32,
 }
 
 /// What invariant checks may read: the ledger, and per slot the sum and
@@ -134,12 +182,37 @@ pub struct MetricDef {
     pub doc: &'static str,
 }
 
+/// Lets code that knows a contract's concrete type read it (a liquidator
+/// reading a lending market's loan book). Implemented for every type.
+pub trait AsAny: Any {
+    /// `self` as [`Any`], for downcasting.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A trade that moves a market's marginal price to a target: what an
+/// arbitrageur asks a venue for ([`Contract::trade_to_price`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PriceTrade {
+    /// [`Action::Buy`] (price too low) or [`Action::Sell`] (too high).
+    pub action: Action,
+    /// What the trader pays: quote units for a buy, tokens for a sell.
+    pub amount_in: f64,
+    /// What the trader would receive, given the state it was computed on.
+    pub amount_out: f64,
+}
+
 /// A mechanism instance living in a world: a bonding curve, a pool, a
 /// treasury. Built by its [`MechanismKind`](crate::registry::MechanismKind).
 ///
 /// Contracts never do I/O and never touch agents except through the
 /// [`SettleCtx`] wallet of the current sender and [`ProRataCredit`]s.
-pub trait Contract: Send + Sync + 'static {
+pub trait Contract: AsAny + Send + Sync + 'static {
     /// The actions this contract accepts; others are refused at scenario
     /// build time, not at run time.
     fn accepts(&self) -> &'static [Action] {
@@ -157,8 +230,41 @@ pub trait Contract: Send + Sync + 'static {
         })
     }
 
-    /// Resets per-tick counters; called at the start of every tick.
-    fn begin_tick(&mut self) {}
+    /// Resets per-tick counters and moves exogenous state (a price feed's
+    /// next value); called at the start of every tick, in the Exogenous
+    /// phase.
+    fn begin_tick(&mut self, tick: u32) {
+        let _ = tick;
+    }
+
+    /// Spot price of the contract's token in its quote asset (a curve's or
+    /// an AMM's marginal price, a feed's value), or `None`. Published to
+    /// [`Prices`] each tick for behaviours and oracles.
+    fn price(&self, ledger: &Ledger) -> Option<f64> {
+        let _ = ledger;
+        None
+    }
+
+    /// The trade, before fees are counted against the trader, that moves
+    /// this venue's price to `target` net of fees; `None` when the price is
+    /// already within the fee band or the contract is not a venue.
+    fn trade_to_price(&self, target: f64, ledger: &Ledger) -> Option<PriceTrade> {
+        let _ = (target, ledger);
+        None
+    }
+
+    /// Reads the tick's prices after exogenous inputs moved (Observe
+    /// phase), e.g. to cache an oracle price.
+    fn observe(&mut self, ctx: &ObserveCtx<'_>) {
+        let _ = ctx;
+    }
+
+    /// Transactions the contract itself sends this block (a treasury's
+    /// buy-back), settled after the agents' with its account as the
+    /// sender's wallet. A contract cannot address itself.
+    fn orders(&mut self, ctx: &OrderCtx<'_>, out: &mut Vec<Intent>) {
+        let _ = (ctx, out);
+    }
 
     /// End-of-block logic (rewards, interest, emissions).
     fn accrue(&mut self, ctx: &mut AccrueCtx<'_>) {
@@ -210,5 +316,11 @@ impl Contracts {
     #[inline]
     pub fn get_mut(&mut self, id: ContractId) -> &mut ContractSlot {
         &mut self.0[id.0 as usize]
+    }
+
+    /// The contract with this id as its concrete type `T`, if it is one.
+    pub fn downcast<T: Contract>(&self, id: ContractId) -> Option<&T> {
+        let contract: &dyn Contract = self.0.get(id.0 as usize)?.contract.as_ref();
+        contract.as_any().downcast_ref::<T>()
     }
 }

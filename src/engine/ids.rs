@@ -10,6 +10,15 @@ use bevy_ecs::prelude::Component;
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AgentId(pub u64);
 
+impl AgentId {
+    /// The sender id of transactions a contract sends itself
+    /// ([`Contract::orders`](super::contract::Contract::orders)):
+    /// `u64::MAX − contract index`, far above any agent's id.
+    pub fn of_contract(contract: ContractId) -> AgentId {
+        AgentId(u64::MAX - u64::from(contract.0))
+    }
+}
+
 /// Index of a contract in the scenario (file order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ContractId(pub u16);

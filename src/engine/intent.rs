@@ -41,24 +41,72 @@ pub enum Action {
     Stake,
     /// Release a position back to liquid tokens.
     Unstake,
+    /// Withdraw what has finished unbonding or vesting.
+    Withdraw,
+    /// Deposit into a contract (collateral, both sides of a pool).
+    Deposit,
+    /// Take back a deposit.
+    Redeem,
+    /// Borrow against collateral.
+    Borrow,
+    /// Pay back a loan.
+    Repay,
+    /// Repay another agent's unhealthy loan for its collateral
+    /// ([`Intent::target`] names the borrower).
+    Liquidate,
     /// A user-defined action; the code is the contract's business.
     Custom(u16),
 }
 
 impl Action {
+    /// Every action's name, indexed by [`Action::index`].
+    pub const NAMES: [&'static str; 11] = [
+        "buy",
+        "sell",
+        "stake",
+        "unstake",
+        "withdraw",
+        "deposit",
+        "redeem",
+        "borrow",
+        "repay",
+        "liquidate",
+        "custom",
+    ];
+
+    /// Position of the action's name in [`Action::NAMES`] (all custom
+    /// actions share one).
+    pub fn index(self) -> usize {
+        match self {
+            Action::Buy => 0,
+            Action::Sell => 1,
+            Action::Stake => 2,
+            Action::Unstake => 3,
+            Action::Withdraw => 4,
+            Action::Deposit => 5,
+            Action::Redeem => 6,
+            Action::Borrow => 7,
+            Action::Repay => 8,
+            Action::Liquidate => 9,
+            Action::Custom(_) => 10,
+        }
+    }
+
     /// Lower-case name used in output and error messages.
     pub fn name(self) -> &'static str {
-        match self {
-            Action::Buy => "buy",
-            Action::Sell => "sell",
-            Action::Stake => "stake",
-            Action::Unstake => "unstake",
-            Action::Custom(_) => "custom",
-        }
+        Action::NAMES[self.index()]
     }
 }
 
 /// One transaction an agent wants to send.
+///
+/// ```
+/// use tokensim::prelude::*;
+/// let buy = Intent::new(ContractId(0), Action::Buy, Amount::Units(10.0));
+/// assert_eq!(buy.target, None);
+/// let liquidation = Intent::new(ContractId(1), Action::Liquidate, Amount::Fraction(0.5)).about(AgentId(7));
+/// assert_eq!(liquidation.target, Some(AgentId(7)));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Intent {
     /// The contract it is addressed to.
@@ -67,6 +115,22 @@ pub struct Intent {
     pub action: Action,
     /// How much.
     pub amount: Amount,
+    /// Another agent the action is about (a liquidation's borrower).
+    pub target: Option<AgentId>,
+}
+
+impl Intent {
+    /// An intent about the sender's own balances.
+    #[inline]
+    pub fn new(contract: ContractId, action: Action, amount: Amount) -> Self {
+        Intent { contract, action, amount, target: None }
+    }
+
+    /// The same intent, about agent `target`.
+    #[inline]
+    pub fn about(self, target: AgentId) -> Self {
+        Intent { target: Some(target), ..self }
+    }
 }
 
 /// Intents emitted in the Decide phase: one lane per behaviour kind (in

@@ -42,6 +42,11 @@ pub enum SlotKind {
     Position {
         /// Name of the contract the position lives in.
         contract: String,
+        /// The asset that backs each unit one for one in the contract's
+        /// account (staked or locked tokens), if any. A population may
+        /// start with a backed position; the backing is issued to the
+        /// contract.
+        backing: Option<AssetId>,
     },
 }
 

@@ -10,11 +10,13 @@ pub mod contract;
 pub mod ids;
 pub mod intent;
 pub mod ledger;
+pub mod observe;
 pub mod phase;
 pub mod replay;
 pub mod rng;
 pub mod settle;
 pub mod sim;
+pub mod topology;
 
 pub use build::{MetricColumn, RunSpec};
 pub use ledger::{Ledger, Wallet};

@@ -128,11 +128,7 @@ pub fn side_action(side: &str) -> Option<Action> {
 
 /// An [`Intent`] for a resolved raw order.
 pub fn order_intent(o: &RawOrder, contract: super::ids::ContractId) -> Intent {
-    Intent {
-        contract,
-        action: side_action(&o.side).expect("side checked on read"),
-        amount: Amount::Units(o.amount),
-    }
+    Intent::new(contract, side_action(&o.side).expect("side checked on read"), Amount::Units(o.amount))
 }
 
 fn check_columns<'a>(path: &Path, names: impl Iterator<Item = &'a str> + Clone) -> Result<(), Error> {
@@ -247,11 +243,7 @@ mod tests {
         let o = |tick, agent| ReplayOrder {
             tick,
             agent: AgentId(agent),
-            intent: Intent {
-                contract: crate::engine::ids::ContractId(0),
-                action: Action::Buy,
-                amount: Amount::Units(1.0),
-            },
+            intent: Intent::new(crate::engine::ids::ContractId(0), Action::Buy, Amount::Units(1.0)),
         };
         let mut r = Replay::new(vec![o(2, 5), o(1, 9), o(2, 3), o(4, 1)]);
         assert_eq!(r.take_tick(1), vec![o(1, 9)]);

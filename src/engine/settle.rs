@@ -6,10 +6,10 @@ use bevy_ecs::prelude::*;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64Mcg;
 
-use super::contract::{Contracts, Fill, SettleCtx, Settlement, Tx};
-use super::ids::AgentId;
+use super::contract::{Contracts, Fill, OrderCtx, Prices, SettleCtx, Settlement, Tx};
+use super::ids::{AgentId, ContractId};
 use super::intent::{Amount, Intent, IntentQueue};
-use super::ledger::{Ledger, Wallet};
+use super::ledger::{Ledger, MAX_SLOTS, Wallet};
 use super::phase::{Clock, EventRow, TickLog};
 use super::replay::Replay;
 use crate::scenario::Ordering;
@@ -51,7 +51,7 @@ pub struct Block<'a> {
 impl Block<'_> {
     /// Settles one transaction of `agent` and records the outcome.
     pub fn settle(&mut self, wallet: &mut Wallet, agent: AgentId, intent: Intent, replayed: bool) {
-        let tx = Tx { agent, action: intent.action, amount: intent.amount };
+        let tx = Tx { agent, action: intent.action, amount: intent.amount, target: intent.target };
         let mut ctx = SettleCtx { wallet, ledger: self.ledger, tick: self.tick };
         let outcome = self.contracts.get_mut(intent.contract).contract.settle(&tx, &mut ctx);
         let log = &mut *self.log;
@@ -85,10 +85,47 @@ impl Block<'_> {
     }
 }
 
+impl Block<'_> {
+    /// Settles a transaction contract `sender` sends itself, its account
+    /// standing in for the sender's wallet; recorded with sender id
+    /// [`AgentId::of_contract`].
+    pub fn settle_from_contract(&mut self, sender: ContractId, intent: Intent) {
+        let account = sender.0 as usize;
+        if intent.contract == sender {
+            self.log.n_rejected += 1;
+            return;
+        }
+        let before = Wallet(self.ledger.accounts[account].balances);
+        let mut wallet = before;
+        self.settle(&mut wallet, AgentId::of_contract(sender), intent, false);
+        // The target may have paid this account too (a tribute to the
+        // treasury that is buying): apply the wallet's change, not its copy.
+        let balances = &mut self.ledger.accounts[account].balances;
+        for k in 0..MAX_SLOTS {
+            balances[k] += wallet.0[k] - before.0[k];
+        }
+    }
+
+    /// Asks every contract, in scenario order, for its own transactions
+    /// and settles them.
+    pub fn settle_contract_orders(&mut self, prices: &Prices, scratch: &mut Vec<Intent>) {
+        for i in 0..self.contracts.0.len() {
+            scratch.clear();
+            let ctx = OrderCtx { ledger: self.ledger, prices, tick: self.tick };
+            self.contracts.0[i].contract.orders(&ctx, scratch);
+            for intent in scratch.iter() {
+                self.settle_from_contract(ContractId(i as u16), *intent);
+            }
+        }
+    }
+}
+
 /// The Settle-phase system.
 #[allow(clippy::too_many_arguments)]
 pub fn settle_system(
     clock: Res<Clock>,
+    prices: Res<Prices>,
+    mut contract_orders: Local<Vec<Intent>>,
     mut state: ResMut<SettleState>,
     index: Res<AgentIndex>,
     mut contracts: ResMut<Contracts>,
@@ -141,6 +178,7 @@ pub fn settle_system(
     for (i, &(agent, intent)) in merged.iter().enumerate() {
         apply(agent, intent, false, merged.get(i + PREFETCH_AHEAD).map(|(a, _)| *a));
     }
+    block.settle_contract_orders(&prices, &mut contract_orders);
 }
 
 /// How many transactions ahead settlement prefetches a sender's wallet.

@@ -125,6 +125,11 @@ impl Simulation {
         self.world.resource::<SlotTable>()
     }
 
+    /// The structure the scenario declares (for diagrams).
+    pub fn topology(&self) -> &super::topology::Topology {
+        self.world.resource::<super::topology::Topology>()
+    }
+
     /// Calls `f` with every agent's id and wallet, in id order.
     pub fn for_each_agent(&mut self, mut f: impl FnMut(AgentId, &Wallet)) {
         let mut query = self.world.query::<(&AgentId, &Wallet)>();

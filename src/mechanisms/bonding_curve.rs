@@ -170,7 +170,7 @@ impl Contract for BondingCurve {
         }
     }
 
-    fn begin_tick(&mut self) {
+    fn begin_tick(&mut self, _tick: u32) {
         self.n_trades = 0;
         self.volume = 0.0;
         self.tributes = 0.0;
@@ -329,7 +329,7 @@ impl MechanismKind for BondingCurveKind {
         };
         let curve = PowerCurve { exponent: p.exponent, slope: p.slope };
         let account = ctx.account();
-        let holder = ctx.named_account(&p.initial_holder);
+        let holder = ctx.named_account("initial_holder", &p.initial_holder);
         ctx.issue(holder, token, p.initial_supply);
         ctx.issue(account, reserve_asset, curve.reserve_at(p.initial_supply));
         Ok(Box::new(BondingCurve {
@@ -385,7 +385,7 @@ mod tests {
     }
 
     fn tx(action: Action, amount: f64) -> Tx {
-        Tx { agent: AgentId(0), action, amount: Amount::Units(amount) }
+        Tx { agent: AgentId(0), action, amount: Amount::Units(amount), target: None }
     }
 
     fn settle(bc: &mut BondingCurve, ledger: &mut Ledger, wallet: &mut Wallet, t: Tx) -> Settlement {

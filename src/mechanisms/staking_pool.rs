@@ -65,7 +65,7 @@ impl Contract for StakingPool {
         Settlement::Filled(Fill { amount_in: q, amount_out: q, fee: 0.0 })
     }
 
-    fn begin_tick(&mut self) {
+    fn begin_tick(&mut self, _tick: u32) {
         self.rewards_paid = 0.0;
     }
 
@@ -74,7 +74,7 @@ impl Contract for StakingPool {
         let pay = self.rate * ctx.ledger.balance(self.treasury, self.reward_asset);
         if staked > 0.0 && pay > 0.0 {
             ctx.credits.push(ProRataCredit {
-                asset: self.reward_asset,
+                slot: self.reward_asset.into(),
                 weight: self.position,
                 per_unit: pay / staked,
             });
@@ -173,7 +173,7 @@ impl MechanismKind for StakingPoolKind {
         let reward_asset = ctx.asset("reward_asset", &p.reward_asset)?;
         let treasury = ctx.contract_account("treasury", &p.treasury)?;
         ctx.check_range("rate", p.rate, 0.0, 1.0)?;
-        let position = ctx.add_position("position", &p.position)?;
+        let position = ctx.add_position("position", &p.position, Some(token))?;
         Ok(Box::new(StakingPool {
             token,
             position,

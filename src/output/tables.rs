@@ -112,16 +112,10 @@ impl TicksTable {
 }
 
 /// Actions in the order of their dictionary keys in `events.action`.
-const ACTIONS: [&str; 5] = ["buy", "sell", "stake", "unstake", "custom"];
+const ACTIONS: [&str; 11] = Action::NAMES;
 
 fn action_key(a: Action) -> u8 {
-    match a {
-        Action::Buy => 0,
-        Action::Sell => 1,
-        Action::Stake => 2,
-        Action::Unstake => 3,
-        Action::Custom(_) => 4,
-    }
+    a.index() as u8
 }
 
 fn dictionary(key: DataType) -> DataType {
