@@ -9,7 +9,7 @@ use rand_pcg::Pcg64Mcg;
 use super::contract::{Contracts, Fill, OrderCtx, Prices, SettleCtx, Settlement, Tx};
 use super::ids::{AgentId, ContractId};
 use super::intent::{Amount, Intent, IntentQueue};
-use super::ledger::{Ledger, MAX_SLOTS, Wallet};
+use super::ledger::{Ledger, Wallet};
 use super::phase::{Clock, EventRow, TickLog};
 use super::replay::Replay;
 use crate::scenario::Ordering;
@@ -101,8 +101,8 @@ impl Block<'_> {
         // The target may have paid this account too (a tribute to the
         // treasury that is buying): apply the wallet's change, not its copy.
         let balances = &mut self.ledger.accounts[account].balances;
-        for k in 0..MAX_SLOTS {
-            balances[k] += wallet.0[k] - before.0[k];
+        for ((b, after), before) in balances.iter_mut().zip(wallet.0).zip(before.0) {
+            *b += after - before;
         }
     }
 
