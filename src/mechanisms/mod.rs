@@ -4,6 +4,7 @@
 pub mod bonding_curve;
 pub mod staking_pool;
 pub mod treasury;
+pub mod vesting;
 
 use crate::registry::Registry;
 
@@ -12,5 +13,6 @@ pub fn register(registry: &mut Registry) {
     registry
         .add_mechanism(bonding_curve::BondingCurveKind)
         .add_mechanism(treasury::TreasuryKind)
-        .add_mechanism(staking_pool::StakingPoolKind);
+        .add_mechanism(staking_pool::StakingPoolKind)
+        .add_mechanism(vesting::VestingKind);
 }
