@@ -1,6 +1,8 @@
 //! Built-in agent behaviours, one file each. Registration order is the
 //! order in which an agent's behaviours decide within a tick.
 
+pub mod arbitrageur;
+pub mod liquidity_provider;
 pub mod noise_trader;
 pub mod staker;
 
@@ -9,5 +11,9 @@ use crate::registry::Registry;
 /// Registers every built-in behaviour kind (noise trader before staker, so
 /// an agent trades before it stakes, as the `market` benchmark specifies).
 pub fn register(registry: &mut Registry) {
-    registry.add_behaviour(noise_trader::NoiseTraderKind).add_behaviour(staker::StakerKind);
+    registry
+        .add_behaviour(noise_trader::NoiseTraderKind)
+        .add_behaviour(staker::StakerKind)
+        .add_behaviour(arbitrageur::ArbitrageurKind)
+        .add_behaviour(liquidity_provider::LiquidityProviderKind);
 }
