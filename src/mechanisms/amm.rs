@@ -27,7 +27,14 @@
 //!   `y·l/L` quote.
 //!
 //! At genesis the pool holds `initial_base` and `initial_quote`, and
-//! `√(x₀·y₀)` LP tokens go to `initial_holder`. The pool is the only issuer
+//! `√(x₀·y₀)` LP tokens go to `initial_holder`.
+//!
+//! With a `valuation` contract (a price feed `P`), it also reports the value
+//! of one LP token `(x·P + y)/L`, the value of what one LP token held at
+//! genesis `(x₀·P + y₀)/L₀` (holding instead of providing), their ratio
+//! minus one (`impermanent_loss`, fees included: above 0 the fees beat the
+//! loss) and `tracking_error = (y/x)/P − 1`. `P` is the valuation's price
+//! published at the start of the tick. The pool is the only issuer
 //! of `lp_token`: populations must not start with it (the `lp_supply`
 //! invariant would report it).
 //!
@@ -188,6 +195,11 @@ const METRICS_VALUED: &[MetricDef] = &{
             name: "impermanent_loss",
             kind: MetricKind::Float,
             doc: "lp_share_value / hold_share_value − 1, fees included (> 0: providing beat holding)",
+        },
+        MetricDef {
+            name: "tracking_error",
+            kind: MetricKind::Float,
+            doc: "price / valuation price − 1 at the end of the tick (how far arbitrage left the pool)",
         },
     ]
 };
@@ -438,7 +450,7 @@ impl Contract for Amm {
             let p = self.valuation_price;
             let lp = (x * p + y) / self.lp_supply;
             let hold = self.genesis_per_lp.0 * p + self.genesis_per_lp.1;
-            out.extend([lp, hold, lp / hold - 1.0]);
+            out.extend([lp, hold, lp / hold - 1.0, y / x / p - 1.0]);
         }
     }
 }
@@ -897,7 +909,7 @@ mod tests {
         let mut prices = Prices(vec![f64::NAN; 10]);
         prices.0[9] = 4_000.0;
         amm.observe(&ObserveCtx { ledger: &ledger, prices: &prices, tick: 2 });
-        assert_eq!(amm.metrics().len(), 11);
+        assert_eq!(amm.metrics().len(), 12);
         let mut out = Vec::new();
         amm.measure(&ledger, &mut out);
         let il = out[10];
@@ -906,5 +918,6 @@ mod tests {
         let hold = out[9];
         let l0 = (X0 * Y0).sqrt();
         assert!(close(hold, (X0 * 4_000.0 + Y0) / l0, 1e-12));
+        assert!(close(out[11], 0.0, 1e-9), "the pool sits at the valuation price: {}", out[11]);
     }
 }
