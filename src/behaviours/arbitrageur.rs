@@ -19,7 +19,8 @@
 //!   at which the base the cheap venue's `trade_to_price(m)` buy yields
 //!   equals the base the dear venue's `trade_to_price(m)` sell takes (found
 //!   by bisection; both are monotone in `m`), capped by `capital` and the
-//!   quote balance.
+//!   quote balance. A second venue that quotes no `trade_to_price` (a
+//!   bonding curve) is never traded against.
 //!
 //! All arbitrageurs decide on the same start-of-tick prices, so several
 //! acting in one tick each send the full correction and the pool

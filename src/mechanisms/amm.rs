@@ -535,7 +535,7 @@ impl MechanismKind for AmmKind {
                 name: "valuation",
                 ty: "contract name",
                 default: Some("none"),
-                doc: "contract whose price values LP vs holding (e.g. a price_feed); adds lp_share_value, hold_share_value, impermanent_loss",
+                doc: "contract whose price values LP vs holding (e.g. a price_feed); adds lp_share_value, hold_share_value, impermanent_loss, tracking_error",
             },
         ]
     }

@@ -323,3 +323,28 @@ exit_deviation = 0.2
     use Action::{Deposit, Redeem};
     assert_eq!(lp_actions, vec![Deposit, Deposit, Deposit, Redeem, Deposit]);
 }
+
+#[test]
+fn bad_pool_and_arbitrageur_parameters_are_errors_at_their_line() {
+    let dir = tempdir();
+    let shipped = shipped_scenario_text("amm_arbitrage.toml");
+    let cases = [
+        ("lp_token = \"LP\"", "lp_token = \"ETH\"", "contracts.pool.lp_token", "not base or quote"),
+        ("[0.001, 0.003, 0.01]", "[0.001, 0.003, 1.5]", "contracts.pool.fee", "[0, 1)"),
+        ("initial_base = 1_000.0", "initial_base = 0.0", "contracts.pool.initial_base", "> 0"),
+        ("valuation = \"feed\"", "valuation = \"pool\"", "contracts.pool.valuation", "cannot name itself"),
+        ("reference = \"feed\"", "reference = \"pool\"", "reference", "must differ from venue"),
+        ("capital = 500_000.0", "capital = -1.0", "capital", "outside the allowed range"),
+        ("exit_deviation = 0.2", "exit_deviation = -0.2", "exit_deviation", "outside the allowed range"),
+    ];
+    for (from, to, field, message) in cases {
+        let text = replace_once(&shipped, from, to);
+        let scenario = write_file(dir.path(), "bad.toml", &text);
+        let out = run(&["validate", path_str(&scenario)]);
+        assert_eq!(code(&out), 2, "{to}: {}", describe(&out));
+        let (line, _) = line_col_of(&text, to);
+        let err = stderr(&out);
+        assert!(err.contains(&format!("bad.toml:{line}:")), "{to}: {err}");
+        assert!(err.contains(field) && err.contains(message), "{to}: {err}");
+    }
+}
