@@ -1,6 +1,8 @@
 //! Built-in agent behaviours, one file each. Registration order is the
 //! order in which an agent's behaviours decide within a tick.
 
+pub mod arbitrageur;
+pub mod liquidity_provider;
 pub mod noise_trader;
 pub mod staker;
 pub mod vested_holder;
@@ -15,5 +17,7 @@ pub fn register(registry: &mut Registry) {
         .add_behaviour(noise_trader::NoiseTraderKind)
         .add_behaviour(staker::StakerKind)
         .add_behaviour(vested_holder::VestedHolderKind)
-        .add_behaviour(whale::WhaleKind);
+        .add_behaviour(whale::WhaleKind)
+        .add_behaviour(arbitrageur::ArbitrageurKind)
+        .add_behaviour(liquidity_provider::LiquidityProviderKind);
 }

@@ -1,6 +1,7 @@
 //! Built-in mechanisms (contracts), one file each. Each file holds the
 //! contract, its parameters, its invariants and its tests.
 
+pub mod amm;
 pub mod bonding_curve;
 pub mod price_feed;
 pub mod staking_pool;
@@ -16,5 +17,6 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(treasury::TreasuryKind)
         .add_mechanism(staking_pool::StakingPoolKind)
         .add_mechanism(price_feed::PriceFeedKind)
-        .add_mechanism(vesting::VestingKind);
+        .add_mechanism(vesting::VestingKind)
+        .add_mechanism(amm::AmmKind);
 }
