@@ -2,6 +2,7 @@
 //! contract, its parameters, its invariants and its tests.
 
 pub mod bonding_curve;
+pub mod emission;
 pub mod staking_pool;
 pub mod treasury;
 
@@ -12,5 +13,6 @@ pub fn register(registry: &mut Registry) {
     registry
         .add_mechanism(bonding_curve::BondingCurveKind)
         .add_mechanism(treasury::TreasuryKind)
-        .add_mechanism(staking_pool::StakingPoolKind);
+        .add_mechanism(staking_pool::StakingPoolKind)
+        .add_mechanism(emission::EmissionKind);
 }
