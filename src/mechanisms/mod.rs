@@ -3,6 +3,7 @@
 
 pub mod bonding_curve;
 pub mod emission;
+pub mod price_feed;
 pub mod staking_pool;
 pub mod treasury;
 
@@ -14,5 +15,6 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(bonding_curve::BondingCurveKind)
         .add_mechanism(treasury::TreasuryKind)
         .add_mechanism(staking_pool::StakingPoolKind)
+        .add_mechanism(price_feed::PriceFeedKind)
         .add_mechanism(emission::EmissionKind);
 }

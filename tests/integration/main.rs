@@ -8,6 +8,7 @@ mod common;
 mod conservation;
 mod determinism;
 mod docs;
+mod engine_api;
 mod experiments;
 mod replay;
 mod staking;
