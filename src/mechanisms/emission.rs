@@ -272,7 +272,7 @@ impl MechanismKind for EmissionKind {
                 name: "recipient",
                 ty: "contract or account name",
                 default: None,
-                doc: "account that receives the emission (e.g. a rewards treasury)",
+                doc: "account that receives the emission, e.g. a rewards treasury (a name that is no contract is a named account)",
             },
             ParamDoc {
                 name: "schedule",
@@ -289,14 +289,14 @@ impl MechanismKind for EmissionKind {
             ParamDoc {
                 name: "decay",
                 ty: "float in [0, 1]",
-                default: None,
-                doc: "exponential only (required): amount_n = amount·(1−decay)^(n−1)",
+                default: Some("none; required with schedule = \"exponential\""),
+                doc: "exponential only: amount_n = amount·(1−decay)^(n−1)",
             },
             ParamDoc {
                 name: "halving_ticks",
                 ty: "integer >= 1",
-                default: None,
-                doc: "halving only (required): ticks between halvings",
+                default: Some("none; required with schedule = \"halving\""),
+                doc: "halving only: amount_n = amount / 2^floor((n−1)/halving_ticks)",
             },
             ParamDoc {
                 name: "start_tick",

@@ -492,7 +492,7 @@ impl MechanismKind for StakingPoolKind {
                 name: "slash_to",
                 ty: "contract or account name",
                 default: Some("none (burnt)"),
-                doc: "account receiving slashed tokens; omitted: they are burnt",
+                doc: "account receiving slashed tokens (a contract, or else a named account); omitted: they are burnt",
             },
             ParamDoc {
                 name: "ticks_per_year",
