@@ -3,6 +3,7 @@
 
 pub mod amm;
 pub mod bonding_curve;
+pub mod emission;
 pub mod price_feed;
 pub mod staking_pool;
 pub mod treasury;
@@ -18,5 +19,6 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(staking_pool::StakingPoolKind)
         .add_mechanism(price_feed::PriceFeedKind)
         .add_mechanism(vesting::VestingKind)
-        .add_mechanism(amm::AmmKind);
+        .add_mechanism(amm::AmmKind)
+        .add_mechanism(emission::EmissionKind);
 }

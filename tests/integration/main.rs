@@ -12,4 +12,5 @@ mod docs;
 mod engine_api;
 mod experiments;
 mod replay;
+mod staking;
 mod vesting;
