@@ -1,6 +1,8 @@
 //! Built-in mechanisms (contracts), one file each. Each file holds the
 //! contract, its parameters, its invariants and its tests.
 
+pub mod augmented_bonding_curve;
+pub mod bancor;
 pub mod bonding_curve;
 pub mod staking_pool;
 pub mod treasury;
@@ -12,5 +14,7 @@ pub fn register(registry: &mut Registry) {
     registry
         .add_mechanism(bonding_curve::BondingCurveKind)
         .add_mechanism(treasury::TreasuryKind)
-        .add_mechanism(staking_pool::StakingPoolKind);
+        .add_mechanism(staking_pool::StakingPoolKind)
+        .add_mechanism(bancor::BancorKind)
+        .add_mechanism(augmented_bonding_curve::AugmentedBondingCurveKind);
 }
