@@ -1,8 +1,11 @@
 //! Built-in agent behaviours, one file each. Registration order is the
 //! order in which an agent's behaviours decide within a tick.
 
+pub mod hatcher;
+pub mod mean_reverter;
 pub mod noise_trader;
 pub mod staker;
+pub mod trend_follower;
 
 use crate::registry::Registry;
 
@@ -10,4 +13,8 @@ use crate::registry::Registry;
 /// an agent trades before it stakes, as the `market` benchmark specifies).
 pub fn register(registry: &mut Registry) {
     registry.add_behaviour(noise_trader::NoiseTraderKind).add_behaviour(staker::StakerKind);
+    registry
+        .add_behaviour(hatcher::HatcherKind)
+        .add_behaviour(trend_follower::TrendFollowerKind)
+        .add_behaviour(mean_reverter::MeanReverterKind);
 }
