@@ -4,6 +4,7 @@
 pub mod augmented_bonding_curve;
 pub mod bancor;
 pub mod bonding_curve;
+pub mod price_feed;
 pub mod staking_pool;
 pub mod treasury;
 
@@ -15,6 +16,7 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(bonding_curve::BondingCurveKind)
         .add_mechanism(treasury::TreasuryKind)
         .add_mechanism(staking_pool::StakingPoolKind)
+        .add_mechanism(price_feed::PriceFeedKind)
         .add_mechanism(bancor::BancorKind)
         .add_mechanism(augmented_bonding_curve::AugmentedBondingCurveKind);
 }
