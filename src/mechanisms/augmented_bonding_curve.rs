@@ -380,7 +380,15 @@ impl Contract for AugmentedBondingCurve {
         // The unlocked tokens leave the backing; the matching debit of the
         // locked positions moves no asset.
         if credit.slot == SlotId::from(self.token) {
-            *ledger.balance_mut(self.account, self.token) -= amount;
+            let backing = ledger.balance_mut(self.account, self.token);
+            *backing -= amount;
+            if credit.per_unit == 1.0 {
+                // Every position is now exactly zero: what is left is the
+                // rounding between the agents' sum and the booked backing,
+                // written off against issuance so nothing drifts negative.
+                let dust = std::mem::take(backing);
+                ledger.record_burn(self.token, dust);
+            }
         }
     }
 
