@@ -25,7 +25,7 @@ use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
 use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::scenario::{AgentParam, Param};
 
 /// Relative band within which two averages count as equal.
 const BAND: f64 = 1e-12;
@@ -181,6 +181,15 @@ pub(crate) fn venue_and_signal(
     Ok((venue_id, signal_id))
 }
 
+/// Smallest and largest value a range-checked parameter can take.
+fn bounds(p: &Param) -> (f64, f64) {
+    match *p {
+        Param::Constant { value } => (value, value),
+        Param::Uniform { low, high } => (low, high),
+        _ => (f64::NEG_INFINITY, f64::INFINITY),
+    }
+}
+
 /// The `trend_follower` behaviour kind.
 pub struct TrendFollowerKind;
 
@@ -234,10 +243,15 @@ impl BehaviourKind for TrendFollowerKind {
         ctx.check_param("short_window", &p.short_window, 1.0, MAX_WINDOW)?;
         ctx.check_param("long_window", &p.long_window, 2.0, MAX_WINDOW)?;
         ctx.check_param("trade_fraction", &p.trade_fraction, 0.0, 1.0)?;
-        if let (Some(s), Some(l)) = (p.short_window.0.as_constant(), p.long_window.0.as_constant())
-            && s.round() >= l.round()
-        {
-            return Err(ctx.invalid("long_window", format!("{l} must be longer than short_window ({s})")));
+        // Windows are bounded (range-checked above), so their extremes are
+        // known; overlapping ranges are resolved per agent (see long_window).
+        let (short_min, _) = bounds(&p.short_window.0);
+        let (_, long_max) = bounds(&p.long_window.0);
+        if long_max.round() <= short_min.round() {
+            return Err(ctx.invalid(
+                "long_window",
+                format!("at most {long_max}: must be longer than short_window (at least {short_min})"),
+            ));
         }
         ctx.spawn(|rng| {
             let short = p.short_window.0.sample(rng).round() as usize;

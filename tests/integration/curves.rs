@@ -234,3 +234,53 @@ fn mean_reverter_trades_while_the_price_is_beyond_its_band() {
     // The slow one is still warming up at tick 30 and first acts at 40.
     assert_eq!(trades_of(&events, 3).first(), Some(&(40, Action::Buy)));
 }
+
+/// The error building `text` gives, as displayed.
+fn build_error(text: &str) -> String {
+    let scenario = LoadedScenario::from_str(Path::new("bad.toml"), text).expect("scenario parses");
+    match Simulation::new(&scenario, &Registry::builtin(), &RunSpec::single(1)) {
+        Ok(_) => panic!("scenario must not build:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn bad_curve_and_strategy_parameters_are_located_errors() {
+    let base = commons_abc_single();
+    let cases = [
+        ("kappa = 4.0", "kappa = 0.5", "contracts.abc.kappa"),
+        ("hatch_tribute = 0.2", "hatch_tribute = 1.0", "contracts.abc.hatch_tribute"),
+        ("hatch_goal = 200_000.0", "hatch_goal = -1.0", "contracts.abc.hatch_goal"),
+        ("hatch_deadline = 40", "hatch_deadline = 0", "contracts.abc.hatch_deadline"),
+        ("window = 20", "window = 0", "populations.reverters.behaviours.mean_reverter.window"),
+        (
+            "long_window = { dist = \"uniform\", low = 8, high = 15 }",
+            "long_window = 2",
+            "populations.trend.behaviours.trend_follower.long_window",
+        ),
+    ];
+    for (from, to, field) in cases {
+        let text = replace_once(&base, from, to);
+        let err = build_error(&text);
+        let (line, _) = line_col_of(&text, to);
+        assert!(err.contains(field) && err.contains(&format!("bad.toml:{line}:")), "{to}: {err}");
+    }
+    let bancor = r#"
+ticks = 1
+assets = ["DAI", "TKN"]
+[contracts.curve]
+kind = "bancor"
+reserve_asset = "DAI"
+token = "TKN"
+reserve_ratio = 1.5
+initial_supply = 1.0
+initial_reserve = 1.0
+"#;
+    let err = build_error(bancor);
+    assert!(err.contains("bad.toml:8:") && err.contains("reserve_ratio") && err.contains("(0, 1]"), "{err}");
+    let with_tribute = bancor
+        .replace("1.5", "0.5")
+        .replace("initial_reserve = 1.0", "initial_reserve = 1.0\nentry_tribute = 0.1");
+    let err = build_error(&with_tribute);
+    assert!(err.contains("treasury") && err.contains("required"), "{err}");
+}
