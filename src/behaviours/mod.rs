@@ -6,14 +6,19 @@ pub mod mean_reverter;
 pub mod noise_trader;
 pub mod staker;
 pub mod trend_follower;
+pub mod vested_holder;
+pub mod whale;
 
 use crate::registry::Registry;
 
 /// Registers every built-in behaviour kind (noise trader before staker, so
 /// an agent trades before it stakes, as the `market` benchmark specifies).
 pub fn register(registry: &mut Registry) {
-    registry.add_behaviour(noise_trader::NoiseTraderKind).add_behaviour(staker::StakerKind);
     registry
+        .add_behaviour(noise_trader::NoiseTraderKind)
+        .add_behaviour(staker::StakerKind)
+        .add_behaviour(vested_holder::VestedHolderKind)
+        .add_behaviour(whale::WhaleKind)
         .add_behaviour(hatcher::HatcherKind)
         .add_behaviour(trend_follower::TrendFollowerKind)
         .add_behaviour(mean_reverter::MeanReverterKind);

@@ -7,6 +7,7 @@ pub mod bonding_curve;
 pub mod price_feed;
 pub mod staking_pool;
 pub mod treasury;
+pub mod vesting;
 
 use crate::registry::Registry;
 
@@ -17,6 +18,7 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(treasury::TreasuryKind)
         .add_mechanism(staking_pool::StakingPoolKind)
         .add_mechanism(price_feed::PriceFeedKind)
+        .add_mechanism(vesting::VestingKind)
         .add_mechanism(bancor::BancorKind)
         .add_mechanism(augmented_bonding_curve::AugmentedBondingCurveKind);
 }

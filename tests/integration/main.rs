@@ -12,3 +12,4 @@ mod docs;
 mod engine_api;
 mod experiments;
 mod replay;
+mod vesting;
