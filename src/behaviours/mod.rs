@@ -2,9 +2,12 @@
 //! order in which an agent's behaviours decide within a tick.
 
 pub mod arbitrageur;
+pub mod hatcher;
 pub mod liquidity_provider;
+pub mod mean_reverter;
 pub mod noise_trader;
 pub mod staker;
+pub mod trend_follower;
 pub mod vested_holder;
 pub mod whale;
 
@@ -19,5 +22,8 @@ pub fn register(registry: &mut Registry) {
         .add_behaviour(vested_holder::VestedHolderKind)
         .add_behaviour(whale::WhaleKind)
         .add_behaviour(arbitrageur::ArbitrageurKind)
-        .add_behaviour(liquidity_provider::LiquidityProviderKind);
+        .add_behaviour(liquidity_provider::LiquidityProviderKind)
+        .add_behaviour(hatcher::HatcherKind)
+        .add_behaviour(trend_follower::TrendFollowerKind)
+        .add_behaviour(mean_reverter::MeanReverterKind);
 }

@@ -2,6 +2,8 @@
 //! contract, its parameters, its invariants and its tests.
 
 pub mod amm;
+pub mod augmented_bonding_curve;
+pub mod bancor;
 pub mod bonding_curve;
 pub mod emission;
 pub mod price_feed;
@@ -20,5 +22,7 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(price_feed::PriceFeedKind)
         .add_mechanism(vesting::VestingKind)
         .add_mechanism(amm::AmmKind)
-        .add_mechanism(emission::EmissionKind);
+        .add_mechanism(emission::EmissionKind)
+        .add_mechanism(bancor::BancorKind)
+        .add_mechanism(augmented_bonding_curve::AugmentedBondingCurveKind);
 }

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod conservation;
+mod curves;
 mod determinism;
 mod docs;
 mod engine_api;
