@@ -2,6 +2,7 @@
 //! contract, its parameters, its invariants and its tests.
 
 pub mod bonding_curve;
+pub mod lending_market;
 pub mod staking_pool;
 pub mod treasury;
 
@@ -13,4 +14,5 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(bonding_curve::BondingCurveKind)
         .add_mechanism(treasury::TreasuryKind)
         .add_mechanism(staking_pool::StakingPoolKind);
+    registry.add_mechanism(lending_market::LendingMarketKind);
 }
