@@ -3,6 +3,7 @@
 
 pub mod bonding_curve;
 pub mod lending_market;
+pub mod price_feed;
 pub mod staking_pool;
 pub mod treasury;
 
@@ -13,6 +14,7 @@ pub fn register(registry: &mut Registry) {
     registry
         .add_mechanism(bonding_curve::BondingCurveKind)
         .add_mechanism(treasury::TreasuryKind)
-        .add_mechanism(staking_pool::StakingPoolKind);
+        .add_mechanism(staking_pool::StakingPoolKind)
+        .add_mechanism(price_feed::PriceFeedKind);
     registry.add_mechanism(lending_market::LendingMarketKind);
 }

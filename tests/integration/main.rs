@@ -8,5 +8,6 @@ mod common;
 mod conservation;
 mod determinism;
 mod docs;
+mod engine_api;
 mod experiments;
 mod replay;
