@@ -1,6 +1,8 @@
 //! Built-in agent behaviours, one file each. Registration order is the
 //! order in which an agent's behaviours decide within a tick.
 
+pub mod borrower;
+pub mod liquidator;
 pub mod noise_trader;
 pub mod staker;
 
@@ -10,4 +12,5 @@ use crate::registry::Registry;
 /// an agent trades before it stakes, as the `market` benchmark specifies).
 pub fn register(registry: &mut Registry) {
     registry.add_behaviour(noise_trader::NoiseTraderKind).add_behaviour(staker::StakerKind);
+    registry.add_behaviour(borrower::BorrowerKind).add_behaviour(liquidator::LiquidatorKind);
 }

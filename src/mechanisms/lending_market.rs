@@ -213,6 +213,7 @@ pub struct LendingMarket {
     cash: f64,
     price: f64,
     unhealthy: Vec<AgentId>,
+    shortfall: f64,
     interest_total: f64,
     bad_debt_total: f64,
     // Per tick.
@@ -243,6 +244,11 @@ const METRICS: &[MetricDef] = &[
         name: "n_unhealthy",
         kind: MetricKind::Count,
         doc: "loans with health factor < 1 at the start of the tick",
+    },
+    MetricDef {
+        name: "shortfall",
+        kind: MetricKind::Float,
+        doc: "debt its collateral no longer covers, Σ max(0, d − c·p), at the start of the tick",
     },
     MetricDef { name: "n_liquidations", kind: MetricKind::Count, doc: "liquidations settled this tick" },
     MetricDef { name: "liquidated_collateral", kind: MetricKind::Float, doc: "collateral seized this tick" },
@@ -303,6 +309,13 @@ impl LendingMarket {
     /// The borrow index: debt per unit of scaled debt.
     pub fn index(&self) -> f64 {
         self.index
+    }
+
+    /// Debt not covered by its collateral at this tick's price,
+    /// `Σ max(0, d_i − c_i·p)`: the bad debt liquidations would have to
+    /// write off if nobody repaid.
+    pub fn shortfall(&self) -> f64 {
+        self.shortfall
     }
 
     /// Debt written off so far.
@@ -538,16 +551,18 @@ impl Contract for LendingMarket {
     fn observe(&mut self, ctx: &ObserveCtx<'_>) {
         self.price = ctx.prices.get(self.oracle);
         self.unhealthy.clear();
+        self.shortfall = 0.0;
         if !self.price_usable() {
             return;
         }
         let (price, threshold, index) = (self.price, self.params.liquidation_threshold, self.index);
-        self.unhealthy.extend(
-            self.book
-                .iter()
-                .filter(|(_, e)| health_factor(e.collateral, price, threshold, e.scaled * index) < 1.0)
-                .map(|(id, _)| *id),
-        );
+        for (id, e) in &self.book {
+            let debt = e.scaled * index;
+            if health_factor(e.collateral, price, threshold, debt) < 1.0 {
+                self.unhealthy.push(*id);
+            }
+            self.shortfall += (debt - e.collateral * price).max(0.0);
+        }
     }
 
     fn accrue(&mut self, _ctx: &mut AccrueCtx<'_>) {
@@ -599,6 +614,7 @@ impl Contract for LendingMarket {
             self.collateral_total(ledger),
             self.cash,
             self.unhealthy.len() as f64,
+            self.shortfall,
             self.n_liquidations as f64,
             self.liquidated_collateral,
             self.bad_debt_total,
@@ -807,6 +823,7 @@ impl MechanismKind for LendingMarketKind {
             cash: p.initial_liquidity,
             price: f64::NAN,
             unhealthy: Vec::new(),
+            shortfall: 0.0,
             interest_total: 0.0,
             bad_debt_total: 0.0,
             interest: 0.0,
@@ -857,6 +874,7 @@ mod tests {
             cash: liquidity,
             price: f64::NAN,
             unhealthy: Vec::new(),
+            shortfall: 0.0,
             interest_total: 0.0,
             bad_debt_total: 0.0,
             interest: 0.0,
@@ -974,7 +992,10 @@ mod tests {
         observe(&mut m, &ledger, 70.0);
         assert!(close(m.health(BOB), 10.0 * 70.0 * 0.8 / 600.0));
         assert_eq!(m.unhealthy(), &[BOB]);
+        assert_eq!(m.shortfall(), 0.0);
         assert_eq!(m.health(LIZ), f64::INFINITY);
+        observe(&mut m, &ledger, 45.0);
+        assert!(close(m.shortfall(), 600.0 - 450.0));
     }
 
     #[test]

@@ -10,4 +10,5 @@ mod determinism;
 mod docs;
 mod engine_api;
 mod experiments;
+mod lending;
 mod replay;

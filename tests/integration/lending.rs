@@ -1,0 +1,202 @@
+//! The lending market with its borrowers and liquidators: small worlds
+//! whose decisions are known in advance, and the shipped cascade scenario
+//! run end to end (no invariant broken, every asset conserved).
+
+use std::path::Path;
+
+use tokensim::engine::contract::Contracts;
+use tokensim::engine::phase::EventRow;
+use tokensim::mechanisms::lending_market::LendingMarket;
+use tokensim::prelude::*;
+
+use crate::common::*;
+
+/// A world with a constant price feed (`oracle`, id 0, at 100, times
+/// `shock` at tick 2) and a market (id 1) with 10 000 DAI and no interest,
+/// followed by `populations`.
+fn world(shock: f64, populations: &str) -> Simulation {
+    let text = format!(
+        r#"
+ticks = 5
+assets = ["TKN", "DAI"]
+[output]
+events = true
+[contracts.oracle]
+kind = "price_feed"
+process = "constant"
+initial = 100.0
+shocks = [{{ tick = 2, factor = {shock} }}]
+[contracts.market]
+kind = "lending_market"
+collateral = "TKN"
+debt = "DAI"
+oracle = "oracle"
+initial_liquidity = 10_000.0
+max_ltv = 0.75
+liquidation_threshold = 0.8
+liquidation_bonus = 0.05
+close_factor = 0.5
+base_rate = 0.0
+slope1 = 0.0
+slope2 = 0.0
+{populations}
+"#
+    );
+    let scenario = LoadedScenario::from_str(Path::new("lending.toml"), &text).expect("scenario parses");
+    Simulation::new(&scenario, &Registry::builtin(), &RunSpec::single(1)).expect("scenario builds")
+}
+
+const MARKET: ContractId = ContractId(1);
+const TKN: AssetId = AssetId(0);
+const DAI: AssetId = AssetId(1);
+
+fn market(sim: &Simulation) -> &LendingMarket {
+    sim.world.resource::<Contracts>().downcast::<LendingMarket>(MARKET).expect("a lending market")
+}
+
+fn step(sim: &mut Simulation) -> Vec<EventRow> {
+    let log = sim.step();
+    assert!(log.violations.is_empty(), "tick {}: {:?}", sim.tick(), sim.log().violations);
+    sim.log().events.clone()
+}
+
+fn wallets(sim: &mut Simulation) -> Vec<Wallet> {
+    let mut out = Vec::new();
+    sim.for_each_agent(|_, w| out.push(*w));
+    out
+}
+
+#[test]
+fn borrower_deposits_then_borrows_to_its_target() {
+    // 10 TKN at 100 DAI, target LTV 0.5: deposit 10, borrow 500, in that
+    // order, in the first block; then nothing while the LTV stays in band.
+    let mut sim = world(
+        1.0,
+        r#"
+[populations.bob]
+count = 1
+balances = { TKN = 10.0 }
+behaviours.borrower = { market = "market", target_ltv = 0.5, band = 0.05 }
+"#,
+    );
+    let events = step(&mut sim);
+    let summary: Vec<(Action, f64, f64)> =
+        events.iter().map(|e| (e.action, e.amount_in, e.amount_out)).collect();
+    assert_eq!(summary, [(Action::Deposit, 10.0, 0.0), (Action::Borrow, 0.0, 500.0)]);
+    assert!(events.iter().all(|e| e.rejected.is_none() && e.contract == MARKET));
+    let w = wallets(&mut sim)[0];
+    assert_eq!((w.get(TKN), w.get(DAI)), (0.0, 500.0));
+    let loan = market(&sim).loan(AgentId(0)).expect("a loan");
+    assert_eq!((loan.collateral, loan.debt), (10.0, 500.0));
+    assert_eq!(market(&sim).cash(), 9_500.0);
+    assert!(step(&mut sim).is_empty(), "LTV 0.5 is in band: nothing to do");
+}
+
+#[test]
+fn borrower_repays_when_the_price_falls_out_of_band() {
+    // At 80 after the shock, LTV = 500/800 = 0.625 > 0.55: repays down to
+    // 0.5·800 = 400, i.e. 100 DAI from its wallet.
+    let mut sim = world(
+        0.8,
+        r#"
+[populations.bob]
+count = 1
+balances = { TKN = 10.0 }
+behaviours.borrower = { market = "market", target_ltv = 0.5, band = 0.05 }
+"#,
+    );
+    step(&mut sim);
+    let events = step(&mut sim);
+    let summary: Vec<(Action, f64)> = events.iter().map(|e| (e.action, e.amount_in)).collect();
+    assert_eq!(summary, [(Action::Repay, 100.0)]);
+    assert_eq!(market(&sim).loan(AgentId(0)).unwrap().debt, 400.0);
+}
+
+#[test]
+fn liquidator_liquidates_an_unhealthy_loan_by_the_closed_form() {
+    // The liquidator (agent 0, settles first) holds 1 000 DAI; the
+    // borrower (agent 1) borrows 700 against 10 TKN at 100. The price
+    // falls to 80: HF = 10·80·0.8/700 < 1. The liquidator repays
+    // 0.5·700 = 350 and receives 350·1.05/80 TKN; then the borrower,
+    // who decided on the same prices, repays 700 − 0.7·800 = 140.
+    let mut sim = world(
+        0.8,
+        r#"
+[populations.keeper]
+count = 1
+balances = { DAI = 1000.0 }
+behaviours.liquidator = { market = "market" }
+[populations.bob]
+count = 1
+balances = { TKN = 10.0 }
+behaviours.borrower = { market = "market", target_ltv = 0.7, band = 0.01 }
+"#,
+    );
+    let first = step(&mut sim);
+    assert!(first.iter().all(|e| e.agent == AgentId(1)), "nothing to liquidate at 100: {first:?}");
+    assert_eq!(market(&sim).loan(AgentId(1)).unwrap().debt, 700.0);
+
+    let events = step(&mut sim);
+    assert_eq!(market(&sim).price(), 80.0);
+    let health = 10.0 * 80.0 * 0.8 / 700.0;
+    assert!(health < 1.0);
+    let (repaid, seized) = (0.5 * 700.0, 0.5 * 700.0 * 1.05 / 80.0);
+    let liquidation: Vec<&EventRow> = events.iter().filter(|e| e.action == Action::Liquidate).collect();
+    assert_eq!(liquidation.len(), 1, "{events:?}");
+    let l = liquidation[0];
+    assert_eq!((l.agent, l.rejected), (AgentId(0), None));
+    assert_close(l.amount_in, repaid, 1e-12, "repaid");
+    assert_close(l.amount_out, seized, 1e-12, "seized");
+    assert_close(l.fee, seized - repaid / 80.0, 1e-12, "bonus in TKN");
+    let repay: Vec<&EventRow> = events.iter().filter(|e| e.action == Action::Repay).collect();
+    assert_eq!(repay.len(), 1);
+    assert_close(repay[0].amount_in, 140.0, 1e-12, "borrower's repay");
+
+    let w = wallets(&mut sim);
+    assert_close(w[0].get(DAI), 1000.0 - repaid, 1e-12, "liquidator DAI");
+    assert_close(w[0].get(TKN), seized, 1e-12, "liquidator TKN");
+    let loan = market(&sim).loan(AgentId(1)).unwrap();
+    assert_close(loan.collateral, 10.0 - seized, 1e-12, "collateral left");
+    assert_close(loan.debt, 700.0 - repaid - 140.0, 1e-12, "debt left");
+    assert_eq!(market(&sim).bad_debt(), 0.0);
+}
+
+#[test]
+fn liquidators_spread_over_loans_and_skip_small_gains() {
+    // Two borrowers (ids 3, 4) under water after the shock; two keepers
+    // (ids 0, 1) take one loan each per tick, starting at id mod 2, so
+    // they pick different loans. A third liquidator (id 2) wants more than
+    // the bonus is worth (0.05·350 = 17.5 DAI) and sends nothing.
+    let mut sim = world(
+        0.8,
+        r#"
+[populations.keepers]
+count = 2
+balances = { DAI = 1000.0 }
+behaviours.liquidator = { market = "market", max_per_tick = 1 }
+[populations.picky]
+count = 1
+balances = { DAI = 1000.0 }
+behaviours.liquidator = { market = "market", min_bonus_value = 17.6 }
+[populations.bobs]
+count = 2
+balances = { TKN = 10.0 }
+behaviours.borrower = { market = "market", target_ltv = 0.7, band = 0.01 }
+"#,
+    );
+    step(&mut sim);
+    let events = step(&mut sim);
+    assert_eq!(market(&sim).unhealthy(), &[AgentId(3), AgentId(4)]);
+    let liquidations: Vec<(AgentId, f64)> = events
+        .iter()
+        .filter(|e| e.action == Action::Liquidate)
+        .map(|e| {
+            assert_eq!(e.rejected, None);
+            (e.agent, e.amount_in)
+        })
+        .collect();
+    assert_eq!(liquidations, [(AgentId(0), 350.0), (AgentId(1), 350.0)]);
+    for bob in [AgentId(3), AgentId(4)] {
+        assert_close(market(&sim).loan(bob).unwrap().debt, 700.0 - 350.0 - 140.0, 1e-12, "debt left");
+    }
+}
