@@ -9,8 +9,9 @@
 //!    also the market's oracle;
 //! 2. with probability `p_act`, it walks the market's list of unhealthy
 //!    loans (health factor < 1 at the start of the tick), starting at
-//!    position `id mod n` so liquidators spread over the loans instead of
-//!    all racing for the first one, and for up to `max_per_tick` loans
+//!    position `id · max_per_tick mod n` so liquidators with consecutive
+//!    ids take disjoint stretches of the list instead of all racing for
+//!    the same loans, and for up to `max_per_tick` loans
 //!    sends a liquidation of `min(close_factor · d, budget)` when the
 //!    expected gain `seized · p − repaid` (see
 //!    [`Liquidation`](crate::mechanisms::lending_market::Liquidation))
@@ -68,7 +69,7 @@ impl Behaviour for Liquidator {
             return;
         }
         let me = agent.id();
-        let start = (me.0 % list.len() as u64) as usize;
+        let start = (me.0.wrapping_mul(u64::from(self.max_per_tick)) % list.len() as u64) as usize;
         let (bonus, close_factor) = (m.params.liquidation_bonus, m.params.close_factor);
         let mut budget = agent.wallet.get(debt_asset);
         let mut sent = 0;

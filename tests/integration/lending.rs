@@ -164,8 +164,8 @@ behaviours.borrower = { market = "market", target_ltv = 0.7, band = 0.01 }
 #[test]
 fn liquidators_spread_over_loans_and_skip_small_gains() {
     // Two borrowers (ids 3, 4) under water after the shock; two keepers
-    // (ids 0, 1) take one loan each per tick, starting at id mod 2, so
-    // they pick different loans. A third liquidator (id 2) wants more than
+    // (ids 0, 1) take one loan each per tick, starting at
+    // id · max_per_tick mod 2, so they pick different loans. A third liquidator (id 2) wants more than
     // the bonus is worth (0.05·350 = 17.5 DAI) and sends nothing.
     let mut sim = world(
         0.8,
