@@ -113,6 +113,56 @@ behaviours.borrower = { market = "market", target_ltv = 0.5, band = 0.05 }
 }
 
 #[test]
+fn leveraged_borrower_loops_borrowed_funds_into_collateral() {
+    // Oracle at 100; the venue is a linear bonding curve at the same
+    // price (m = 1e-4, S0 = 1e6, reserve m/2·S0²). Tick 1: deposit 10,
+    // borrow 500, buy TKN with the 500. Tick 2: deposit what it bought,
+    // borrow back to LTV 0.5 and buy again.
+    let mut sim = world(
+        1.0,
+        r#"
+[contracts.curve]
+kind = "bonding_curve"
+reserve_asset = "DAI"
+token = "TKN"
+slope = 1e-4
+initial_supply = 1_000_000.0
+[populations.bob]
+count = 1
+balances = { TKN = 10.0 }
+behaviours.borrower = { market = "market", target_ltv = 0.5, band = 0.05, venue = "curve", leverage = true }
+"#,
+    );
+    let (m, s0) = (1e-4, 1e6);
+    let bought = |reserve: f64, paid: f64| (2.0 * (reserve + paid) / m).sqrt() - (2.0 * reserve / m).sqrt();
+    let r0 = m / 2.0 * s0 * s0;
+    let x1 = bought(r0, 500.0);
+    let summary = |events: &[EventRow]| -> Vec<(Action, f64, f64)> {
+        events.iter().map(|e| (e.action, e.amount_in, e.amount_out)).collect()
+    };
+    let events = step(&mut sim);
+    assert!(events.iter().all(|e| e.rejected.is_none()), "{events:?}");
+    let got = summary(&events);
+    assert_eq!(got[..2], [(Action::Deposit, 10.0, 0.0), (Action::Borrow, 0.0, 500.0)]);
+    assert_eq!((got[2].0, got[2].1), (Action::Buy, 500.0));
+    assert_close(got[2].2, x1, 1e-9, "TKN bought");
+
+    let events = step(&mut sim);
+    let got = summary(&events);
+    let borrow2 = 0.5 * (10.0 + x1) * 100.0 - 500.0;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0].0, Action::Deposit);
+    assert_close(got[0].1, x1, 1e-12, "deposits what it bought");
+    assert_eq!(got[1].0, Action::Borrow);
+    assert_close(got[1].2, borrow2, 1e-12, "borrows back to the target");
+    assert_eq!(got[2].0, Action::Buy);
+    assert_close(got[2].2, bought(r0 + 500.0, borrow2), 1e-9, "TKN bought again");
+    let loan = market(&sim).loan(AgentId(0)).unwrap();
+    assert_close(loan.debt, 500.0 + borrow2, 1e-12, "debt");
+    assert_close(loan.debt / (loan.collateral * 100.0), 0.5, 1e-12, "LTV back at target");
+}
+
+#[test]
 fn liquidator_liquidates_an_unhealthy_loan_by_the_closed_form() {
     // The liquidator (agent 0, settles first) holds 1 000 DAI; the
     // borrower (agent 1) borrows 700 against 10 TKN at 100. The price
