@@ -250,3 +250,52 @@ behaviours.borrower = { market = "market", target_ltv = 0.7, band = 0.01 }
         assert_close(market(&sim).loan(bob).unwrap().debt, 700.0 - 350.0 - 140.0, 1e-12, "debt left");
     }
 }
+
+/// Validates `text` and asserts exit 2 with an error at the line of
+/// `at` that mentions every string of `says`.
+#[track_caller]
+fn rejected(text: &str, at: &str, says: &[&str]) {
+    let dir = tempdir();
+    let path = write_file(dir.path(), "bad.toml", text);
+    let out = run(&["validate", path_str(&path)]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    assert!(!err.contains("panicked"), "{err}");
+    let (line, _) = line_col_of(text, at);
+    assert!(err.contains(&format!("bad.toml:{line}:")), "error not at line {line}:\n{err}");
+    for s in says {
+        assert!(err.contains(s), "`{s}` missing from:\n{err}");
+    }
+}
+
+#[test]
+fn bad_lending_parameters_are_located_errors() {
+    let base = r#"ticks = 2
+assets = ["TKN", "DAI"]
+[contracts.oracle]
+kind = "price_feed"
+process = "constant"
+initial = 100.0
+[contracts.market]
+kind = "lending_market"
+collateral = "TKN"
+debt = "DAI"
+oracle = "oracle"
+max_ltv = 0.75
+liquidation_threshold = 0.8
+[populations.bob]
+count = 1
+balances = { TKN = 10.0 }
+behaviours.borrower = { market = "market", target_ltv = 0.5 }
+"#;
+    let bad = replace_once(base, "liquidation_threshold = 0.8", "liquidation_threshold = 0.7");
+    rejected(&bad, "liquidation_threshold = 0.7", &["liquidation_threshold", "[0.75, 1)"]);
+    let bad = replace_once(base, "oracle = \"oracle\"", "oracle = \"market\"");
+    rejected(&bad, "oracle = \"market\"", &["oracle", "cannot name itself"]);
+    let bad = replace_once(base, "target_ltv = 0.5 }", "target_ltv = 0.5, leverage = true }");
+    rejected(&bad, "leverage = true", &["leverage", "venue"]);
+    let bad = replace_once(base, "target_ltv = 0.5", "target_ltv = 1.5");
+    rejected(&bad, "target_ltv = 1.5", &["target_ltv", "1.5"]);
+    let bad = format!("{base}behaviours.liquidator = {{ market = \"oracle\" }}\n");
+    rejected(&bad, "market = \"oracle\" }\n", &["does not accept `liquidate`", "market"]);
+}
