@@ -277,6 +277,16 @@ impl PopulationBuilder<'_> {
         })
     }
 
+    /// The asset backing position `slot` one for one (a staked or locked
+    /// token), or `None` for an asset or an unbacked position: lets a
+    /// behaviour given a position find the token it turns into.
+    pub fn backing(&self, slot: SlotId) -> Option<AssetId> {
+        match self.world.resource::<SlotTable>().slots.get(slot.0 as usize)?.kind {
+            SlotKind::Position { backing, .. } => backing,
+            SlotKind::Asset => None,
+        }
+    }
+
     /// Deserialises the behaviour's table into `T` (use
     /// `#[serde(deny_unknown_fields)]` and [`AgentParam`] fields).
     pub fn params<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {

@@ -1,11 +1,13 @@
 //! Built-in mechanisms (contracts), one file each. Each file holds the
 //! contract, its parameters, its invariants and its tests.
 
+pub mod amm;
 pub mod bonding_curve;
 pub mod lending_market;
 pub mod price_feed;
 pub mod staking_pool;
 pub mod treasury;
+pub mod vesting;
 
 use crate::registry::Registry;
 
@@ -15,6 +17,8 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(bonding_curve::BondingCurveKind)
         .add_mechanism(treasury::TreasuryKind)
         .add_mechanism(staking_pool::StakingPoolKind)
-        .add_mechanism(price_feed::PriceFeedKind);
-    registry.add_mechanism(lending_market::LendingMarketKind);
+        .add_mechanism(price_feed::PriceFeedKind)
+        .add_mechanism(vesting::VestingKind)
+        .add_mechanism(amm::AmmKind)
+        .add_mechanism(lending_market::LendingMarketKind);
 }

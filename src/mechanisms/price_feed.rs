@@ -69,7 +69,7 @@ pub enum Process {
 /// for t in 1..=10 {
 ///     feed.step(t, &mut rng);
 /// }
-/// assert!((feed.price() - 100.0 * (0.01f64 * 10.0).exp()).abs() < 1e-9);
+/// assert!((feed.price() - 100.0 * (0.001f64 * 10.0).exp()).abs() < 1e-9);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Feed {

@@ -2,6 +2,7 @@
 //! scenario written to a temporary directory and checks its exit code,
 //! stderr and the Parquet results against values computed independently.
 
+mod amm;
 mod bad_input;
 mod cli;
 mod common;
@@ -12,3 +13,4 @@ mod engine_api;
 mod experiments;
 mod lending;
 mod replay;
+mod vesting;
