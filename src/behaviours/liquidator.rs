@@ -14,7 +14,7 @@
 //!    the same loans, and for up to `max_per_tick` loans
 //!    sends a liquidation of `min(close_factor · d, budget)` when the
 //!    expected gain `seized · p − repaid` (see
-//!    [`Liquidation`](crate::mechanisms::lending_market::Liquidation))
+//!    [`Liquidation`])
 //!    exceeds `min_bonus_value`. Its budget is its debt-asset balance at
 //!    the start of the tick.
 //!
