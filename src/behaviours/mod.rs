@@ -2,7 +2,9 @@
 //! order in which an agent's behaviours decide within a tick.
 
 pub mod arbitrageur;
+pub mod borrower;
 pub mod hatcher;
+pub mod liquidator;
 pub mod liquidity_provider;
 pub mod mean_reverter;
 pub mod noise_trader;
@@ -25,5 +27,7 @@ pub fn register(registry: &mut Registry) {
         .add_behaviour(liquidity_provider::LiquidityProviderKind)
         .add_behaviour(hatcher::HatcherKind)
         .add_behaviour(trend_follower::TrendFollowerKind)
-        .add_behaviour(mean_reverter::MeanReverterKind);
+        .add_behaviour(mean_reverter::MeanReverterKind)
+        .add_behaviour(borrower::BorrowerKind)
+        .add_behaviour(liquidator::LiquidatorKind);
 }

@@ -6,6 +6,7 @@ pub mod augmented_bonding_curve;
 pub mod bancor;
 pub mod bonding_curve;
 pub mod emission;
+pub mod lending_market;
 pub mod price_feed;
 pub mod staking_pool;
 pub mod treasury;
@@ -24,5 +25,6 @@ pub fn register(registry: &mut Registry) {
         .add_mechanism(amm::AmmKind)
         .add_mechanism(emission::EmissionKind)
         .add_mechanism(bancor::BancorKind)
-        .add_mechanism(augmented_bonding_curve::AugmentedBondingCurveKind);
+        .add_mechanism(augmented_bonding_curve::AugmentedBondingCurveKind)
+        .add_mechanism(lending_market::LendingMarketKind);
 }

@@ -12,6 +12,7 @@ mod determinism;
 mod docs;
 mod engine_api;
 mod experiments;
+mod lending;
 mod replay;
 mod staking;
 mod vesting;
