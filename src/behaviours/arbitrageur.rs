@@ -259,7 +259,16 @@ impl BehaviourKind for ArbitrageurKind {
                 }
                 Some((b, q))
             }
-            (None, None) => None,
+            (None, None) if ctx.contract_is::<Amm>(venue) => None,
+            (None, None) => {
+                return Err(ctx.invalid(
+                    "venue",
+                    format!(
+                        "`{}` is not an `amm`, so give `base` and `quote` (the assets it trades)",
+                        p.venue
+                    ),
+                ));
+            }
             (Some(_), None) => return Err(ctx.invalid("quote", "give quote together with base")),
             (None, Some(_)) => return Err(ctx.invalid("base", "give base together with quote")),
         };

@@ -195,10 +195,11 @@ impl BehaviourKind for BorrowerKind {
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
         let p: Params = ctx.params()?;
-        let market = ctx.contract_for(
+        let market = ctx.contract_of::<LendingMarket>(
             "market",
             &p.market,
             &[Action::Deposit, Action::Redeem, Action::Borrow, Action::Repay],
+            "lending_market",
         )?;
         ctx.check_param("target_ltv", &p.target_ltv, 0.0, 0.999_999)?;
         ctx.check_param("band", &p.band, 0.0, 1.0)?;

@@ -100,7 +100,12 @@ impl BehaviourKind for HatcherKind {
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
         let p: Params = ctx.params()?;
-        let abc = ctx.contract_for("abc", &p.abc, &[Action::Buy, Action::Redeem])?;
+        let abc = ctx.contract_of::<AugmentedBondingCurve>(
+            "abc",
+            &p.abc,
+            &[Action::Buy, Action::Redeem],
+            "augmented_bonding_curve",
+        )?;
         ctx.check_param("p_contribute", &p.p_contribute, 0.0, 1.0)?;
         ctx.check_param("contribution", &p.contribution, 0.0, 1.0)?;
         ctx.spawn(|rng| Hatcher {

@@ -168,7 +168,8 @@ impl BehaviourKind for LiquidatorKind {
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
         let p: Params = ctx.params()?;
-        let market = ctx.contract_for("market", &p.market, &[Action::Liquidate])?;
+        let market =
+            ctx.contract_of::<LendingMarket>("market", &p.market, &[Action::Liquidate], "lending_market")?;
         let venue = match &p.venue {
             Some(name) => Some(ctx.contract_for("venue", name, &[Action::Sell])?),
             None => None,

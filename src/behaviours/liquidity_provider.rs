@@ -158,7 +158,7 @@ impl BehaviourKind for LiquidityProviderKind {
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
         let p: Params = ctx.params()?;
-        let pool = ctx.contract_for("pool", &p.pool, &[Action::Deposit, Action::Redeem])?;
+        let pool = ctx.contract_of::<Amm>("pool", &p.pool, &[Action::Deposit, Action::Redeem], "amm")?;
         for (field, v) in [
             ("p_add", &p.p_add),
             ("add_fraction", &p.add_fraction),

@@ -341,6 +341,42 @@ impl PopulationBuilder<'_> {
         Ok(id)
     }
 
+    /// Whether contract `id` is a `T`.
+    pub fn contract_is<T: Contract>(&self, id: ContractId) -> bool {
+        self.world.resource::<Contracts>().downcast::<T>(id).is_some()
+    }
+
+    /// Like [`contract_for`](Self::contract_for), and the contract must
+    /// be a `T` (registered as kind `kind`): for behaviours that read a
+    /// mechanism's own state (a liquidator reading a lending market's
+    /// loans), so naming the wrong contract is an error, not an agent that
+    /// silently does nothing.
+    pub fn contract_of<T: Contract>(
+        &mut self,
+        field: &str,
+        name: &str,
+        actions: &[Action],
+        kind: &str,
+    ) -> Result<ContractId, ScenarioError> {
+        let id = self.contract_for(field, name, actions)?;
+        let contracts = self.world.resource::<Contracts>();
+        if contracts.downcast::<T>(id).is_none() {
+            let able: Vec<&str> = (0..contracts.0.len())
+                .filter(|&i| contracts.downcast::<T>(ContractId(i as u16)).is_some())
+                .map(|i| contracts.0[i].name.as_str())
+                .collect();
+            return Err(self.invalid(
+                field,
+                format!(
+                    "contract `{name}` is of kind `{}`, but this needs kind `{kind}`; contracts of that kind: {}",
+                    contracts.0[id.0 as usize].kind,
+                    if able.is_empty() { "none".to_string() } else { able.join(", ") }
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
     /// Number of agents in the population.
     pub fn count(&self) -> usize {
         self.entities.len()

@@ -298,6 +298,15 @@ behaviours.borrower = { market = "market", target_ltv = 0.5 }
     rejected(&bad, "target_ltv = 1.5", &["target_ltv", "1.5"]);
     let bad = format!("{base}behaviours.liquidator = {{ market = \"oracle\" }}\n");
     rejected(&bad, "market = \"oracle\" }\n", &["does not accept `liquidate`", "market"]);
+    // The lending market accepts deposit and redeem, but it is no AMM pool.
+    let bad = format!(
+        "{base}behaviours.liquidity_provider = {{ pool = \"market\", p_add = 0.1, p_remove = 0.1 }}\n"
+    );
+    rejected(
+        &bad,
+        "pool = \"market\"",
+        &["`market` is of kind `lending_market`, but this needs kind `amm`", "contracts of that kind: none"],
+    );
 }
 
 /// Σ over agents' wallets and every ledger account, per asset.
