@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
-use crate::engine::ids::ContractId;
+use crate::engine::ids::{ContractId, SlotId};
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
 use crate::mechanisms::staking_pool::StakingPool;
@@ -32,6 +32,8 @@ pub struct Staker {
     pub p_unstake: f64,
     /// Fraction of the position unstaked.
     pub unstake_fraction: f64,
+    /// The pool's unbonding position, if it has one (read once at build).
+    pub unbonding: Option<SlotId>,
 }
 
 impl Behaviour for Staker {
@@ -44,8 +46,7 @@ impl Behaviour for Staker {
         if u_unstake < self.p_unstake {
             agent.send(Intent::new(self.pool, Action::Unstake, Amount::Fraction(self.unstake_fraction)));
         }
-        let unbonding = agent.market.downcast::<StakingPool>(self.pool).and_then(StakingPool::unbonding_slot);
-        if let Some(slot) = unbonding
+        if let Some(slot) = self.unbonding
             && agent.wallet.get(slot) > 0.0
         {
             agent.send(Intent::new(self.pool, Action::Withdraw, Amount::Fraction(1.0)));
@@ -131,8 +132,10 @@ impl BehaviourKind for StakerKind {
         ] {
             ctx.check_param(field, v, 0.0, 1.0)?;
         }
+        let unbonding = ctx.contract_as::<StakingPool>(pool).and_then(StakingPool::unbonding_slot);
         ctx.spawn(|rng| Staker {
             pool,
+            unbonding,
             p_stake: p.p_stake.0.sample(rng),
             stake_fraction: p.stake_fraction.0.sample(rng),
             p_unstake: p.p_unstake.0.sample(rng),

@@ -341,9 +341,15 @@ impl PopulationBuilder<'_> {
         Ok(id)
     }
 
+    /// Contract `id` as a `T`, if it is one: lets a behaviour read a
+    /// mechanism's configuration once at build time instead of every tick.
+    pub fn contract_as<T: Contract>(&self, id: ContractId) -> Option<&T> {
+        self.world.resource::<Contracts>().downcast::<T>(id)
+    }
+
     /// Whether contract `id` is a `T`.
     pub fn contract_is<T: Contract>(&self, id: ContractId) -> bool {
-        self.world.resource::<Contracts>().downcast::<T>(id).is_some()
+        self.contract_as::<T>(id).is_some()
     }
 
     /// Like [`contract_for`](Self::contract_for), and the contract must
