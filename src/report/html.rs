@@ -107,7 +107,8 @@ dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-siz
 table{border-collapse:collapse;font-size:.88em;background:#fff;margin:.4em 0 1em}
 th,td{border:1px solid #dde3ea;padding:3px 8px;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#eef1f5}
-.panels{display:flex;flex-wrap:wrap;gap:14px}.panel{background:#fff;border:1px solid #dde3ea;border-radius:6px;padding:6px}
+.panels{display:flex;flex-wrap:wrap;gap:14px}.panel{background:#fff;border:1px solid #dde3ea;border-radius:6px;padding:6px;box-sizing:border-box}
+.panel.small{flex:0 1 592px;max-width:592px}.panel.small ul.legend{display:block}
 svg.chart{max-width:100%;height:auto;display:block}svg.diagram{max-width:100%;height:auto;background:#fff;border:1px solid #dde3ea;border-radius:6px}
 ul.legend{list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;gap:2px 14px;font-size:.82em;max-width:100%}
 ul.legend li{white-space:nowrap}.swatch{display:inline-block;width:18px;height:10px;border-radius:2px;margin-right:5px;vertical-align:middle}
@@ -373,7 +374,8 @@ fn trajectories_section(h: &mut String, p: &Page<'_>, stride: usize) -> Result<(
                 lines,
                 stride,
             })?;
-            let _ = write!(h, "<div class=\"panel\" data-panel=\"{k}\">{svg}");
+            let class = if single { "panel" } else { "panel small" };
+            let _ = write!(h, "<div class=\"{class}\" data-panel=\"{k}\">{svg}");
             legend(h, &coloured, p.groups);
             h.push_str("</div>");
         }

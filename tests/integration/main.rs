@@ -10,3 +10,4 @@ mod determinism;
 mod docs;
 mod experiments;
 mod replay;
+mod report;
