@@ -17,7 +17,7 @@ pub const MAX_VIOLATION_ROWS: usize = 10_000;
 
 /// Points drawn per series at most; longer runs are thinned to every k-th
 /// tick (the last always kept).
-pub const MAX_POINTS: usize = 1_000;
+pub const MAX_POINTS: usize = 600;
 
 /// Escapes text for HTML/XML content and attribute values.
 pub fn esc(s: &str) -> String {
