@@ -110,7 +110,8 @@ enum Command {
         quiet: bool,
     },
     /// Print a scenario's stock-and-flow diagram (Mermaid, DOT or SVG),
-    /// derived from what its contracts and populations declare.
+    /// derived from what its contracts and populations declare (for a
+    /// sweep: its first point and variant).
     Graph {
         #[command(flatten)]
         scenario: ScenarioArgs,

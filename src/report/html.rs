@@ -63,6 +63,11 @@ pub fn colour(i: usize, n: usize) -> String {
     format!("#{:02x}{:02x}{:02x}", to(r), to(g), to(b))
 }
 
+/// `1 run`, `3 runs`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
 /// Everything a page shows.
 pub struct Page<'a> {
     /// The dataset's directory, as given.
@@ -161,10 +166,11 @@ pub fn page(p: &Page<'_>) -> Result<String, Error> {
         (
             "runs",
             format!(
-                "{} ({} points × {} variants × {reps} replicates)",
+                "{} ({} × {} × {reps} {})",
                 p.runs,
-                m.points,
-                m.variants.len().max(1)
+                count(m.points as usize, "point"),
+                count(m.variants.len().max(1), "variant"),
+                if reps == "1" { "replicate" } else { "replicates" }
             ),
         ),
         ("ticks", m.ticks.to_string()),
@@ -303,10 +309,10 @@ fn legend(h: &mut String, groups: &[(usize, String)], all: &[Group]) {
         let grp = &all[*g];
         let _ = write!(
             h,
-            "<li data-group=\"{}\"><span class=\"swatch\" style=\"background:{c}\"></span>{} <small>({} runs)</small></li>",
+            "<li data-group=\"{}\"><span class=\"swatch\" style=\"background:{c}\"></span>{} <small>({})</small></li>",
             esc(&grp.id),
             esc(&grp.label),
-            grp.runs
+            count(grp.runs, "run")
         );
     }
     h.push_str("</ul>");
