@@ -12,6 +12,8 @@
 //! `h = (n − 1)p` (numpy's default, Polars' `interpolation="linear"`). The
 //! median is `q(0.5)`, the band `q(0.05)…q(0.95)`. NaN values are left out.
 
+use std::collections::BTreeMap;
+
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -48,15 +50,12 @@ impl Groups {
     /// Groups `runs` by (point, variant); `variants` gives the order of
     /// variants (the manifest's), others follow as seen.
     pub fn of(runs: &[RunInfo], variants: &[String]) -> Groups {
-        let mut keys: Vec<(u32, usize, String)> = Vec::new();
         let variant_rank = |v: &str| variants.iter().position(|x| x == v).unwrap_or(usize::MAX);
+        // (point, variant rank, variant) -> first run with that key.
+        let mut first: BTreeMap<(u32, usize, &str), &RunInfo> = BTreeMap::new();
         for r in runs {
-            let k = (r.point_id, variant_rank(&r.variant), r.variant.clone());
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
+            first.entry((r.point_id, variant_rank(&r.variant), &r.variant)).or_insert(r);
         }
-        keys.sort();
         // Short names of swept paths: the last component, unless two clash.
         let paths: Vec<String> =
             runs.first().map(|r| r.params.iter().map(|(p, _)| p.clone()).collect()).unwrap_or_default();
@@ -69,30 +68,26 @@ impl Groups {
                 if clashes { p.clone() } else { last }
             })
             .collect();
-        let mut groups: Vec<Group> = keys
-            .iter()
-            .map(|(point, _, variant)| {
-                let first = runs.iter().find(|r| r.point_id == *point && &r.variant == variant);
-                let params = first.map(|r| r.params.clone()).unwrap_or_default();
-                let mut parts: Vec<String> =
-                    params.iter().zip(&short).map(|((_, v), s)| format!("{s}={}", value_text(v))).collect();
-                if !variant.is_empty() {
-                    parts.push(variant.clone());
-                }
-                let label = if parts.is_empty() { "all runs".to_string() } else { parts.join(", ") };
-                let id = if variant.is_empty() { format!("p{point}") } else { format!("p{point}/{variant}") };
-                Group { id, point_id: *point, variant: variant.clone(), params, label, runs: 0 }
-            })
-            .collect();
+        let mut index: BTreeMap<(u32, &str), u32> = BTreeMap::new();
+        let mut groups: Vec<Group> = Vec::with_capacity(first.len());
+        for (&(point, _, variant), run) in &first {
+            let params = run.params.clone();
+            let mut parts: Vec<String> =
+                params.iter().zip(&short).map(|((_, v), s)| format!("{s}={}", value_text(v))).collect();
+            if !variant.is_empty() {
+                parts.push(variant.to_string());
+            }
+            let label = if parts.is_empty() { "all runs".to_string() } else { parts.join(", ") };
+            let id = if variant.is_empty() { format!("p{point}") } else { format!("p{point}/{variant}") };
+            index.insert((point, variant), groups.len() as u32);
+            groups.push(Group { id, point_id: point, variant: variant.to_string(), params, label, runs: 0 });
+        }
         let max_run = runs.iter().map(|r| r.run_id as usize + 1).max().unwrap_or(0);
         let mut of_run = vec![u32::MAX; max_run];
         for r in runs {
-            let g = keys
-                .iter()
-                .position(|(p, _, v)| *p == r.point_id && *v == r.variant)
-                .expect("every run's key was collected");
-            of_run[r.run_id as usize] = g as u32;
-            groups[g].runs += 1;
+            let g = index[&(r.point_id, r.variant.as_str())];
+            of_run[r.run_id as usize] = g;
+            groups[g as usize].runs += 1;
         }
         Groups { groups, of_run }
     }
