@@ -1,6 +1,11 @@
 //! Staker: each tick, with probability `p_stake` stakes `stake_fraction` of
 //! its liquid tokens, then with probability `p_unstake` unstakes
 //! `unstake_fraction` of its position. Always draws two numbers.
+//!
+//! When the pool is a `staking_pool` with unbonding, the staker also sends
+//! a withdraw of everything matured every tick it holds an unbonding
+//! balance (the pool skips it while nothing has matured). This reads the
+//! wallet only, so the random draws are the same as without unbonding.
 
 use bevy_ecs::prelude::Component;
 use serde::Deserialize;
@@ -10,6 +15,7 @@ use crate::engine::build::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
+use crate::mechanisms::staking_pool::StakingPool;
 use crate::registry::{BehaviourKind, ParamDoc};
 use crate::scenario::AgentParam;
 
@@ -37,6 +43,12 @@ impl Behaviour for Staker {
         }
         if u_unstake < self.p_unstake {
             agent.send(Intent::new(self.pool, Action::Unstake, Amount::Fraction(self.unstake_fraction)));
+        }
+        let unbonding = agent.market.downcast::<StakingPool>(self.pool).and_then(StakingPool::unbonding_slot);
+        if let Some(slot) = unbonding
+            && agent.wallet.get(slot) > 0.0
+        {
+            agent.send(Intent::new(self.pool, Action::Withdraw, Amount::Fraction(1.0)));
         }
     }
 }
@@ -70,7 +82,7 @@ impl BehaviourKind for StakerKind {
     }
 
     fn summary(&self) -> &'static str {
-        "Stakes part of its liquid tokens and unstakes its position at random."
+        "Stakes part of its liquid tokens and unstakes its position at random; withdraws unbonded tokens as they mature."
     }
 
     fn params(&self) -> &'static [ParamDoc] {

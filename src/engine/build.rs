@@ -48,6 +48,7 @@ pub struct MetricColumn {
 /// Names and lookups shared by every builder.
 struct Names<'a> {
     source: &'a Source,
+    base_dir: &'a std::path::Path,
     assets: &'a [String],
     contracts: Vec<String>,
 }
@@ -199,6 +200,23 @@ impl ContractBuilder<'_> {
         Ok(SlotId((self.slots.slots.len() - 1) as u8))
     }
 
+    /// Reads a `tick,<value_column>` series from the file named by parameter
+    /// `field` (relative to the scenario's directory), e.g. a recorded
+    /// price history. Errors point at the parameter and name the file's
+    /// line or row.
+    pub fn read_series(
+        &self,
+        field: &str,
+        file: &str,
+        value_column: &str,
+    ) -> Result<Vec<(u32, f64)>, ScenarioError> {
+        let path = self.names.base_dir.join(file);
+        if !path.exists() {
+            return Err(self.invalid(field, format!("file `{}` does not exist", path.display())));
+        }
+        crate::scenario::series::read_series(&path, value_column).map_err(|e| self.invalid(field, e))
+    }
+
     /// Creates `amount` of `asset` in `account` at genesis.
     pub fn issue(&mut self, account: AccountId, asset: AssetId, amount: f64) {
         self.ledger.issue(account, asset, amount);
@@ -257,6 +275,16 @@ impl PopulationBuilder<'_> {
             let names: Vec<&str> = slots.slots.iter().map(|s| s.name.as_str()).collect();
             self.invalid(field, format!("unknown wallet slot `{name}`; slots: {}", names.join(", ")))
         })
+    }
+
+    /// The asset backing position `slot` one for one (a staked or locked
+    /// token), or `None` for an asset or an unbacked position: lets a
+    /// behaviour given a position find the token it turns into.
+    pub fn backing(&self, slot: SlotId) -> Option<AssetId> {
+        match self.world.resource::<SlotTable>().slots.get(slot.0 as usize)?.kind {
+            SlotKind::Position { backing, .. } => backing,
+            SlotKind::Asset => None,
+        }
     }
 
     /// Deserialises the behaviour's table into `T` (use
@@ -390,7 +418,12 @@ pub fn build(
         return Err(source.error("ticks", "must be at least 1").into());
     }
     let slots = asset_slots(source, &sc.assets)?;
-    let names = Names { source, assets: &sc.assets, contracts: sc.contracts.keys().cloned().collect() };
+    let names = Names {
+        source,
+        base_dir: &loaded.base_dir,
+        assets: &sc.assets,
+        contracts: sc.contracts.keys().cloned().collect(),
+    };
     if names.contracts.len() > usize::from(u16::MAX) {
         return Err(source.error("contracts", "too many contracts").into());
     }

@@ -1,18 +1,105 @@
 //! A staking pool: agents lock tokens into a per-agent position; every tick
-//! the pool pays `rate` of a treasury's balance to stakers pro rata.
+//! the pool pays `rate` of a treasury's balance to stakers pro rata, and
+//! may slash them.
 //!
-//! The locked tokens sit in the pool's account, so `Σ positions == pool
-//! balance` is its invariant and token conservation still holds.
+//! The locked tokens sit in the pool's account, so `Σ staked + Σ unbonding
+//! == pool balance` is its invariant and token conservation still holds.
+//!
+//! **Rewards.** Each tick the pool pays `rate · treasury balance` of
+//! `reward_asset`, pro rata to `staked`, into stakers' liquid
+//! `reward_asset`. The treasury is any contract holding the asset, e.g. a
+//! `treasury` fed by tributes, or one an `emission` mints into. Contracts
+//! accrue in file order: list the emission before the pool and set
+//! `rate = 1` to pass each tick's whole emission to stakers in that tick.
+//! The treasury may be the pool itself only when `reward_asset` is not the
+//! staked token (else rewards would be paid out of the stakes' backing).
+//!
+//! **Unbonding.** With `unbonding_ticks = u > 0`, an unstake at tick `t`
+//! moves tokens from `staked` to a second backed position (`unbonding`)
+//! and queues `(t + u, amount)` for the agent. A withdraw at tick `τ`
+//! moves what has matured (entries with release tick `≤ τ`) to liquid
+//! tokens; an unbonding balance not covered by a pending entry (held at
+//! genesis) counts as matured. The withdraw's amount is a fraction or a
+//! number of the matured tokens; with nothing matured it is skipped.
+//! Unbonding tokens earn no rewards but are slashed.
+//!
+//! **Slashing.** At each tick in `slash_ticks`, and otherwise with
+//! probability `slash_probability` per tick (from the contract's own random
+//! stream), every staked and unbonding balance `b` becomes
+//! `b·(1 − slash_fraction)` (applied after the tick's rewards). The slashed
+//! backing leaves the pool's account for `slash_to`, or is burnt when
+//! `slash_to` is omitted (the token's issued supply falls by it).
+//!
+//! **Metrics**, with `T = ticks_per_year`:
+//! `apr = rewards_paid / staked · T` (staked at the time of the payout;
+//! in reward-asset units per staked token, a rate when both are the same
+//! asset); `inflation = (issued_end + burnt − issued_start) / issued_start
+//! · T`, the annualised net growth of the token's supply over the tick
+//! (from Observe to Measure), not counting this pool's own slashing burns;
+//! when an `emission` is the only source of new tokens this equals its
+//! `inflation` metric. `real_yield = apr − inflation`;
+//! `staking_ratio = staked / issued`. Undefined ratios (nothing staked,
+//! nothing issued) are reported as 0.
 
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::RngExt;
+use rand_pcg::Pcg64Mcg;
 use serde::Deserialize;
 
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
-use crate::engine::ids::{AccountId, AssetId, SlotId};
+use crate::engine::ids::{AccountId, AgentId, AssetId, SlotId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
 use crate::registry::{MechanismKind, ParamDoc};
+
+/// Unbonding state: the position tokens wait in and each agent's pending
+/// `(release_tick, amount)` entries, oldest first.
+#[derive(Clone, Debug)]
+pub struct Unbonding {
+    /// The `unbonding` position slot.
+    pub slot: SlotId,
+    /// Ticks between an unstake and the release of its tokens.
+    pub ticks: u32,
+    queue: BTreeMap<AgentId, VecDeque<(u32, f64)>>,
+    total: f64,
+}
+
+impl Unbonding {
+    /// Sum of `agent`'s entries not yet released at `tick`.
+    fn pending(&self, agent: AgentId, tick: u32) -> f64 {
+        self.queue.get(&agent).map_or(0.0, |q| q.iter().filter(|e| e.0 > tick).map(|e| e.1).sum())
+    }
+
+    /// What an agent holding `balance` unbonding tokens may withdraw at
+    /// `tick`: the balance less its pending entries (0 within rounding).
+    pub fn matured(&self, agent: AgentId, tick: u32, balance: f64) -> f64 {
+        let pending = self.pending(agent, tick);
+        if pending > 0.0 && within_tolerance(pending, balance) { 0.0 } else { (balance - pending).max(0.0) }
+    }
+}
+
+/// When and how hard stakers are slashed.
+#[derive(Clone, Debug)]
+struct Slashing {
+    ticks: Vec<u32>,
+    probability: f64,
+    fraction: f64,
+    to: Option<AccountId>,
+    rng: Pcg64Mcg,
+}
+
+impl Slashing {
+    /// Whether a slash happens at `tick`. Draws one number per tick when
+    /// `probability > 0`, whatever the tick list says, so adding a listed
+    /// tick does not shift later draws.
+    fn due(&mut self, tick: u32) -> bool {
+        let drawn = self.probability > 0.0 && self.rng.random::<f64>() < self.probability;
+        self.fraction > 0.0 && (drawn || self.ticks.binary_search(&tick).is_ok())
+    }
+}
 
 /// A live staking pool.
 #[derive(Clone, Debug)]
@@ -25,31 +112,155 @@ pub struct StakingPool {
     /// Fraction of the treasury paid out per tick.
     pub rate: f64,
     rewards_paid: f64,
+    ticks_per_year: f64,
+    unbonding: Option<Unbonding>,
+    slashing: Slashing,
+    staked_at_payout: f64,
+    slashed: f64,
+    burnt: f64,
+    issued_at_start: f64,
 }
 
 const ACCEPTS: &[Action] = &[Action::Stake, Action::Unstake];
+const ACCEPTS_UNBONDING: &[Action] = &[Action::Stake, Action::Unstake, Action::Withdraw];
 
-const METRICS: &[MetricDef] = &[
-    MetricDef { name: "total_staked", kind: MetricKind::Float, doc: "tokens staked in the pool" },
-    MetricDef { name: "rewards_paid", kind: MetricKind::Float, doc: "rewards credited to stakers this tick" },
-];
+const TOTAL_STAKED: MetricDef =
+    MetricDef { name: "total_staked", kind: MetricKind::Float, doc: "tokens staked in the pool" };
+const REWARDS_PAID: MetricDef =
+    MetricDef { name: "rewards_paid", kind: MetricKind::Float, doc: "rewards credited to stakers this tick" };
+const TOTAL_UNBONDING: MetricDef = MetricDef {
+    name: "total_unbonding",
+    kind: MetricKind::Float,
+    doc: "tokens unbonding (not yet withdrawn)",
+};
+const SLASHED: MetricDef = MetricDef {
+    name: "slashed",
+    kind: MetricKind::Float,
+    doc: "tokens slashed this tick (staked and unbonding)",
+};
+const APR: MetricDef = MetricDef {
+    name: "apr",
+    kind: MetricKind::Float,
+    doc: "rewards this tick / tokens staked · ticks_per_year (nominal, not compounded)",
+};
+const INFLATION: MetricDef = MetricDef {
+    name: "inflation",
+    kind: MetricKind::Float,
+    doc: "annualised net growth of the token's supply this tick, not counting this pool's slashing burns",
+};
+const REAL_YIELD: MetricDef =
+    MetricDef { name: "real_yield", kind: MetricKind::Float, doc: "apr − inflation" };
+const STAKING_RATIO: MetricDef = MetricDef {
+    name: "staking_ratio",
+    kind: MetricKind::Float,
+    doc: "tokens staked / the token's issued supply",
+};
+
+const METRICS: &[MetricDef] =
+    &[TOTAL_STAKED, REWARDS_PAID, SLASHED, APR, INFLATION, REAL_YIELD, STAKING_RATIO];
+const METRICS_UNBONDING: &[MetricDef] =
+    &[TOTAL_STAKED, REWARDS_PAID, TOTAL_UNBONDING, SLASHED, APR, INFLATION, REAL_YIELD, STAKING_RATIO];
 
 impl StakingPool {
-    fn total(&self, ledger: &Ledger) -> f64 {
-        ledger.balance(self.account, self.token)
+    /// Tokens staked (not unbonding).
+    fn staked(&self, ledger: &Ledger) -> f64 {
+        ledger.balance(self.account, self.token) - self.unbonding_total()
+    }
+
+    /// Tokens unbonding, 0 without unbonding.
+    pub fn unbonding_total(&self) -> f64 {
+        self.unbonding.as_ref().map_or(0.0, |u| u.total)
+    }
+
+    /// The staked position slot.
+    pub fn position(&self) -> SlotId {
+        self.position
+    }
+
+    /// The unbonding state, if `unbonding_ticks > 0`.
+    pub fn unbonding(&self) -> Option<&Unbonding> {
+        self.unbonding.as_ref()
+    }
+
+    /// The unbonding position slot, if `unbonding_ticks > 0`: a staker
+    /// holding a balance there sends withdraws.
+    pub fn unbonding_slot(&self) -> Option<SlotId> {
+        self.unbonding.as_ref().map(|u| u.slot)
+    }
+
+    fn unstake_into_unbonding(&mut self, tx: &Tx, ctx: &mut SettleCtx<'_>) -> Settlement {
+        let u = self.unbonding.as_mut().expect("called with unbonding");
+        let balance = ctx.wallet.get(self.position);
+        let q = tx.amount.resolve(balance);
+        if !(q.is_finite() && q >= 0.0) || q > balance {
+            return Settlement::Rejected("insufficient balance");
+        }
+        if q == 0.0 {
+            return Settlement::Skipped;
+        }
+        *ctx.wallet.get_mut(self.position) = balance - q;
+        *ctx.wallet.get_mut(u.slot) += q;
+        u.queue.entry(tx.agent).or_default().push_back((ctx.tick.saturating_add(u.ticks), q));
+        u.total += q;
+        Settlement::Filled(Fill { amount_in: q, amount_out: q, fee: 0.0 })
+    }
+
+    fn withdraw(&mut self, tx: &Tx, ctx: &mut SettleCtx<'_>) -> Settlement {
+        let Some(u) = self.unbonding.as_mut() else {
+            return Settlement::Rejected("this pool has no unbonding: unstaking pays out at once");
+        };
+        let balance = ctx.wallet.get(u.slot);
+        let matured = u.matured(tx.agent, ctx.tick, balance);
+        let q = tx.amount.resolve(matured);
+        if !(q.is_finite() && q >= 0.0) || q > matured {
+            return Settlement::Rejected("more than has finished unbonding");
+        }
+        if q == 0.0 {
+            return Settlement::Skipped;
+        }
+        // Released entries are now part of the matured balance, which is
+        // whatever the wallet holds beyond the pending entries.
+        if let Some(queue) = u.queue.get_mut(&tx.agent) {
+            while queue.front().is_some_and(|e| e.0 <= ctx.tick) {
+                queue.pop_front();
+            }
+            if queue.is_empty() {
+                u.queue.remove(&tx.agent);
+            }
+        }
+        *ctx.wallet.get_mut(u.slot) = balance - q;
+        *ctx.wallet.get_mut(self.token) += q;
+        *ctx.ledger.balance_mut(self.account, self.token) -= q;
+        u.total -= q;
+        Settlement::Filled(Fill { amount_in: q, amount_out: q, fee: 0.0 })
+    }
+
+    /// Moves `amount` slashed tokens' backing out of the pool.
+    fn pay_slash(&mut self, amount: f64, ledger: &mut Ledger) {
+        *ledger.balance_mut(self.account, self.token) -= amount;
+        match self.slashing.to {
+            Some(to) => *ledger.balance_mut(to, self.token) += amount,
+            None => {
+                ledger.record_burn(self.token, amount);
+                self.burnt += amount;
+            }
+        }
+        self.slashed += amount;
     }
 }
 
 impl Contract for StakingPool {
     fn accepts(&self) -> &'static [Action] {
-        ACCEPTS
+        if self.unbonding.is_some() { ACCEPTS_UNBONDING } else { ACCEPTS }
     }
 
     fn settle(&mut self, tx: &Tx, ctx: &mut SettleCtx<'_>) -> Settlement {
         let (from, to, sign) = match tx.action {
             Action::Stake => (SlotId::from(self.token), self.position, 1.0),
+            Action::Unstake if self.unbonding.is_some() => return self.unstake_into_unbonding(tx, ctx),
             Action::Unstake => (self.position, SlotId::from(self.token), -1.0),
-            _ => return Settlement::Rejected("staking pools accept only stake and unstake"),
+            Action::Withdraw => return self.withdraw(tx, ctx),
+            _ => return Settlement::Rejected("staking pools accept only stake, unstake and withdraw"),
         };
         let balance = ctx.wallet.get(from);
         let q = tx.amount.resolve(balance);
@@ -67,30 +278,71 @@ impl Contract for StakingPool {
 
     fn begin_tick(&mut self, _tick: u32) {
         self.rewards_paid = 0.0;
+        self.staked_at_payout = 0.0;
+        self.slashed = 0.0;
+        self.burnt = 0.0;
+    }
+
+    fn observe(&mut self, ctx: &ObserveCtx<'_>) {
+        self.issued_at_start = ctx.ledger.issued[self.token.0 as usize];
     }
 
     fn accrue(&mut self, ctx: &mut AccrueCtx<'_>) {
-        let staked = self.total(ctx.ledger);
+        let staked = self.staked(ctx.ledger);
         let pay = self.rate * ctx.ledger.balance(self.treasury, self.reward_asset);
         if staked > 0.0 && pay > 0.0 {
+            self.staked_at_payout = staked;
             ctx.credits.push(ProRataCredit {
                 slot: self.reward_asset.into(),
                 weight: self.position,
                 per_unit: pay / staked,
             });
         }
+        if self.slashing.due(ctx.tick) {
+            let f = self.slashing.fraction;
+            ctx.credits.push(ProRataCredit { slot: self.position, weight: self.position, per_unit: -f });
+            if let Some(u) = &mut self.unbonding {
+                ctx.credits.push(ProRataCredit { slot: u.slot, weight: u.slot, per_unit: -f });
+                for entry in u.queue.values_mut().flatten() {
+                    entry.1 *= 1.0 - f;
+                }
+            }
+        }
     }
 
-    fn credited(&mut self, _credit: &ProRataCredit, amount: f64, ledger: &mut Ledger) {
-        // What stakers received: `rate` of the treasury up to rounding, and
-        // nothing when the pool holds only rounding dust and no positions.
-        *ledger.balance_mut(self.treasury, self.reward_asset) -= amount;
-        self.rewards_paid = amount;
+    fn credited(&mut self, credit: &ProRataCredit, amount: f64, ledger: &mut Ledger) {
+        if credit.slot == SlotId::from(self.reward_asset) {
+            // What stakers received: `rate` of the treasury up to rounding,
+            // and nothing when the pool holds only rounding dust and no
+            // positions.
+            *ledger.balance_mut(self.treasury, self.reward_asset) -= amount;
+            self.rewards_paid = amount;
+        } else {
+            // A slash: `amount` is minus what left the agents' positions.
+            if let Some(u) = &mut self.unbonding
+                && credit.slot == u.slot
+            {
+                u.total += amount;
+            }
+            self.pay_slash(-amount, ledger);
+        }
     }
 
     fn check(&self, ctx: &CheckCtx<'_>, out: &mut Vec<Violation>) {
-        let expected = ctx.agent_sums[self.position.0 as usize];
-        let actual = self.total(ctx.ledger);
+        let mut expected = ctx.agent_sums[self.position.0 as usize];
+        if let Some(u) = &self.unbonding {
+            let held = ctx.agent_sums[u.slot.0 as usize];
+            expected += held;
+            if !within_tolerance(held, u.total) {
+                out.push(Violation {
+                    source: String::new(),
+                    invariant: "unbonding_total".into(),
+                    expected: held,
+                    actual: u.total,
+                });
+            }
+        }
+        let actual = ctx.ledger.balance(self.account, self.token);
         if !within_tolerance(expected, actual) {
             out.push(Violation {
                 source: String::new(),
@@ -102,11 +354,31 @@ impl Contract for StakingPool {
     }
 
     fn metrics(&self) -> &'static [MetricDef] {
-        METRICS
+        if self.unbonding.is_some() { METRICS_UNBONDING } else { METRICS }
     }
 
     fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
-        out.extend([self.total(ledger), self.rewards_paid]);
+        let staked = self.staked(ledger);
+        let per_year = self.ticks_per_year;
+        let apr = if self.staked_at_payout > 0.0 {
+            self.rewards_paid / self.staked_at_payout * per_year
+        } else {
+            0.0
+        };
+        let issued = ledger.issued[self.token.0 as usize];
+        let start = self.issued_at_start;
+        let inflation = if start > 0.0 { (issued + self.burnt - start) / start * per_year } else { 0.0 };
+        out.extend([staked, self.rewards_paid]);
+        if let Some(u) = &self.unbonding {
+            out.push(u.total);
+        }
+        out.extend([
+            self.slashed,
+            apr,
+            inflation,
+            apr - inflation,
+            if issued > 0.0 { staked / issued } else { 0.0 },
+        ]);
     }
 }
 
@@ -119,10 +391,32 @@ struct Params {
     rate: f64,
     #[serde(default = "staked")]
     position: String,
+    #[serde(default)]
+    unbonding_ticks: u32,
+    #[serde(default = "unbonding")]
+    unbonding_position: String,
+    #[serde(default)]
+    slash_ticks: Vec<u32>,
+    #[serde(default)]
+    slash_probability: f64,
+    #[serde(default)]
+    slash_fraction: f64,
+    #[serde(default)]
+    slash_to: Option<String>,
+    #[serde(default = "year")]
+    ticks_per_year: f64,
 }
 
 fn staked() -> String {
     "staked".into()
+}
+
+fn unbonding() -> String {
+    "unbonding".into()
+}
+
+fn year() -> f64 {
+    365.0
 }
 
 /// The `staking_pool` mechanism kind.
@@ -134,7 +428,7 @@ impl MechanismKind for StakingPoolKind {
     }
 
     fn summary(&self) -> &'static str {
-        "Locks tokens per agent and pays a rate of a treasury's balance to stakers pro rata every tick."
+        "Locks tokens per agent and pays a rate of a treasury's balance to stakers pro rata every tick; optional unbonding delay and slashing."
     }
 
     fn params(&self) -> &'static [ParamDoc] {
@@ -150,19 +444,61 @@ impl MechanismKind for StakingPoolKind {
                 name: "treasury",
                 ty: "contract name",
                 default: None,
-                doc: "contract whose balance funds rewards",
+                doc: "contract whose balance funds rewards (e.g. a treasury an emission mints into; list the emission first)",
             },
             ParamDoc {
                 name: "rate",
                 ty: "float in [0, 1]",
                 default: None,
-                doc: "fraction of the treasury paid out per tick",
+                doc: "fraction of the treasury paid out per tick (1 pays all of it)",
             },
             ParamDoc {
                 name: "position",
                 ty: "name",
                 default: Some("\"staked\""),
                 doc: "wallet column of each agent's staked balance",
+            },
+            ParamDoc {
+                name: "unbonding_ticks",
+                ty: "integer >= 0",
+                default: Some("0"),
+                doc: "ticks an unstake waits in the unbonding position before a withdraw can release it (0: unstake pays out at once)",
+            },
+            ParamDoc {
+                name: "unbonding_position",
+                ty: "name",
+                default: Some("\"unbonding\""),
+                doc: "wallet column of each agent's unbonding balance (only added when unbonding_ticks > 0)",
+            },
+            ParamDoc {
+                name: "slash_ticks",
+                ty: "list of integers >= 1",
+                default: Some("[]"),
+                doc: "ticks at which stakers are slashed",
+            },
+            ParamDoc {
+                name: "slash_probability",
+                ty: "float in [0, 1]",
+                default: Some("0"),
+                doc: "probability of a slash in any tick (the pool's own random stream)",
+            },
+            ParamDoc {
+                name: "slash_fraction",
+                ty: "float in [0, 1]",
+                default: Some("0"),
+                doc: "fraction of every staked and unbonding balance a slash takes",
+            },
+            ParamDoc {
+                name: "slash_to",
+                ty: "contract or account name",
+                default: Some("none (burnt)"),
+                doc: "account receiving slashed tokens (a contract, or else a named account); omitted: they are burnt",
+            },
+            ParamDoc {
+                name: "ticks_per_year",
+                ty: "float > 0",
+                default: Some("365"),
+                doc: "ticks in a year, to annualise apr and inflation",
             },
         ]
     }
@@ -171,9 +507,47 @@ impl MechanismKind for StakingPoolKind {
         let p: Params = ctx.params()?;
         let token = ctx.asset("token", &p.token)?;
         let reward_asset = ctx.asset("reward_asset", &p.reward_asset)?;
-        let treasury = ctx.contract_account("treasury", &p.treasury)?;
+        let treasury = if p.treasury == ctx.name() {
+            if reward_asset == token {
+                return Err(ctx.invalid(
+                    "treasury",
+                    "cannot be the pool itself when reward_asset is the staked token: rewards would be paid out of the stakes' backing; name a treasury contract",
+                ));
+            }
+            ctx.account()
+        } else {
+            ctx.contract_account("treasury", &p.treasury)?
+        };
         ctx.check_range("rate", p.rate, 0.0, 1.0)?;
         let position = ctx.add_position("position", &p.position, Some(token))?;
+        let unbonding = if p.unbonding_ticks > 0 {
+            let slot = ctx.add_position("unbonding_position", &p.unbonding_position, Some(token))?;
+            Some(Unbonding { slot, ticks: p.unbonding_ticks, queue: BTreeMap::new(), total: 0.0 })
+        } else {
+            None
+        };
+        let mut slash_ticks = p.slash_ticks;
+        if slash_ticks.contains(&0) {
+            return Err(ctx.invalid("slash_ticks", "tick 0 never happens: ticks count from 1"));
+        }
+        slash_ticks.sort_unstable();
+        slash_ticks.dedup();
+        ctx.check_range("slash_probability", p.slash_probability, 0.0, 1.0)?;
+        ctx.check_range("slash_fraction", p.slash_fraction, 0.0, 1.0)?;
+        let slash_to = match &p.slash_to {
+            Some(name) if name == ctx.name() => {
+                return Err(
+                    ctx.invalid("slash_to", "cannot be the pool itself; omit it to burn slashed tokens")
+                );
+            }
+            Some(name) => Some(ctx.named_account("slash_to", name)),
+            None => None,
+        };
+        if !(p.ticks_per_year.is_finite() && p.ticks_per_year > 0.0) {
+            return Err(
+                ctx.invalid("ticks_per_year", format!("{} is out of range: must be > 0", p.ticks_per_year))
+            );
+        }
         Ok(Box::new(StakingPool {
             token,
             position,
@@ -182,6 +556,341 @@ impl MechanismKind for StakingPoolKind {
             treasury,
             rate: p.rate,
             rewards_paid: 0.0,
+            ticks_per_year: p.ticks_per_year,
+            unbonding,
+            slashing: Slashing {
+                ticks: slash_ticks,
+                probability: p.slash_probability,
+                fraction: p.slash_fraction,
+                to: slash_to,
+                rng: ctx.rng(),
+            },
+            staked_at_payout: 0.0,
+            slashed: 0.0,
+            burnt: 0.0,
+            issued_at_start: 0.0,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::intent::Amount;
+    use crate::engine::ledger::{Account, MAX_SLOTS, Wallet};
+    use crate::engine::rng::{Stream, stream_rng};
+
+    const TKN: AssetId = AssetId(0);
+    const DAI: AssetId = AssetId(1);
+    const STAKED: SlotId = SlotId(2);
+    const UNBONDING: SlotId = SlotId(3);
+    const POOL: AccountId = AccountId(0);
+    const TREASURY: AccountId = AccountId(1);
+    const SINK: AccountId = AccountId(2);
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    /// A pool (account 0) staking TKN, paid `rate` of a DAI treasury
+    /// (account 1, 1000 DAI); account 2 may receive slashes.
+    fn setup(
+        unbonding_ticks: u32,
+        slash_ticks: Vec<u32>,
+        fraction: f64,
+        to: Option<AccountId>,
+    ) -> (StakingPool, Ledger) {
+        let mut ledger = Ledger::default();
+        for name in ["pool", "treasury", "sink"] {
+            ledger.accounts.push(Account { name: name.into(), balances: [0.0; MAX_SLOTS] });
+        }
+        ledger.issue(TREASURY, DAI, 1000.0);
+        let unbonding = (unbonding_ticks > 0).then(|| Unbonding {
+            slot: UNBONDING,
+            ticks: unbonding_ticks,
+            queue: BTreeMap::new(),
+            total: 0.0,
+        });
+        let pool = StakingPool {
+            token: TKN,
+            position: STAKED,
+            account: POOL,
+            reward_asset: DAI,
+            treasury: TREASURY,
+            rate: 0.1,
+            rewards_paid: 0.0,
+            ticks_per_year: 365.0,
+            unbonding,
+            slashing: Slashing {
+                ticks: slash_ticks,
+                probability: 0.0,
+                fraction,
+                to,
+                rng: stream_rng(1, Stream::Contract, &[0]),
+            },
+            staked_at_payout: 0.0,
+            slashed: 0.0,
+            burnt: 0.0,
+            issued_at_start: 0.0,
+        };
+        (pool, ledger)
+    }
+
+    /// Agents holding `tkn` liquid tokens each (minted into their wallets).
+    fn agents(ledger: &mut Ledger, tkn: &[f64]) -> Vec<Wallet> {
+        tkn.iter()
+            .map(|&x| {
+                let mut w = Wallet::default();
+                *w.get_mut(TKN) = x;
+                ledger.record_mint(TKN, x);
+                w
+            })
+            .collect()
+    }
+
+    fn send(
+        pool: &mut StakingPool,
+        ledger: &mut Ledger,
+        wallets: &mut [Wallet],
+        agent: usize,
+        action: Action,
+        amount: Amount,
+        tick: u32,
+    ) -> Settlement {
+        let tx = Tx { agent: AgentId(agent as u64), action, amount, target: None };
+        pool.settle(&tx, &mut SettleCtx { wallet: &mut wallets[agent], ledger, tick })
+    }
+
+    /// One tick's end of block as the engine runs it: accrue, credits to
+    /// every wallet in the order asked, `credited` with the amounts.
+    fn end_block(pool: &mut StakingPool, ledger: &mut Ledger, wallets: &mut [Wallet], tick: u32) {
+        let mut credits = Vec::new();
+        pool.accrue(&mut AccrueCtx { ledger, credits: &mut credits, tick });
+        let mut amounts = vec![0.0; credits.len()];
+        for w in wallets.iter_mut() {
+            for (c, total) in credits.iter().zip(&mut amounts) {
+                let x = w.get(c.weight) * c.per_unit;
+                *w.get_mut(c.slot) += x;
+                *total += x;
+            }
+        }
+        for (c, x) in credits.iter().zip(amounts) {
+            pool.credited(c, x, ledger);
+        }
+    }
+
+    /// The pool's invariants and conservation of both assets.
+    fn assert_consistent(pool: &StakingPool, ledger: &Ledger, wallets: &[Wallet], tick: u32) {
+        let mut sums = [0.0; MAX_SLOTS];
+        for w in wallets {
+            for (s, x) in sums.iter_mut().zip(w.0) {
+                *s += x;
+            }
+        }
+        let mut violations = Vec::new();
+        pool.check(&CheckCtx { ledger, agent_sums: &sums, tick }, &mut violations);
+        assert!(violations.is_empty(), "tick {tick}: {violations:?}");
+        for asset in [TKN, DAI] {
+            let held: f64 = sums[asset.0 as usize]
+                + ledger.accounts.iter().map(|a| a.balances[asset.0 as usize]).sum::<f64>();
+            assert!(
+                close(held, ledger.issued[asset.0 as usize]),
+                "tick {tick}: asset {asset:?} {held} vs {}",
+                ledger.issued[asset.0 as usize]
+            );
+        }
+        assert!(wallets.iter().all(|w| w.0.iter().all(|&x| x >= 0.0)), "tick {tick}: negative balance");
+    }
+
+    #[test]
+    fn unbonded_tokens_are_released_exactly_at_the_release_tick() {
+        let (mut pool, mut ledger) = setup(5, vec![], 0.0, None);
+        let mut w = agents(&mut ledger, &[100.0]);
+        let all = Amount::Fraction(1.0);
+        assert!(matches!(
+            send(&mut pool, &mut ledger, &mut w, 0, Action::Stake, all, 1),
+            Settlement::Filled(_)
+        ));
+        // Unstake 60 at tick 2 (release 7), 40 at tick 4 (release 9).
+        let unstake = |q| Amount::Units(q);
+        assert!(matches!(
+            send(&mut pool, &mut ledger, &mut w, 0, Action::Unstake, unstake(60.0), 2),
+            Settlement::Filled(_)
+        ));
+        assert!(matches!(
+            send(&mut pool, &mut ledger, &mut w, 0, Action::Unstake, unstake(40.0), 4),
+            Settlement::Filled(_)
+        ));
+        assert_eq!((w[0].get(TKN), w[0].get(STAKED), w[0].get(UNBONDING)), (0.0, 0.0, 100.0));
+        assert_eq!(ledger.balance(POOL, TKN), 100.0, "unbonding tokens stay in the pool");
+        assert_consistent(&pool, &ledger, &w, 4);
+        for tick in 2..7 {
+            let before = (w[0], ledger.balance(POOL, TKN));
+            assert_eq!(
+                send(&mut pool, &mut ledger, &mut w, 0, Action::Withdraw, all, tick),
+                Settlement::Skipped,
+                "tick {tick}"
+            );
+            assert!(matches!(
+                send(&mut pool, &mut ledger, &mut w, 0, Action::Withdraw, Amount::Units(1.0), tick),
+                Settlement::Rejected(_)
+            ));
+            assert_eq!((w[0], ledger.balance(POOL, TKN)), before, "nothing moves before the release tick");
+        }
+        let Settlement::Filled(fill) = send(&mut pool, &mut ledger, &mut w, 0, Action::Withdraw, all, 7)
+        else {
+            panic!("the first tranche is released at tick 7")
+        };
+        assert_eq!(fill.amount_out, 60.0);
+        assert_eq!((w[0].get(TKN), w[0].get(UNBONDING)), (60.0, 40.0));
+        assert_eq!(send(&mut pool, &mut ledger, &mut w, 0, Action::Withdraw, all, 8), Settlement::Skipped);
+        let Settlement::Filled(fill) = send(&mut pool, &mut ledger, &mut w, 0, Action::Withdraw, all, 9)
+        else {
+            panic!("the second tranche is released at tick 9")
+        };
+        assert_eq!(fill.amount_out, 40.0);
+        assert_eq!((w[0].get(TKN), w[0].get(UNBONDING), ledger.balance(POOL, TKN)), (100.0, 0.0, 0.0));
+        assert!(pool.unbonding().unwrap().queue.is_empty());
+        assert_consistent(&pool, &ledger, &w, 9);
+    }
+
+    #[test]
+    fn partial_withdraw_and_genesis_unbonding() {
+        let (mut pool, mut ledger) = setup(3, vec![], 0.0, None);
+        let mut w = agents(&mut ledger, &[0.0]);
+        // 10 unbonding at genesis (no entry): withdrawable at once.
+        *w[0].get_mut(UNBONDING) = 10.0;
+        ledger.issue(POOL, TKN, 10.0);
+        pool.unbonding.as_mut().unwrap().total = 10.0;
+        let Settlement::Filled(f) =
+            send(&mut pool, &mut ledger, &mut w, 0, Action::Withdraw, Amount::Units(4.0), 1)
+        else {
+            panic!()
+        };
+        assert_eq!(f.amount_out, 4.0);
+        assert_eq!(
+            send(&mut pool, &mut ledger, &mut w, 0, Action::Withdraw, Amount::Fraction(1.0), 1),
+            Settlement::Filled(Fill { amount_in: 6.0, amount_out: 6.0, fee: 0.0 })
+        );
+        assert_eq!((w[0].get(TKN), w[0].get(UNBONDING)), (10.0, 0.0));
+        assert_consistent(&pool, &ledger, &w, 1);
+    }
+
+    #[test]
+    fn withdraw_is_refused_without_unbonding() {
+        let (mut pool, mut ledger) = setup(0, vec![], 0.0, None);
+        let mut w = agents(&mut ledger, &[100.0]);
+        assert_eq!(pool.accepts(), ACCEPTS);
+        assert!(pool.unbonding_slot().is_none());
+        send(&mut pool, &mut ledger, &mut w, 0, Action::Stake, Amount::Fraction(1.0), 1);
+        let Settlement::Filled(_) =
+            send(&mut pool, &mut ledger, &mut w, 0, Action::Unstake, Amount::Units(30.0), 1)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (w[0].get(TKN), w[0].get(STAKED)),
+            (30.0, 70.0),
+            "without unbonding, unstake pays out at once"
+        );
+        assert!(matches!(
+            send(&mut pool, &mut ledger, &mut w, 0, Action::Withdraw, Amount::Fraction(1.0), 1),
+            Settlement::Rejected(_)
+        ));
+    }
+
+    /// Three agents stake 100, 200, 300; agent 2 unbonds 50; a slash of
+    /// `f` at tick 3, after the tick's rewards.
+    fn slash_world(to: Option<AccountId>) {
+        let f = 0.2;
+        let (mut pool, mut ledger) = setup(10, vec![3], f, to);
+        let mut w = agents(&mut ledger, &[100.0, 200.0, 300.0]);
+        for a in 0..3 {
+            send(&mut pool, &mut ledger, &mut w, a, Action::Stake, Amount::Fraction(1.0), 1);
+        }
+        send(&mut pool, &mut ledger, &mut w, 2, Action::Unstake, Amount::Units(50.0), 1);
+        for tick in 1..=2 {
+            pool.begin_tick(tick);
+            end_block(&mut pool, &mut ledger, &mut w, tick);
+            assert_eq!(pool.slashed, 0.0, "no slash at tick {tick}");
+            assert_consistent(&pool, &ledger, &w, tick);
+        }
+        let staked: Vec<f64> = w.iter().map(|w| w.get(STAKED)).collect();
+        assert_eq!(staked, [100.0, 200.0, 250.0]);
+        let issued = ledger.issued[0];
+        let treasury = ledger.balance(TREASURY, DAI);
+        let dai: Vec<f64> = w.iter().map(|w| w.get(DAI)).collect();
+
+        pool.begin_tick(3);
+        pool.issued_at_start = ledger.issued[0];
+        end_block(&mut pool, &mut ledger, &mut w, 3);
+        let slashed = f * (550.0 + 50.0);
+        for a in 0..3 {
+            assert!(close(w[a].get(STAKED), staked[a] * (1.0 - f)), "agent {a}: staked·(1−f)");
+            // Rewards of the tick are paid on the stake before the slash.
+            assert!(close(w[a].get(DAI) - dai[a], 0.1 * treasury * staked[a] / 550.0), "agent {a}: reward");
+        }
+        assert!(close(w[2].get(UNBONDING), 50.0 * (1.0 - f)));
+        assert!(close(pool.slashed, slashed));
+        assert!(close(ledger.balance(POOL, TKN), 600.0 * (1.0 - f)));
+        match to {
+            None => {
+                assert!(close(ledger.issued[0], issued - slashed), "burnt: issuance falls by the slash");
+                assert!(close(pool.burnt, slashed));
+            }
+            Some(sink) => {
+                assert_eq!(ledger.issued[0], issued, "transferred, not burnt");
+                assert!(close(ledger.balance(sink, TKN), slashed));
+                assert_eq!(pool.burnt, 0.0);
+            }
+        }
+        assert_consistent(&pool, &ledger, &w, 3);
+        let mut m = Vec::new();
+        pool.measure(&ledger, &mut m);
+        let names: Vec<&str> = pool.metrics().iter().map(|d| d.name).collect();
+        let metric = |n: &str| m[names.iter().position(|&x| x == n).unwrap()];
+        assert!(close(metric("slashed"), slashed));
+        assert!(close(metric("total_staked"), 550.0 * (1.0 - f)));
+        assert!(close(metric("total_unbonding"), 50.0 * (1.0 - f)));
+        assert!(close(metric("apr"), 0.1 * treasury / 550.0 * 365.0));
+        assert_eq!(metric("inflation"), 0.0, "the pool's own burn is not counted as deflation");
+        assert!(close(metric("staking_ratio"), 550.0 * (1.0 - f) / ledger.issued[0]));
+
+        // The slashed tranche matures at tick 11 for its slashed amount and
+        // empties the position.
+        assert_eq!(
+            send(&mut pool, &mut ledger, &mut w, 2, Action::Withdraw, Amount::Fraction(1.0), 10),
+            Settlement::Skipped
+        );
+        let Settlement::Filled(fill) =
+            send(&mut pool, &mut ledger, &mut w, 2, Action::Withdraw, Amount::Fraction(1.0), 11)
+        else {
+            panic!()
+        };
+        assert!(close(fill.amount_out, 40.0));
+        assert_eq!(w[2].get(UNBONDING), 0.0);
+        assert_consistent(&pool, &ledger, &w, 11);
+    }
+
+    #[test]
+    fn slashing_burns_f_of_every_stake() {
+        slash_world(None);
+    }
+
+    #[test]
+    fn slashing_can_pay_an_account() {
+        slash_world(Some(SINK));
+    }
+
+    #[test]
+    fn random_slashes_follow_the_pools_own_stream() {
+        let (mut pool, _) = setup(0, vec![], 0.5, None);
+        pool.slashing.probability = 0.3;
+        let mut rng = stream_rng(1, Stream::Contract, &[0]);
+        let expected: Vec<bool> = (1..=200).map(|_| rng.random::<f64>() < 0.3).collect();
+        let due: Vec<bool> = (1..=200).map(|t| pool.slashing.due(t)).collect();
+        assert_eq!(due, expected);
+        let n = due.iter().filter(|&&d| d).count();
+        assert!((30..=90).contains(&n), "about 60 slashes in 200 ticks at p = 0.3, got {n}");
     }
 }

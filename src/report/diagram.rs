@@ -256,7 +256,8 @@ impl Diagram {
                     PartKind::Account
                 }
             };
-            parts.push(Part { name: node.name.clone(), kind, detail: node.detail.clone(), stocks });
+            let detail = if node.detail == "1 agents" { "1 agent".to_string() } else { node.detail.clone() };
+            parts.push(Part { name: node.name.clone(), kind, detail, stocks });
         }
 
         let holds = |part: &str| -> Vec<String> {

@@ -10,11 +10,11 @@ use super::diagram::{Diagram, FlowKind, PartKind};
 use super::graph::part_lines;
 use super::html::esc;
 
-const CHAR_W: f64 = 6.6;
+const CHAR_W: f64 = 7.3;
 const LINE_H: f64 = 15.0;
 const PAD: f64 = 8.0;
 const COL_GAP: f64 = 120.0;
-const LABEL_W: f64 = 6.0;
+const LABEL_W: f64 = 6.4;
 const ROW_GAP: f64 = 28.0;
 const MARGIN: f64 = 16.0;
 
@@ -146,44 +146,81 @@ pub fn svg(d: &Diagram) -> String {
         r##"<defs><marker id="ts-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>"##,
     );
     let index = |name: &str| d.parts.iter().position(|p| p.name == name);
-    let mut seen_pairs: Vec<(usize, usize)> = Vec::new();
+    // Paths first, labels after (on top), each label nudged down until it
+    // overlaps no earlier one.
+    let mut labels = String::new();
+    let mut taken: Vec<(f64, f64, f64, f64)> = Vec::new();
     for f in &d.flows {
         let (Some(a), Some(b)) = (index(&f.from), index(&f.to)) else { continue };
         let (pa, pb) = (placed[a], placed[b]);
-        let dup = seen_pairs.iter().filter(|&&p| p == (a, b)).count() as f64;
-        seen_pairs.push((a, b));
-        let (x0, y0, x3, y3, c1, c2) = if pb.layer > pa.layer {
-            let (x0, y0) = (pa.x + pa.w, pa.y + pa.h / 2.0);
-            let (x3, y3) = (pb.x, pb.y + pb.h / 2.0);
-            let dx = (x3 - x0) / 2.0;
-            (x0, y0, x3, y3, (x0 + dx, y0), (x3 - dx, y3))
-        } else {
-            // Same or earlier column: leave from the bottom, arrive at the bottom.
-            let (x0, y0) = (pa.x + pa.w / 2.0, pa.y + pa.h);
-            let (x3, y3) = (pb.x + pb.w / 2.0, pb.y + pb.h);
-            let low = y0.max(y3) + 40.0;
-            (x0, y0, x3, y3, (x0, low), (x3, low))
-        };
-        let (mx, my) = (
-            (x0 + 3.0 * c1.0 + 3.0 * c2.0 + x3) / 8.0,
-            (y0 + 3.0 * c1.1 + 3.0 * c2.1 + y3) / 8.0 + dup * 16.0,
-        );
-        let dash = if f.kind == FlowKind::Reference { r#" stroke-dasharray="5,4""# } else { "" };
         let text = f.text();
         let tw = text.chars().count() as f64 * LABEL_W + 8.0;
+        let forward = pb.layer > pa.layer;
+        let (p0, p3, c1, c2) = if forward {
+            let (p0, p3) = ((pa.x + pa.w, pa.y + pa.h / 2.0), (pb.x, pb.y + pb.h / 2.0));
+            let dx = (p3.0 - p0.0) / 2.0;
+            (p0, p3, (p0.0 + dx, p0.1), (p3.0 - dx, p3.1))
+        } else {
+            // Same or earlier column: leave from the bottom, arrive at the bottom.
+            let (p0, p3) = ((pa.x + pa.w / 2.0, pa.y + pa.h), (pb.x + pb.w / 2.0, pb.y + pb.h));
+            let low = p0.1.max(p3.1) + 40.0;
+            (p0, p3, (p0.0, low), (p3.0, low))
+        };
+        let at = |t: f64| {
+            let u = 1.0 - t;
+            let w = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
+            (
+                w[0] * p0.0 + w[1] * c1.0 + w[2] * c2.0 + w[3] * p3.0,
+                w[0] * p0.1 + w[1] * c1.1 + w[2] * c2.1 + w[3] * p3.1,
+            )
+        };
+        // Forward: the label sits in the gap just right of its source
+        // (gaps are sized for it), on the curve; otherwise mid-curve.
+        let (mx, mut my) = if forward {
+            let want = p0.0 + 12.0 + tw / 2.0;
+            let (mut lo, mut hi) = (0.0, 1.0);
+            for _ in 0..40 {
+                let mid = (lo + hi) / 2.0;
+                if at(mid).0 < want { lo = mid } else { hi = mid }
+            }
+            (want, at(lo).1 + 4.0)
+        } else {
+            at(0.5)
+        };
+        let overlaps = |y: f64, taken: &[(f64, f64, f64, f64)]| {
+            taken.iter().any(|&(x, y2, w, h)| {
+                mx - tw / 2.0 < x + w && x < mx + tw / 2.0 && y - 11.0 < y2 + h && y2 < y + 4.0
+            })
+        };
+        for _ in 0..50 {
+            if !overlaps(my, &taken) {
+                break;
+            }
+            my += 8.0;
+        }
+        taken.push((mx - tw / 2.0, my - 11.0, tw, 15.0));
+        let dash = if f.kind == FlowKind::Reference { r#" stroke-dasharray="5,4""# } else { "" };
         let _ = write!(
             out,
-            r##"<g class="flow" data-from="{}" data-to="{}" data-kind="{}"><path d="M{x0:.1},{y0:.1} C{:.1},{:.1} {:.1},{:.1} {x3:.1},{y3:.1}" fill="none" stroke="#555" stroke-width="1.4"{dash} marker-end="url(#ts-arrow)"/><rect x="{:.1}" y="{:.1}" width="{tw:.1}" height="15" rx="3" fill="#ffffff" fill-opacity="0.9"/><text x="{mx:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="#333">{}</text></g>"##,
+            r##"<g class="flow" data-from="{}" data-to="{}" data-kind="{}"><title>{}</title><path d="M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="none" stroke="#555" stroke-width="1.4"{dash} marker-end="url(#ts-arrow)"/></g>"##,
             esc(&f.from),
             esc(&f.to),
             if f.kind == FlowKind::Acts { "acts" } else { "reference" },
+            esc(&format!("{} → {}: {text}", f.from, f.to)),
+            p0.0,
+            p0.1,
             c1.0,
             c1.1,
             c2.0,
             c2.1,
+            p3.0,
+            p3.1,
+        );
+        let _ = write!(
+            labels,
+            r##"<g class="flow-label"><rect x="{:.1}" y="{:.1}" width="{tw:.1}" height="15" rx="3" fill="#ffffff" fill-opacity="0.92"/><text x="{mx:.1}" y="{my:.1}" text-anchor="middle" font-size="11" fill="#333">{}</text></g>"##,
             mx - tw / 2.0,
             my - 11.0,
-            my,
             esc(&text)
         );
     }
@@ -220,6 +257,7 @@ pub fn svg(d: &Diagram) -> String {
         }
         out.push_str("</g>");
     }
+    out.push_str(&labels);
     let _ = write!(
         out,
         r##"<text x="{MARGIN}" y="{:.0}" font-size="11" fill="#666">solid: behaviour → contract · dashed: contract pays or reads · boxes list stocks (genesis amounts)</text>"##,

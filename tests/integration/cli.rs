@@ -30,29 +30,21 @@ fn list_shows_every_kind_with_its_params() {
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let text = stdout(&out);
     let kinds = parse_list(&text);
-    let expected: BTreeMap<String, Vec<String>> = [
-        (
-            "bonding_curve",
-            &[
-                "reserve_asset",
-                "token",
-                "exponent",
-                "slope",
-                "initial_supply",
-                "initial_holder",
-                "entry_tribute",
-                "exit_tribute",
-                "treasury",
-            ][..],
-        ),
-        ("treasury", &["asset", "initial_balance"][..]),
-        ("staking_pool", &["token", "reward_asset", "treasury", "rate", "position"][..]),
-        ("noise_trader", &["contract", "p_trade", "p_buy", "max_fraction"][..]),
-        ("staker", &["pool", "p_stake", "stake_fraction", "p_unstake", "unstake_fraction"][..]),
-    ]
-    .into_iter()
-    .map(|(k, ps)| (k.to_string(), ps.iter().map(|p| p.to_string()).collect()))
-    .collect();
+    // Every registered kind, with every documented parameter in order.
+    let registry = tokensim::registry::Registry::builtin();
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, params) in registry
+        .mechanisms()
+        .map(|k| (k.name(), k.params()))
+        .chain(registry.behaviours().map(|k| (k.name(), k.params())))
+    {
+        expected.insert(name.to_string(), params.iter().map(|p| p.name.to_string()).collect());
+    }
+    // The kinds the shipped scenarios use are among them.
+    for kind in ["bonding_curve", "treasury", "staking_pool", "price_feed", "noise_trader", "staker"] {
+        assert!(expected.contains_key(kind), "{kind} is registered");
+    }
+    assert_eq!(expected["staking_pool"][..4], ["token", "reward_asset", "treasury", "rate"]);
     assert_eq!(kinds, expected, "tokensim list:\n{text}");
     let mech = text.find("Mechanisms").expect("a mechanisms section");
     let beh = text.find("Behaviours").expect("a behaviours section");

@@ -2,12 +2,18 @@
 //! scenario written to a temporary directory and checks its exit code,
 //! stderr and the Parquet results against values computed independently.
 
+mod amm;
 mod bad_input;
 mod cli;
 mod common;
 mod conservation;
+mod curves;
 mod determinism;
 mod docs;
+mod engine_api;
 mod experiments;
+mod lending;
 mod replay;
 mod report;
+mod staking;
+mod vesting;

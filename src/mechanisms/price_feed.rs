@@ -1,0 +1,458 @@
+//! An external price feed: an exogenous price that moves every tick in the
+//! Exogenous phase, before anyone looks at it. Venues are arbitraged
+//! towards it, lending markets may use it as their oracle, and behaviours
+//! read it as a signal (`agent.market.price(feed)`).
+//!
+//! Processes (`dt = 1 / ticks_per_year`, `Z ~ N(0, 1)`):
+//! - `constant`: `S_t = S_0`.
+//! - `gbm` (geometric Brownian motion):
+//!   `S_t = S_{t−1} · exp((μ − σ²/2)·dt + σ·√dt·Z)`, so
+//!   `E[S_t] = S_0·e^{μ·t·dt}`.
+//! - `merton` (jump diffusion): GBM plus `N ~ Poisson(λ·dt)` jumps per tick,
+//!   each multiplying the price by `e^J`, `J ~ N(m, s²)`; the drift is
+//!   compensated by `−λ·κ`, `κ = e^{m + s²/2} − 1`, so `E[S_t]` is the same
+//!   as GBM's.
+//! - `replay`: the value of a `tick,price` file at the last row at or
+//!   before the tick; before the first row, the row at tick 0 if there is
+//!   one, else `initial`, else the first row's value.
+//!
+//! `shocks = [{ tick = 100, factor = 0.5 }]` multiplies the price at given
+//! ticks, on top of any process: a scheduled crash or pump for stress tests.
+
+use rand_distr::{Distribution, Poisson, StandardNormal};
+use rand_pcg::Pcg64Mcg;
+use serde::Deserialize;
+
+use crate::engine::build::ContractBuilder;
+use crate::engine::contract::{Contract, MetricDef, MetricKind};
+use crate::engine::ledger::Ledger;
+use crate::error::ScenarioError;
+use crate::registry::{MechanismKind, ParamDoc};
+
+/// The random process a feed follows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Process {
+    /// Never moves (except by shocks).
+    Constant,
+    /// Geometric Brownian motion.
+    Gbm {
+        /// Annual drift μ.
+        drift: f64,
+        /// Annual volatility σ.
+        volatility: f64,
+    },
+    /// Merton jump diffusion.
+    Merton {
+        /// Annual drift μ (of the expected price).
+        drift: f64,
+        /// Annual diffusion volatility σ.
+        volatility: f64,
+        /// Expected jumps per year λ.
+        intensity: f64,
+        /// Mean `m` of the log jump size.
+        jump_mean: f64,
+        /// Standard deviation `s` of the log jump size.
+        jump_stdev: f64,
+    },
+    /// A recorded series of `(tick, price)`, ascending ticks.
+    Replay(Vec<(u32, f64)>),
+}
+
+/// A price path generator, independent of any world: use it to test or
+/// reason about a feed.
+///
+/// ```
+/// use tokensim::mechanisms::price_feed::{Feed, Process};
+/// // With no volatility, GBM grows at exactly e^{μ·t/ticks_per_year}.
+/// let mut feed = Feed::new(Process::Gbm { drift: 0.365, volatility: 0.0 }, 100.0, 365.0, vec![]);
+/// let mut rng = rand_pcg::Pcg64Mcg::new(1);
+/// for t in 1..=10 {
+///     feed.step(t, &mut rng);
+/// }
+/// assert!((feed.price() - 100.0 * (0.001f64 * 10.0).exp()).abs() < 1e-9);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feed {
+    process: Process,
+    dt: f64,
+    /// Price before shocks.
+    base: f64,
+    /// Product of the shocks so far.
+    shocked: f64,
+    /// Shocks `(tick, factor)`, ascending ticks.
+    shocks: Vec<(u32, f64)>,
+}
+
+impl Feed {
+    /// A feed at `initial` following `process` with `ticks_per_year` ticks
+    /// a year and the given shocks.
+    pub fn new(process: Process, initial: f64, ticks_per_year: f64, mut shocks: Vec<(u32, f64)>) -> Self {
+        shocks.sort_by_key(|s| s.0);
+        Feed { process, dt: 1.0 / ticks_per_year, base: initial, shocked: 1.0, shocks }
+    }
+
+    /// The current price.
+    pub fn price(&self) -> f64 {
+        self.base * self.shocked
+    }
+
+    /// Moves the price to tick `tick`. Draws a fixed number of random
+    /// numbers per tick for GBM (one) and a number depending only on the
+    /// drawn jump count for Merton.
+    pub fn step(&mut self, tick: u32, rng: &mut Pcg64Mcg) {
+        let dt = self.dt;
+        match &self.process {
+            Process::Constant => {}
+            Process::Gbm { drift, volatility } => {
+                let z: f64 = StandardNormal.sample(rng);
+                self.base *=
+                    ((drift - volatility * volatility / 2.0) * dt + volatility * dt.sqrt() * z).exp();
+            }
+            Process::Merton { drift, volatility, intensity, jump_mean, jump_stdev } => {
+                let z: f64 = StandardNormal.sample(rng);
+                let kappa = (jump_mean + jump_stdev * jump_stdev / 2.0).exp() - 1.0;
+                let mut log_move = (drift - volatility * volatility / 2.0 - intensity * kappa) * dt
+                    + volatility * dt.sqrt() * z;
+                let lambda = intensity * dt;
+                let jumps = if lambda > 0.0 {
+                    Poisson::new(lambda).map(|p| p.sample(rng) as u64).unwrap_or(0)
+                } else {
+                    0
+                };
+                for _ in 0..jumps {
+                    let j: f64 = StandardNormal.sample(rng);
+                    log_move += jump_mean + jump_stdev * j;
+                }
+                self.base *= log_move.exp();
+            }
+            Process::Replay(series) => {
+                let at = series.partition_point(|&(t, _)| t <= tick);
+                if at > 0 {
+                    self.base = series[at - 1].1;
+                }
+            }
+        }
+        for &(t, factor) in &self.shocks {
+            if t == tick {
+                self.shocked *= factor;
+            }
+        }
+    }
+}
+
+/// A live price feed contract.
+#[derive(Clone, Debug)]
+pub struct PriceFeed {
+    feed: Feed,
+    rng: Pcg64Mcg,
+}
+
+impl PriceFeed {
+    /// The current price.
+    pub fn value(&self) -> f64 {
+        self.feed.price()
+    }
+}
+
+const METRICS: &[MetricDef] =
+    &[MetricDef { name: "price", kind: MetricKind::Float, doc: "the feed's price" }];
+
+impl Contract for PriceFeed {
+    fn begin_tick(&mut self, tick: u32) {
+        self.feed.step(tick, &mut self.rng);
+    }
+
+    fn price(&self, _ledger: &Ledger) -> Option<f64> {
+        Some(self.feed.price())
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
+    }
+
+    fn measure(&self, _ledger: &Ledger, out: &mut Vec<f64>) {
+        out.push(self.feed.price());
+    }
+}
+
+/// A scheduled multiplicative move.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Shock {
+    tick: u32,
+    factor: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default = "gbm")]
+    process: String,
+    initial: Option<f64>,
+    drift: Option<f64>,
+    volatility: Option<f64>,
+    #[serde(default = "days")]
+    ticks_per_year: f64,
+    jump_intensity: Option<f64>,
+    jump_mean: Option<f64>,
+    jump_stdev: Option<f64>,
+    file: Option<String>,
+    #[serde(default)]
+    shocks: Vec<Shock>,
+}
+
+fn gbm() -> String {
+    "gbm".into()
+}
+
+fn days() -> f64 {
+    365.0
+}
+
+const PROCESSES: &str = "constant, gbm, merton, replay";
+
+/// The `price_feed` mechanism kind.
+pub struct PriceFeedKind;
+
+impl PriceFeedKind {
+    /// Which optional parameters each process uses.
+    fn uses(process: &str, param: &str) -> bool {
+        match param {
+            "drift" | "volatility" => matches!(process, "gbm" | "merton"),
+            "jump_intensity" | "jump_mean" | "jump_stdev" => process == "merton",
+            "file" => process == "replay",
+            _ => true,
+        }
+    }
+}
+
+impl MechanismKind for PriceFeedKind {
+    fn name(&self) -> &'static str {
+        "price_feed"
+    }
+
+    fn summary(&self) -> &'static str {
+        "An exogenous price (constant, GBM, Merton jump diffusion or a replayed series) with optional scheduled shocks."
+    }
+
+    fn params(&self) -> &'static [ParamDoc] {
+        &[
+            ParamDoc {
+                name: "process",
+                ty: "constant | gbm | merton | replay",
+                default: Some("\"gbm\""),
+                doc: "how the price moves each tick",
+            },
+            ParamDoc {
+                name: "initial",
+                ty: "float > 0",
+                default: None,
+                doc: "price at tick 0 (replay: optional, defaults to the first value of the file)",
+            },
+            ParamDoc { name: "drift", ty: "float", default: Some("0"), doc: "annual drift μ (gbm, merton)" },
+            ParamDoc {
+                name: "volatility",
+                ty: "float ≥ 0",
+                default: Some("0"),
+                doc: "annual volatility σ (gbm, merton)",
+            },
+            ParamDoc {
+                name: "ticks_per_year",
+                ty: "float > 0",
+                default: Some("365"),
+                doc: "ticks in a year: dt = 1/ticks_per_year",
+            },
+            ParamDoc {
+                name: "jump_intensity",
+                ty: "float ≥ 0",
+                default: Some("0"),
+                doc: "expected jumps per year λ (merton)",
+            },
+            ParamDoc {
+                name: "jump_mean",
+                ty: "float",
+                default: Some("0"),
+                doc: "mean of the log jump size (merton; −0.2 ≈ a 18% drop)",
+            },
+            ParamDoc {
+                name: "jump_stdev",
+                ty: "float ≥ 0",
+                default: Some("0"),
+                doc: "standard deviation of the log jump size (merton)",
+            },
+            ParamDoc {
+                name: "file",
+                ty: "path",
+                default: None,
+                doc: "replay: CSV or Parquet with columns tick, price (relative to the scenario)",
+            },
+            ParamDoc {
+                name: "shocks",
+                ty: "list of { tick, factor > 0 }",
+                default: Some("[]"),
+                doc: "multiply the price by factor at tick (a crash: factor 0.5)",
+            },
+        ]
+    }
+
+    fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
+        let p: Params = ctx.params()?;
+        let process = p.process.as_str();
+        if !PROCESSES.split(", ").any(|k| k == process) {
+            return Err(
+                ctx.invalid("process", format!("unknown process `{process}`; valid choices: {PROCESSES}"))
+            );
+        }
+        for (name, given) in [
+            ("drift", p.drift.is_some()),
+            ("volatility", p.volatility.is_some()),
+            ("jump_intensity", p.jump_intensity.is_some()),
+            ("jump_mean", p.jump_mean.is_some()),
+            ("jump_stdev", p.jump_stdev.is_some()),
+            ("file", p.file.is_some()),
+        ] {
+            if given && !Self::uses(process, name) {
+                let users: Vec<&str> = PROCESSES.split(", ").filter(|k| Self::uses(k, name)).collect();
+                return Err(ctx.invalid(
+                    name,
+                    format!("does not apply to process `{process}`; it applies to: {}", users.join(", ")),
+                ));
+            }
+        }
+        ctx.check_range("ticks_per_year", p.ticks_per_year, f64::MIN_POSITIVE, 1e12)?;
+        let drift = p.drift.unwrap_or(0.0);
+        let volatility = p.volatility.unwrap_or(0.0);
+        ctx.check_range("drift", drift, -100.0, 100.0)?;
+        ctx.check_range("volatility", volatility, 0.0, 100.0)?;
+        let process = match process {
+            "constant" => Process::Constant,
+            "gbm" => Process::Gbm { drift, volatility },
+            "merton" => {
+                let (intensity, jump_mean, jump_stdev) = (
+                    p.jump_intensity.unwrap_or(0.0),
+                    p.jump_mean.unwrap_or(0.0),
+                    p.jump_stdev.unwrap_or(0.0),
+                );
+                ctx.check_range("jump_intensity", intensity, 0.0, 1e6)?;
+                ctx.check_range("jump_mean", jump_mean, -20.0, 20.0)?;
+                ctx.check_range("jump_stdev", jump_stdev, 0.0, 20.0)?;
+                Process::Merton { drift, volatility, intensity, jump_mean, jump_stdev }
+            }
+            _ => {
+                let file = p.file.as_deref().ok_or_else(|| {
+                    ctx.invalid(
+                        "file",
+                        "process `replay` needs `file` (CSV or Parquet with columns tick, price)",
+                    )
+                })?;
+                Process::Replay(ctx.read_series("file", file, "price")?)
+            }
+        };
+        let initial = match (&process, p.initial) {
+            // A row at tick 0 is the genesis price.
+            (Process::Replay(series), _) if series[0].0 == 0 => series[0].1,
+            (_, Some(v)) => v,
+            (Process::Replay(series), None) => series[0].1,
+            (_, None) => return Err(ctx.invalid("initial", "missing field `initial` (the price at tick 0)")),
+        };
+        ctx.check_range("initial", initial, f64::MIN_POSITIVE, f64::MAX)?;
+        let mut shocks = Vec::with_capacity(p.shocks.len());
+        for (i, s) in p.shocks.iter().enumerate() {
+            ctx.check_range(&format!("shocks.{i}.factor"), s.factor, f64::MIN_POSITIVE, 1e12)?;
+            if s.tick == 0 {
+                return Err(
+                    ctx.invalid(&format!("shocks.{i}.tick"), "must be at least 1 (ticks count from 1)")
+                );
+            }
+            shocks.push((s.tick, s.factor));
+        }
+        let feed = Feed::new(process, initial, p.ticks_per_year, shocks);
+        Ok(Box::new(PriceFeed { feed, rng: ctx.rng() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(feed: &mut Feed, ticks: u32, seed: u64) -> Vec<f64> {
+        let mut rng = Pcg64Mcg::new(u128::from(seed));
+        (1..=ticks)
+            .map(|t| {
+                feed.step(t, &mut rng);
+                feed.price()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn constant_with_shocks_is_the_product_of_factors() {
+        let mut f = Feed::new(Process::Constant, 50.0, 365.0, vec![(5, 0.5), (3, 2.0)]);
+        let path = run(&mut f, 6, 1);
+        assert_eq!(path, vec![50.0, 50.0, 100.0, 100.0, 50.0, 50.0]);
+    }
+
+    #[test]
+    fn gbm_log_returns_have_the_closed_form_mean_and_variance() {
+        let (mu, sigma, ty) = (0.5, 0.8, 365.0);
+        let mut f = Feed::new(Process::Gbm { drift: mu, volatility: sigma }, 1.0, ty, vec![]);
+        let n = 200_000;
+        let path = run(&mut f, n, 7);
+        let mut prev = 1.0f64;
+        let r: Vec<f64> = path
+            .iter()
+            .map(|p| {
+                let x = (p / prev).ln();
+                prev = *p;
+                x
+            })
+            .collect();
+        let mean = r.iter().sum::<f64>() / n as f64;
+        let var = r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+        let dt = 1.0 / ty;
+        let (want_mean, want_var) = ((mu - sigma * sigma / 2.0) * dt, sigma * sigma * dt);
+        let se_mean = (want_var / n as f64).sqrt();
+        assert!((mean - want_mean).abs() < 4.0 * se_mean, "mean {mean} vs {want_mean}");
+        // Var of the sample variance of normals: 2σ⁴/(n−1).
+        let se_var = want_var * (2.0 / (n as f64 - 1.0)).sqrt();
+        assert!((var - want_var).abs() < 4.0 * se_var, "var {var} vs {want_var}");
+    }
+
+    #[test]
+    fn merton_jumps_have_the_given_size_and_poisson_count() {
+        // No diffusion, fixed jump size: every log move is the compensated
+        // drift plus a whole number of jumps of exactly `m`.
+        let (lambda, m, ty) = (36.5, -0.1, 365.0);
+        let process =
+            Process::Merton { drift: 0.0, volatility: 0.0, intensity: lambda, jump_mean: m, jump_stdev: 0.0 };
+        let mut f = Feed::new(process, 1.0, ty, vec![]);
+        let n = 100_000u32;
+        let path = run(&mut f, n, 3);
+        let drift = -lambda * (m.exp() - 1.0) / ty;
+        let mut prev = 1.0f64;
+        let mut jumps = 0.0;
+        for p in &path {
+            let k = ((p / prev).ln() - drift) / m;
+            assert!((k - k.round()).abs() < 1e-6, "a move of {k} jumps");
+            jumps += k.round();
+            prev = *p;
+        }
+        let expected = lambda / ty * f64::from(n);
+        assert!((jumps - expected).abs() < 4.0 * expected.sqrt(), "{jumps} jumps vs {expected}");
+    }
+
+    #[test]
+    fn replay_holds_the_last_value_at_or_before_the_tick() {
+        let mut f = Feed::new(Process::Replay(vec![(2, 10.0), (4, 12.0)]), 9.0, 365.0, vec![(4, 0.5)]);
+        assert_eq!(run(&mut f, 5, 1), vec![9.0, 10.0, 10.0, 6.0, 6.0]);
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_path() {
+        let p =
+            Process::Merton { drift: 0.1, volatility: 0.5, intensity: 5.0, jump_mean: -0.2, jump_stdev: 0.1 };
+        let a = run(&mut Feed::new(p.clone(), 3.0, 365.0, vec![]), 500, 11);
+        let b = run(&mut Feed::new(p, 3.0, 365.0, vec![]), 500, 11);
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,276 @@
+//! The engine facilities mechanisms build on: price feeds and the Observe
+//! phase's prices, the `Market` view behaviours read, contracts sending
+//! their own orders, positions held from genesis, and the recorded
+//! topology.
+
+use std::path::Path;
+
+use bevy_ecs::prelude::Component;
+use tokensim::engine::topology::EdgeKind;
+use tokensim::prelude::*;
+
+use super::common::*;
+
+/// A scenario with a feed and a curve; `feed` is the feed's TOML body.
+fn feed_scenario(feed: &str) -> String {
+    format!(
+        r#"
+ticks = 6
+assets = ["DAI", "TKN"]
+[contracts.feed]
+kind = "price_feed"
+{feed}
+[contracts.pool]
+kind = "treasury"
+asset = "DAI"
+[contracts.curve]
+kind = "bonding_curve"
+reserve_asset = "DAI"
+token = "TKN"
+slope = 1e-6
+initial_supply = 1000.0
+treasury = "pool"
+"#
+    )
+}
+
+#[test]
+fn a_replayed_feed_publishes_the_file_values_with_shocks() {
+    let dir = tempdir();
+    write_file(dir.path(), "prices.csv", "tick,price\n0,100\n2,110\n4,90\n");
+    let text =
+        feed_scenario("process = \"replay\"\nfile = \"prices.csv\"\nshocks = [{ tick = 5, factor = 0.5 }]");
+    let scenario = write_file(dir.path(), "s.toml", &text);
+    let out = dir.path().join("out");
+    run_ok(&scenario, &out, &[]);
+    let ticks = read_parquet(&out.join("ticks.parquet"));
+    // Tick 1 holds tick 0's value, ticks 2–3 hold 110, 4 holds 90, and the
+    // shock halves it from tick 5 on.
+    assert_eq!(f64s(&ticks, "feed_price"), vec![100.0, 110.0, 110.0, 90.0, 45.0, 45.0]);
+}
+
+#[test]
+fn feed_parameters_that_do_not_apply_are_errors_at_their_line() {
+    let dir = tempdir();
+    let text = feed_scenario("process = \"constant\"\ninitial = 5.0\nvolatility = 0.3");
+    let scenario = write_file(dir.path(), "s.toml", &text);
+    let out = run(&["validate", path_str(&scenario)]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    let (line, _) = line_col_of(&text, "volatility = 0.3");
+    let err = stderr(&out);
+    assert!(err.contains(&format!("s.toml:{line}:")), "{err}");
+    assert!(err.contains("contracts.feed.volatility") && err.contains("applies to: gbm, merton"), "{err}");
+}
+
+#[test]
+fn a_bad_series_file_names_the_line() {
+    let dir = tempdir();
+    write_file(dir.path(), "prices.csv", "tick,price\n1,100\n3,-4\n");
+    let text = feed_scenario("process = \"replay\"\nfile = \"prices.csv\"");
+    let scenario = write_file(dir.path(), "s.toml", &text);
+    let out = run(&["validate", path_str(&scenario)]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("contracts.feed.file") && err.contains("line 3") && err.contains("> 0"), "{err}");
+
+    let text = feed_scenario("process = \"replay\"\nfile = \"missing.csv\"");
+    let scenario = write_file(dir.path(), "s.toml", &text);
+    let err = stderr(&run(&["validate", path_str(&scenario)]));
+    assert!(err.contains("missing.csv") && err.contains("does not exist"), "{err}");
+}
+
+/// Buys `amount` units on `venue` whenever its `signal` price is above
+/// `threshold`: a behaviour whose decision depends only on the Market view.
+#[derive(Component)]
+struct BuyAbove {
+    signal: ContractId,
+    venue: ContractId,
+    threshold: f64,
+}
+
+impl Behaviour for BuyAbove {
+    fn decide(&mut self, agent: &mut AgentView<'_>) {
+        if agent.market.price(self.signal) > self.threshold {
+            agent.send(Intent::new(self.venue, Action::Buy, Amount::Units(1.0)));
+        }
+    }
+}
+
+struct BuyAboveKind;
+
+impl BehaviourKind for BuyAboveKind {
+    fn name(&self) -> &'static str {
+        "buy_above"
+    }
+    fn summary(&self) -> &'static str {
+        "test behaviour"
+    }
+    fn params(&self) -> &'static [ParamDoc] {
+        &[]
+    }
+    fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
+        let signal = ctx.contract_for("signal", "feed", &[])?;
+        let venue = ctx.contract_for("venue", "curve", &[Action::Buy])?;
+        ctx.spawn(|_| BuyAbove { signal, venue, threshold: 10.0 });
+        Ok(())
+    }
+}
+
+/// Each tick, spends `per_tick` of its DAI buying on the curve: a contract
+/// that sends its own orders. It is also the curve's treasury, so the
+/// curve pays its tribute into the very account that is buying.
+struct Buyer {
+    account: AccountId,
+    curve: ContractId,
+    per_tick: f64,
+}
+
+impl Contract for Buyer {
+    fn orders(&mut self, ctx: &OrderCtx<'_>, out: &mut Vec<Intent>) {
+        if ctx.ledger.balance(self.account, AssetId(0)) < self.per_tick {
+            return;
+        }
+        out.push(Intent::new(self.curve, Action::Buy, Amount::Units(self.per_tick)));
+    }
+}
+
+struct BuyerKind;
+
+impl MechanismKind for BuyerKind {
+    fn name(&self) -> &'static str {
+        "buyer"
+    }
+    fn summary(&self) -> &'static str {
+        "test contract"
+    }
+    fn params(&self) -> &'static [ParamDoc] {
+        &[]
+    }
+    fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
+        let curve = ctx.contract("curve", "curve")?;
+        let account = ctx.account();
+        ctx.issue(account, AssetId(0), 100.0);
+        Ok(Box::new(Buyer { account, curve, per_tick: 10.0 }))
+    }
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::builtin();
+    r.add_mechanism(BuyerKind).add_behaviour(BuyAboveKind);
+    r
+}
+
+fn load(text: &str) -> LoadedScenario {
+    LoadedScenario::from_str(Path::new("inline.toml"), text).expect("scenario parses")
+}
+
+#[test]
+fn behaviours_see_the_feed_price_of_the_tick() {
+    // The feed sits at 5 and triples at tick 3: agents buy from tick 3 on.
+    let text = format!(
+        "{}\n[populations.p]\ncount = 4\nbalances = {{ DAI = 100.0 }}\nbehaviours.buy_above = {{}}\n[output]\nevents = true\n",
+        feed_scenario("process = \"constant\"\ninitial = 5.0\nshocks = [{ tick = 3, factor = 3.0 }]")
+    );
+    let mut sim = Simulation::new(&load(&text), &registry(), &RunSpec::single(1)).expect("builds");
+    let mut buys_per_tick = Vec::new();
+    for _ in 0..5 {
+        let log = sim.step();
+        assert!(log.violations.is_empty(), "{:?}", log.violations);
+        buys_per_tick.push(log.events.iter().filter(|e| e.rejected.is_none()).count());
+    }
+    assert_eq!(buys_per_tick, vec![0, 0, 4, 4, 4]);
+}
+
+#[test]
+fn a_contract_settles_its_own_orders_against_its_account() {
+    let text = r#"
+ticks = 5
+assets = ["DAI", "TKN"]
+[contracts.buyer]
+kind = "buyer"
+[contracts.curve]
+kind = "bonding_curve"
+reserve_asset = "DAI"
+token = "TKN"
+slope = 1e-6
+initial_supply = 1000.0
+entry_tribute = 0.1
+treasury = "buyer"
+"#;
+    let mut sim = Simulation::new(&load(text), &registry(), &RunSpec::single(1)).expect("builds");
+    for _ in 0..5 {
+        let log = sim.step();
+        assert!(log.violations.is_empty(), "{:?}", log.violations);
+        assert_eq!(log.n_tx, 1);
+    }
+    let ledger = sim.world.resource::<Ledger>();
+    // Five buys of 10 DAI, each returning a 10% tribute to the buyer:
+    // 100 − 5·10 + 5·1 DAI left; the curve's reserve grew by 5·9.
+    let buyer = ledger.find("buyer").unwrap();
+    let curve = ledger.find("curve").unwrap();
+    assert_close(ledger.balance(buyer, AssetId(0)), 55.0, 1e-12, "buyer DAI");
+    let reserve0 = 1e-6 / 2.0 * 1000.0f64 * 1000.0;
+    assert_close(ledger.balance(curve, AssetId(0)), reserve0 + 45.0, 1e-12, "curve reserve");
+    // The tokens it bought: supply_for(reserve) − 1000, held by the buyer.
+    let supply = (2.0 * (reserve0 + 45.0) / 1e-6).sqrt();
+    assert_close(ledger.balance(buyer, AssetId(1)), supply - 1000.0, 1e-9, "buyer TKN");
+}
+
+#[test]
+fn populations_may_start_with_a_backed_position() {
+    let text = r#"
+ticks = 2
+assets = ["DAI", "TKN"]
+[contracts.pool]
+kind = "treasury"
+asset = "DAI"
+initial_balance = 1000.0
+[contracts.staking]
+kind = "staking_pool"
+token = "TKN"
+reward_asset = "DAI"
+treasury = "pool"
+rate = 0.01
+[populations.stakers]
+count = 10
+balances = { staked = 50.0 }
+"#;
+    let mut sim = Simulation::new(&load(text), &Registry::builtin(), &RunSpec::single(1)).expect("builds");
+    let log = sim.step();
+    assert!(log.violations.is_empty(), "{:?}", log.violations);
+    let ledger = sim.world.resource::<Ledger>();
+    let staking = ledger.find("staking").unwrap();
+    assert_eq!(ledger.balance(staking, AssetId(1)), 500.0);
+    assert_eq!(ledger.issued[1], 500.0);
+    // Each staker got an equal tenth of 1% of the pool.
+    sim.for_each_agent(|_, w| assert_close(w.get(AssetId(0)), 1.0, 1e-12, "reward"));
+}
+
+#[test]
+fn a_position_without_backing_cannot_be_a_starting_balance() {
+    let dir = tempdir();
+    let text =
+        replace_once(&small_market(5, 3, 0), "balances = { DAI = 1000.0 }", "balances = { nothing = 1.0 }");
+    let scenario = write_file(dir.path(), "s.toml", &text);
+    let err = stderr(&run(&["validate", path_str(&scenario)]));
+    assert!(err.contains("unknown asset or position `nothing`") && err.contains("DAI, TKN, staked"), "{err}");
+}
+
+#[test]
+fn the_topology_of_market_lists_its_parts_and_relations() {
+    let loaded = LoadedScenario::load(&shipped_scenario("market.toml")).unwrap();
+    let sim = Simulation::validate(&loaded, &Registry::builtin(), &RunSpec::single(1)).unwrap();
+    let t = sim.topology();
+    let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, vec!["funding_pool", "curve", "hatch", "staking", "traders"]);
+    let has = |from: &str, to: &str, kind: EdgeKind| {
+        t.edges.iter().any(|e| e.from == from && e.to == to && e.kind == kind)
+    };
+    assert!(has("curve", "DAI", EdgeKind::Asset) && has("curve", "TKN", EdgeKind::Asset));
+    assert!(has("curve", "funding_pool", EdgeKind::Reference) && has("curve", "hatch", EdgeKind::Reference));
+    assert!(has("staking", "staked", EdgeKind::Position));
+    assert!(has("traders", "curve", EdgeKind::Acts) && has("traders", "staking", EdgeKind::Acts));
+    let acts: Vec<&str> =
+        t.edges.iter().filter(|e| e.kind == EdgeKind::Acts).map(|e| e.label.as_str()).collect();
+    assert_eq!(acts, vec!["noise_trader: buy, sell", "staker: stake, unstake"]);
+}
