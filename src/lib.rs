@@ -25,6 +25,7 @@ pub mod experiment;
 pub mod mechanisms;
 pub mod output;
 pub mod registry;
+pub mod report;
 pub mod scenario;
 
 pub use error::{Error, Result, ScenarioError};

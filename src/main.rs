@@ -86,6 +86,39 @@ enum Command {
     },
     /// List registered mechanisms and behaviours with their parameters.
     List,
+    /// Write an HTML report of a results directory: trajectories with their
+    /// 5–95 % band per point and variant, final values, the scenario, its
+    /// diagram and every invariant violation.
+    Report {
+        /// Results directory (written by `tokensim run`).
+        dir: PathBuf,
+        /// HTML file to write [default: DIR/report.html].
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Metrics (tick columns) to draw, comma-separated [default: all].
+        #[arg(long, value_delimiter = ',')]
+        metrics: Option<Vec<String>>,
+        /// Lines per chart at most; more groups are drawn as small
+        /// multiples of this many lines each.
+        #[arg(long, default_value_t = tokensim::report::DEFAULT_MAX_LINES)]
+        max_lines: usize,
+        /// Replace an existing report.
+        #[arg(long)]
+        force: bool,
+        /// No summary line.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Print a scenario's stock-and-flow diagram (Mermaid, DOT or SVG),
+    /// derived from what its contracts and populations declare (for a
+    /// sweep: its first point and variant).
+    Graph {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// Output format.
+        #[arg(long, default_value = "mermaid", value_parser = ["mermaid", "dot", "svg"])]
+        format: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -183,6 +216,32 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
         }
         Command::List => {
             print_list(&registry);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { dir, out, metrics, max_lines, force, quiet } => {
+            let opts = tokensim::report::ReportOptions { dir, out, metrics, max_lines, force };
+            let s = tokensim::report::write_report(&opts)?;
+            if !quiet {
+                eprintln!(
+                    "report: {} groups × {} metrics from {} runs ({} tick rows), {} violations, in {:.2}s -> {}",
+                    s.groups,
+                    s.metrics,
+                    s.runs,
+                    s.rows,
+                    s.violations,
+                    s.seconds,
+                    s.path.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { scenario, format } => {
+            let loaded = scenario.load()?;
+            let plan = expand(&loaded)?;
+            let first = plan.scenarios.first().unwrap_or(&loaded);
+            let diagram = tokensim::report::Diagram::of_scenario(first, &registry)?;
+            let format: tokensim::report::GraphFormat = format.parse().map_err(Error::Run)?;
+            print!("{}", tokensim::report::render(&diagram, format));
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -166,6 +166,10 @@ pub fn run_experiment(
     let started = Instant::now();
     let plan = expand(loaded)?;
     let layout = validate(&plan, registry)?;
+    let diagram = match plan.scenarios.first() {
+        Some(first) => Some(crate::report::Diagram::of_scenario(first, registry)?),
+        None => None,
+    };
     let selected: Vec<&PlannedRun> =
         plan.runs.iter().enumerate().filter(|(i, _)| opts.shard.contains(*i)).map(|(_, r)| r).collect();
     let n_parts = selected.len().min(opts.parts.max(1)).max(1);
@@ -289,6 +293,7 @@ pub fn run_experiment(
         threads: rayon::current_num_threads(),
         wall_seconds: wall,
         agent_ticks_per_second: total.agent_ticks as f64 / wall.max(1e-9),
+        diagram,
         fingerprint,
     };
     manifest.write(&manifest_path)?;

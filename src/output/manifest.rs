@@ -58,6 +58,10 @@ pub struct Manifest {
     pub wall_seconds: f64,
     /// Agents × ticks ÷ wall seconds.
     pub agent_ticks_per_second: f64,
+    /// The scenario's stock-and-flow diagram (first point and variant), for
+    /// `tokensim report`; absent in manifests of older versions.
+    #[serde(default)]
+    pub diagram: Option<crate::report::Diagram>,
     /// The experiment as resolved (scenario, shard, parts, version): what
     /// `--resume` compares to decide the results are the same experiment.
     pub fingerprint: String,

@@ -14,5 +14,6 @@ mod engine_api;
 mod experiments;
 mod lending;
 mod replay;
+mod report;
 mod staking;
 mod vesting;

@@ -1,0 +1,510 @@
+//! HTML assembly: one self-contained page (inline CSS and SVG, no script
+//! that runs, no network), with the numbers it shows embedded as JSON in
+//! `<script type="application/json" id="report-data">` for tools and tests.
+
+use std::fmt::Write;
+
+use super::aggregate::{Group, MetricSummary, value_text};
+use super::chart::{self, Chart, Line, fmt_sig, padded};
+use super::diagram::Diagram;
+use super::read::ViolationRow;
+use crate::error::Error;
+use crate::output::Manifest;
+
+/// Violations listed in the page at most (all are in the JSON count and in
+/// `violations.parquet`).
+pub const MAX_VIOLATION_ROWS: usize = 10_000;
+
+/// Points drawn per series at most; longer runs are thinned to every k-th
+/// tick (the last always kept).
+pub const MAX_POINTS: usize = 600;
+
+/// Escapes text for HTML/XML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Colour of the `i`-th of `n` lines in a panel: the Tableau 10 palette,
+/// evenly spaced hues beyond ten.
+pub fn colour(i: usize, n: usize) -> String {
+    const TAB10: [&str; 10] = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+        "#17becf",
+    ];
+    if n <= TAB10.len() {
+        return TAB10[i % TAB10.len()].to_string();
+    }
+    let h = i as f64 / n as f64 * 360.0;
+    // HSL (h, 65 %, 45 %) to RGB.
+    let (s, l) = (0.65, 0.45);
+    let c = (1.0 - (2.0 * l - 1.0f64).abs()) * s;
+    let x = c * (1.0 - ((h / 60.0) % 2.0 - 1.0).abs());
+    let (r, g, b) = match (h / 60.0) as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let to = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    format!("#{:02x}{:02x}{:02x}", to(r), to(g), to(b))
+}
+
+/// `1 run`, `3 runs`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+/// Everything a page shows.
+pub struct Page<'a> {
+    /// The dataset's directory, as given.
+    pub dataset: String,
+    /// First shard's manifest.
+    pub manifest: &'a Manifest,
+    /// Shards present / expected.
+    pub shards: (usize, usize),
+    /// Groups in order.
+    pub groups: &'a [Group],
+    /// Metrics summarised.
+    pub metrics: &'a [MetricSummary],
+    /// Every violation.
+    pub violations: &'a [ViolationRow],
+    /// Group of each violation's run (index into `groups`), if known.
+    pub violation_groups: Vec<Option<usize>>,
+    /// Lines per chart at most.
+    pub max_lines: usize,
+    /// Rows of `ticks` read.
+    pub rows: usize,
+    /// Runs read.
+    pub runs: usize,
+    /// The stock-and-flow diagram, if the manifest records one.
+    pub diagram: Option<&'a Diagram>,
+    /// Remarks for the top of the page.
+    pub notes: Vec<String>,
+}
+
+/// Every-k-th thinning that keeps a series under [`MAX_POINTS`].
+pub fn stride(metrics: &[MetricSummary]) -> usize {
+    let longest = metrics.iter().flat_map(|m| m.series.iter().map(|s| s.ticks.len())).max().unwrap_or(0);
+    longest.div_ceil(MAX_POINTS).max(1)
+}
+
+const CSS: &str = r#"
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2329;background:#f6f7f9}
+main{max-width:1240px;margin:0 auto;padding:18px 28px 60px}
+h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.8em;border-bottom:2px solid #dde3ea;padding-bottom:.2em}
+h3{margin:1.2em 0 .4em}.sub{color:#5b6670;margin:.2em 0 1em}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-size:.92em}dl.meta dt{color:#5b6670}dl.meta dd{margin:0}
+.notes{background:#fff8e6;border:1px solid #f0d9a0;border-radius:6px;padding:8px 14px;font-size:.92em}
+table{border-collapse:collapse;font-size:.88em;background:#fff;margin:.4em 0 1em}
+th,td{border:1px solid #dde3ea;padding:3px 8px;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef1f5}
+.panels{display:flex;flex-wrap:wrap;gap:14px}.panel{background:#fff;border:1px solid #dde3ea;border-radius:6px;padding:6px;box-sizing:border-box}
+.panel.small{flex:0 1 592px;max-width:592px}.panel.small ul.legend{display:block}
+svg.chart{max-width:100%;height:auto;display:block}svg.diagram{max-width:100%;height:auto;background:#fff;border:1px solid #dde3ea;border-radius:6px}
+ul.legend{list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;gap:2px 14px;font-size:.82em;max-width:100%}
+ul.legend li{white-space:nowrap}.swatch{display:inline-block;width:18px;height:10px;border-radius:2px;margin-right:5px;vertical-align:middle}
+pre{background:#fff;border:1px solid #dde3ea;padding:10px;overflow:auto;font-size:.85em}
+.ok{color:#2f855a;font-weight:600}.bad{color:#c53030;font-weight:600}
+footer{color:#5b6670;font-size:.85em;margin-top:3em}
+"#;
+
+/// The whole page.
+pub fn page(p: &Page<'_>) -> Result<String, Error> {
+    let m = p.manifest;
+    let stride = stride(p.metrics);
+    let mut notes = p.notes.clone();
+    if stride > 1 {
+        notes.push(format!(
+            "Runs have up to {} ticks: charts draw every {stride}th tick (and the last); the final-value tables use every replicate at the last tick.",
+            p.metrics.iter().flat_map(|m| m.series.iter().map(|s| s.ticks.len())).max().unwrap_or(0)
+        ));
+    }
+    if p.groups.len() > p.max_lines {
+        notes.push(format!(
+            "{} groups (parameter points × variants) are more than --max-lines {}: each metric is drawn as {} small panels of at most {} lines, sharing the y axis; colours repeat between panels, each panel has its own legend.",
+            p.groups.len(),
+            p.max_lines,
+            p.groups.len().div_ceil(p.max_lines),
+            p.max_lines
+        ));
+    }
+
+    let mut h = String::with_capacity(1 << 20);
+    let title = if m.scenario_name.is_empty() { "scenario".to_string() } else { m.scenario_name.clone() };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>tokensim report: {}</title><style>{CSS}</style></head><body><main>",
+        esc(&title)
+    );
+    let _ = write!(h, "<h1>tokensim report: {}</h1>", esc(&title));
+    if let Some(d) = m.scenario.get("description").and_then(|d| d.as_str()).filter(|d| !d.is_empty()) {
+        let _ = write!(h, "<p class=\"sub\">{}</p>", esc(d));
+    }
+    let replicates: Vec<usize> = p.groups.iter().map(|g| g.runs).collect();
+    let reps = match (replicates.iter().min(), replicates.iter().max()) {
+        (Some(a), Some(b)) if a == b => a.to_string(),
+        (Some(a), Some(b)) => format!("{a}–{b}"),
+        _ => "0".into(),
+    };
+    let meta: Vec<(&str, String)> = vec![
+        ("dataset", p.dataset.clone()),
+        ("scenario file", m.scenario_file.clone()),
+        (
+            "runs",
+            format!(
+                "{} ({} × {} × {reps} {})",
+                p.runs,
+                count(m.points as usize, "point"),
+                count(m.variants.len().max(1), "variant"),
+                if reps == "1" { "replicate" } else { "replicates" }
+            ),
+        ),
+        ("ticks", m.ticks.to_string()),
+        ("master seed", m.seed.to_string()),
+        ("shards", format!("{} of {}", p.shards.0, p.shards.1)),
+        ("rows read", format!("{} tick rows", p.rows)),
+        ("transactions", format!("{} ({} rejected)", m.transactions, m.rejected)),
+        ("tokensim", m.version.clone()),
+    ];
+    h.push_str("<dl class=\"meta\">");
+    for (k, v) in meta {
+        let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
+    }
+    h.push_str("</dl>");
+    if !notes.is_empty() {
+        h.push_str("<div class=\"notes\"><ul>");
+        for n in &notes {
+            let _ = write!(h, "<li>{}</li>", esc(n));
+        }
+        h.push_str("</ul></div>");
+    }
+    let _ = write!(
+        h,
+        "<nav><p><a href=\"#scenario\">Scenario</a> · <a href=\"#diagram\">System diagram</a> · <a href=\"#trajectories\">Trajectories</a> · <a href=\"#finals\">Final values</a> · <a href=\"#violations\">Invariant violations ({})</a></p></nav>",
+        p.violations.len()
+    );
+
+    scenario_section(&mut h, p);
+    diagram_section(&mut h, p);
+    trajectories_section(&mut h, p, stride)?;
+    finals_section(&mut h, p);
+    violations_section(&mut h, p);
+
+    let _ = write!(
+        h,
+        "<footer><p>Median and 5–95 % band across replicates of each (parameter point, variant) at every tick; quantiles interpolate linearly between order statistics (numpy's default, Polars' <code>interpolation=\"linear\"</code>); NaN values are left out. Generated by tokensim {} from the Parquet files listed in the manifest. The numbers are embedded below as JSON (<code>#report-data</code>).</p></footer>",
+        esc(env!("CARGO_PKG_VERSION"))
+    );
+    h.push_str("</main><script type=\"application/json\" id=\"report-data\">");
+    h.push_str(&data_json(p, stride)?.replace("</", "<\\/"));
+    h.push_str("</script></body></html>\n");
+    Ok(h)
+}
+
+fn scenario_section(h: &mut String, p: &Page<'_>) {
+    let m = p.manifest;
+    h.push_str("<section id=\"scenario\"><h2>Scenario and parameters</h2>");
+    if m.swept.is_empty() {
+        h.push_str("<p>No sweep: every run uses the scenario's values.</p>");
+    } else {
+        let _ = write!(
+            h,
+            "<p>Swept: {}.</p>",
+            m.swept.iter().map(|s| format!("<code>{}</code>", esc(s))).collect::<Vec<_>>().join(", ")
+        );
+    }
+    h.push_str("<table class=\"groups\"><thead><tr><th>group</th><th>point</th>");
+    if !m.variants.is_empty() {
+        h.push_str("<th>variant</th>");
+    }
+    for s in &m.swept {
+        let _ = write!(h, "<th>{}</th>", esc(s));
+    }
+    h.push_str("<th>runs</th></tr></thead><tbody>");
+    for g in p.groups {
+        let _ = write!(
+            h,
+            "<tr data-group=\"{}\"><td>{}</td><td class=\"num\">{}</td>",
+            esc(&g.id),
+            esc(&g.id),
+            g.point_id
+        );
+        if !m.variants.is_empty() {
+            let _ = write!(h, "<td>{}</td>", esc(&g.variant));
+        }
+        for (_, v) in &g.params {
+            let _ = write!(h, "<td class=\"num\">{}</td>", esc(&value_text(v)));
+        }
+        let _ = write!(h, "<td class=\"num\">{}</td></tr>", g.runs);
+    }
+    h.push_str("</tbody></table>");
+    if let Some(variants) = m.scenario.get("variants").and_then(|v| v.as_object()).filter(|v| !v.is_empty()) {
+        h.push_str(
+            "<h3>Variants</h3><table><thead><tr><th>variant</th><th>overrides</th></tr></thead><tbody>",
+        );
+        for (name, overrides) in variants {
+            let text = overrides
+                .as_object()
+                .map(|o| o.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join("; "))
+                .unwrap_or_default();
+            let _ = write!(h, "<tr><td>{}</td><td><code>{}</code></td></tr>", esc(name), esc(&text));
+        }
+        h.push_str("</tbody></table>");
+    }
+    let _ = write!(
+        h,
+        "<details><summary>Scenario as run (after command-line overrides)</summary><pre>{}</pre></details></section>",
+        esc(&scenario_text(&m.scenario))
+    );
+}
+
+/// The resolved scenario as TOML (JSON if it does not convert).
+fn scenario_text(v: &serde_json::Value) -> String {
+    fn strip(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(o) => serde_json::Value::Object(
+                o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), strip(v))).collect(),
+            ),
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(strip).collect()),
+            other => other.clone(),
+        }
+    }
+    toml::to_string_pretty(&strip(v)).unwrap_or_else(|_| serde_json::to_string_pretty(v).unwrap_or_default())
+}
+
+fn diagram_section(h: &mut String, p: &Page<'_>) {
+    h.push_str("<section id=\"diagram\"><h2>System diagram</h2>");
+    match p.diagram {
+        Some(d) => {
+            h.push_str("<p>Stocks and flows as the scenario declares them (<code>tokensim graph</code>): populations on the left, contracts and accounts to the right of what pays them; each box lists what it holds at genesis.</p>");
+            h.push_str(&super::diagram_svg::svg(d));
+            let _ = write!(
+                h,
+                "<details><summary>Mermaid source</summary><pre>{}</pre></details>",
+                esc(&super::graph::mermaid(d))
+            );
+        }
+        None => h.push_str("<p>This dataset's manifest records no diagram (written by an older tokensim): run <code>tokensim graph SCENARIO</code>.</p>"),
+    }
+    h.push_str("</section>");
+}
+
+fn legend(h: &mut String, groups: &[(usize, String)], all: &[Group]) {
+    h.push_str("<ul class=\"legend\">");
+    for (g, c) in groups {
+        let grp = &all[*g];
+        let _ = write!(
+            h,
+            "<li data-group=\"{}\"><span class=\"swatch\" style=\"background:{c}\"></span>{} <small>({})</small></li>",
+            esc(&grp.id),
+            esc(&grp.label),
+            count(grp.runs, "run")
+        );
+    }
+    h.push_str("</ul>");
+}
+
+fn trajectories_section(h: &mut String, p: &Page<'_>, stride: usize) -> Result<(), Error> {
+    h.push_str("<section id=\"trajectories\"><h2>Trajectories</h2><p>Median (line) and 5–95 % band (shaded) across replicates, per tick.</p>");
+    let n = p.groups.len();
+    let panels: Vec<Vec<usize>> =
+        (0..n).collect::<Vec<_>>().chunks(p.max_lines.max(1)).map(<[usize]>::to_vec).collect();
+    for metric in p.metrics {
+        let finite = |v: &f64| v.is_finite();
+        let lo = metric
+            .series
+            .iter()
+            .flat_map(|s| s.p5.iter().chain(&s.median))
+            .copied()
+            .filter(finite)
+            .fold(f64::INFINITY, f64::min);
+        let hi = metric
+            .series
+            .iter()
+            .flat_map(|s| s.p95.iter().chain(&s.median))
+            .copied()
+            .filter(finite)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let t_lo = metric.series.iter().filter_map(|s| s.ticks.first()).min().copied().unwrap_or(0);
+        let t_hi = metric.series.iter().filter_map(|s| s.ticks.last()).max().copied().unwrap_or(1);
+        let x = if t_hi > t_lo {
+            (f64::from(t_lo), f64::from(t_hi))
+        } else {
+            (f64::from(t_lo), f64::from(t_lo) + 1.0)
+        };
+        let y = padded(lo, hi);
+        let _ = write!(
+            h,
+            "<section class=\"metric\" data-metric=\"{}\"><h3>{}</h3><div class=\"panels\">",
+            esc(&metric.name),
+            esc(&metric.name)
+        );
+        let single = panels.len() == 1;
+        for (k, members) in panels.iter().enumerate() {
+            let coloured: Vec<(usize, String)> =
+                members.iter().enumerate().map(|(i, &g)| (g, colour(i, members.len()))).collect();
+            let caption = if single {
+                String::new()
+            } else {
+                format!("{} · groups {}–{}", metric.name, members[0] + 1, members[members.len() - 1] + 1)
+            };
+            let lines = coloured
+                .iter()
+                .map(|(g, c)| Line {
+                    group: &p.groups[*g].id,
+                    label: &p.groups[*g].label,
+                    colour: c,
+                    series: &metric.series[*g],
+                })
+                .collect();
+            let svg = chart::draw(&Chart {
+                caption: &caption,
+                y_desc: &metric.name,
+                size: if single { (1000, 420) } else { (580, 300) },
+                x,
+                y,
+                lines,
+                stride,
+            })?;
+            let class = if single { "panel" } else { "panel small" };
+            let _ = write!(h, "<div class=\"{class}\" data-panel=\"{k}\">{svg}");
+            legend(h, &coloured, p.groups);
+            h.push_str("</div>");
+        }
+        h.push_str("</div></section>");
+    }
+    h.push_str("</section>");
+    Ok(())
+}
+
+fn finals_section(h: &mut String, p: &Page<'_>) {
+    h.push_str("<section id=\"finals\"><h2>Final values</h2><p>Each group's value at its last tick across replicates: mean, 5th and 95th percentile.</p>");
+    for metric in p.metrics {
+        let _ = write!(
+            h,
+            "<h3>{}</h3><table class=\"finals\" data-metric=\"{}\"><thead><tr><th>group</th><th>tick</th><th>n</th><th>mean</th><th>p5</th><th>p95</th></tr></thead><tbody>",
+            esc(&metric.name),
+            esc(&metric.name)
+        );
+        for (g, f) in p.groups.iter().zip(&metric.finals) {
+            let Some(f) = f else { continue };
+            let _ = write!(
+                h,
+                "<tr data-group=\"{}\"><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                esc(&g.id),
+                esc(&g.label),
+                f.tick,
+                f.n,
+                fmt_sig(f.mean, 6),
+                fmt_sig(f.p5, 6),
+                fmt_sig(f.p95, 6)
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("</section>");
+}
+
+fn violations_section(h: &mut String, p: &Page<'_>) {
+    h.push_str("<section id=\"violations\"><h2>Invariant violations</h2>");
+    if p.violations.is_empty() {
+        h.push_str("<p class=\"ok\">None: every invariant held at every tick of every run.</p></section>");
+        return;
+    }
+    let _ = write!(
+        h,
+        "<p class=\"bad\">{} violations (<code>violations*.parquet</code>).</p>",
+        p.violations.len()
+    );
+    if p.violations.len() > MAX_VIOLATION_ROWS {
+        let _ = write!(
+            h,
+            "<p>The first {MAX_VIOLATION_ROWS} by run and tick are listed; the Parquet file has them all.</p>"
+        );
+    }
+    h.push_str("<table class=\"violations\"><thead><tr><th>run</th><th>group</th><th>tick</th><th>source</th><th>invariant</th><th>expected</th><th>actual</th></tr></thead><tbody>");
+    for (v, g) in p.violations.iter().zip(&p.violation_groups).take(MAX_VIOLATION_ROWS) {
+        let group = g.map(|g| p.groups[g].label.clone()).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            v.run_id,
+            esc(&group),
+            v.tick,
+            esc(&v.source),
+            esc(&v.invariant),
+            v.expected,
+            v.actual
+        );
+    }
+    h.push_str("</tbody></table></section>");
+}
+
+/// The embedded numbers: groups, per metric the drawn points of every
+/// series and the final values, and the violations.
+fn data_json(p: &Page<'_>, stride: usize) -> Result<String, Error> {
+    use serde_json::{Value, json};
+    let metrics: Vec<Value> = p
+        .metrics
+        .iter()
+        .map(|m| {
+            let series: Vec<Value> = m
+                .series
+                .iter()
+                .zip(p.groups)
+                .map(|(s, g)| {
+                    let keep: Vec<usize> =
+                        (0..s.ticks.len()).filter(|&i| i % stride == 0 || i + 1 == s.ticks.len()).collect();
+                    let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+                    json!({
+                        "group": g.id,
+                        "ticks": keep.iter().map(|&i| s.ticks[i]).collect::<Vec<u32>>(),
+                        "median": pick(&s.median),
+                        "p5": pick(&s.p5),
+                        "p95": pick(&s.p95),
+                        "n": keep.iter().map(|&i| s.n[i]).collect::<Vec<u32>>(),
+                    })
+                })
+                .collect();
+            let finals: Vec<Value> = m
+                .finals
+                .iter()
+                .zip(p.groups)
+                .filter_map(|(f, g)| {
+                    f.as_ref().map(|f| json!({"group": g.id, "tick": f.tick, "n": f.n, "mean": f.mean, "p5": f.p5, "p95": f.p95}))
+                })
+                .collect();
+            json!({"name": m.name, "series": series, "finals": finals})
+        })
+        .collect();
+    let data = json!({
+        "tool": "tokensim",
+        "version": env!("CARGO_PKG_VERSION"),
+        "scenario": p.manifest.scenario_name,
+        "dataset": p.dataset,
+        "quantiles": {"method": "linear", "band": [0.05, 0.95]},
+        "stride": stride,
+        "max_lines": p.max_lines,
+        "runs": p.runs,
+        "rows": p.rows,
+        "groups": p.groups,
+        "metrics": metrics,
+        "violations": {"total": p.violations.len(), "rows": p.violations.iter().take(MAX_VIOLATION_ROWS).collect::<Vec<_>>()},
+        "diagram": p.diagram,
+    });
+    serde_json::to_string(&data).map_err(|e| Error::Run(format!("report data: {e}")))
+}
