@@ -200,7 +200,7 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
             let plan = expand(&loaded)?;
             let layout = tokensim::experiment::runner::validate(&plan, &registry)?;
             let sc = &loaded.scenario;
-            println!(
+            emit(&format!(
                 "{}: ok — {} runs ({} points × {} variants × {} replicates), {} agents, {} contracts, {} ticks; tick columns: {}",
                 scenario.display(),
                 plan.runs.len(),
@@ -211,11 +211,11 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
                 sc.contracts.len(),
                 sc.ticks,
                 layout.metric_columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::List => {
-            print_list(&registry);
+            emit(&list_text(&registry));
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { dir, out, metrics, max_lines, force, quiet } => {
@@ -241,7 +241,7 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
             let first = plan.scenarios.first().unwrap_or(&loaded);
             let diagram = tokensim::report::Diagram::of_scenario(first, &registry)?;
             let format: tokensim::report::GraphFormat = format.parse().map_err(Error::Run)?;
-            print!("{}", tokensim::report::render(&diagram, format));
+            emit(tokensim::report::render(&diagram, format).trim_end());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -296,22 +296,34 @@ impl Observer for Progress {
     }
 }
 
-fn print_list(registry: &Registry) {
-    let params = |docs: &[ParamDoc]| {
+/// Writes `text` and a newline to stdout. A closed pipe (`tokensim list |
+/// head`) ends the output quietly instead of panicking like `println!`.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
+
+/// What `tokensim list` prints: every registered kind with its parameters.
+fn list_text(registry: &Registry) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let params = |s: &mut String, docs: &[ParamDoc]| {
         for p in docs {
             let default = p.default.map(|d| format!(" = {d}")).unwrap_or_else(|| " (required)".into());
-            println!("    {:<16} {:<28}{default}\n        {}", p.name, p.ty, p.doc);
+            let _ = writeln!(s, "    {:<16} {:<28}{default}\n        {}", p.name, p.ty, p.doc);
         }
     };
-    println!("Mechanisms (contracts.<name>.kind):");
+    s.push_str("Mechanisms (contracts.<name>.kind):\n");
     for m in registry.mechanisms() {
-        println!("  {} — {}", m.name(), m.summary());
-        params(m.params());
+        let _ = writeln!(s, "  {} — {}", m.name(), m.summary());
+        params(&mut s, m.params());
     }
-    println!("\nBehaviours (populations.<name>.behaviours.<behaviour>):");
+    s.push_str("\nBehaviours (populations.<name>.behaviours.<behaviour>):\n");
     for b in registry.behaviours() {
-        println!("  {} — {}", b.name(), b.summary());
-        params(b.params());
+        let _ = writeln!(s, "  {} — {}", b.name(), b.summary());
+        params(&mut s, b.params());
     }
-    println!("\nPer-agent params take a number or {{ dist = \"constant|uniform|normal|lognormal\", ... }}.");
+    s.push_str("\nPer-agent params take a number or { dist = \"constant|uniform|normal|lognormal\", ... }.");
+    s
 }
