@@ -129,7 +129,7 @@ pub fn page(p: &Page<'_>) -> Result<String, Error> {
     let mut notes = p.notes.clone();
     if stride > 1 {
         notes.push(format!(
-            "Runs have up to {} ticks: charts draw every {stride}th tick (and the last); the final-value tables use every replicate at the last tick.",
+            "Runs have up to {} ticks: charts draw one tick in {stride} (and the last); the final-value tables use every replicate at the last tick.",
             p.metrics.iter().flat_map(|m| m.series.iter().map(|s| s.ticks.len())).max().unwrap_or(0)
         ));
     }
