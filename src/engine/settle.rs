@@ -51,7 +51,7 @@ pub struct Block<'a> {
 impl Block<'_> {
     /// Settles one transaction of `agent` and records the outcome.
     pub fn settle(&mut self, wallet: &mut Wallet, agent: AgentId, intent: Intent, replayed: bool) {
-        let tx = Tx { agent, action: intent.action, amount: intent.amount, target: intent.target };
+        let tx = Tx { agent, action: intent.action, amount: intent.amount, target: intent.target() };
         let mut ctx = SettleCtx { wallet, ledger: self.ledger, tick: self.tick };
         let outcome = self.contracts.get_mut(intent.contract).contract.settle(&tx, &mut ctx);
         let log = &mut *self.log;
