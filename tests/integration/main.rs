@@ -4,6 +4,7 @@
 
 mod amm;
 mod bad_input;
+mod behaviours;
 mod cli;
 mod common;
 mod conservation;
