@@ -78,7 +78,7 @@ impl ParquetSink {
         Ok(ParquetSink { path: path.to_path_buf(), partial, sender: Some(sender), worker: Some(worker) })
     }
 
-    /// Queues a batch; blocks while the writer is [`CHANNEL_DEPTH`] behind.
+    /// Queues a batch; blocks while the writer is `CHANNEL_DEPTH` batches behind.
     pub fn write(&mut self, batch: RecordBatch) -> Result<(), Error> {
         if batch.num_rows() == 0 {
             return Ok(());
