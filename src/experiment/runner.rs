@@ -20,7 +20,9 @@ use super::plan::{ParamType, Plan, PlannedRun, expand};
 use super::shard::Shard;
 use crate::engine::{RunSpec, Simulation};
 use crate::error::Error;
-use crate::output::dataset::{WriteStats, file_name, is_ours, remove_files, write_atomic};
+use crate::output::dataset::{
+    WriteStats, file_name, is_ours, remove_files, remove_stale_report, write_atomic,
+};
 use crate::output::runs::{RunRow, runs_batch, swept_column};
 use crate::output::sink::{ParquetSink, partial_path};
 use crate::output::{DatasetWriter, Layout, Manifest, manifest_name};
@@ -407,12 +409,14 @@ fn prepare(dir: &Path, opts: &RunOptions, shard_suffix: &str, fingerprint: &str)
         }
         // Until it is rewritten at the end, the directory is incomplete.
         remove_files(&[manifest])?;
+        remove_stale_report(dir)?;
     } else if !ours.is_empty() {
         if !opts.force {
             return Err(Error::OutputExists(dir.into()));
         }
         remove_files(&[manifest])?;
         remove_files(&ours)?;
+        remove_stale_report(dir)?;
     }
     write_atomic(&plan_marker, fingerprint.as_bytes())?;
     Ok(())

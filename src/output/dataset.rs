@@ -33,6 +33,25 @@ pub fn is_ours(name: &str) -> bool {
     TABLES.iter().any(|t| stem == *t || stem.strip_prefix(t).is_some_and(|rest| rest.starts_with('-')))
 }
 
+/// The default report file of a dataset directory (`tokensim report DIR`).
+pub const REPORT_FILE: &str = "report.html";
+
+/// The tag every report carries in its `<head>`, so tokensim can tell its
+/// own report from a user's file of the same name.
+pub const REPORT_MARKER: &str = "<meta name=\"generator\" content=\"tokensim report\">";
+
+/// Removes `dir/report.html` if tokensim wrote it: called when results in
+/// `dir` are replaced or resumed, so a report never describes data that is
+/// no longer there. Another file of that name is left alone.
+pub fn remove_stale_report(dir: &Path) -> Result<(), Error> {
+    use std::io::Read;
+    let path = dir.join(REPORT_FILE);
+    let Ok(file) = std::fs::File::open(&path) else { return Ok(()) };
+    let mut head = String::new();
+    let _ = file.take(4096).read_to_string(&mut head);
+    if head.contains(REPORT_MARKER) { remove_files(&[path]) } else { Ok(()) }
+}
+
 /// Removes files that exist; missing ones are fine.
 pub fn remove_files(paths: &[PathBuf]) -> Result<(), Error> {
     for path in paths {

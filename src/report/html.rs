@@ -147,7 +147,8 @@ pub fn page(p: &Page<'_>) -> Result<String, Error> {
     let title = if m.scenario_name.is_empty() { "scenario".to_string() } else { m.scenario_name.clone() };
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>tokensim report: {}</title><style>{CSS}</style></head><body><main>",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{}<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>tokensim report: {}</title><style>{CSS}</style></head><body><main>",
+        crate::output::dataset::REPORT_MARKER,
         esc(&title)
     );
     let _ = write!(h, "<h1>tokensim report: {}</h1>", esc(&title));

@@ -60,7 +60,7 @@ impl ReportOptions {
 
     /// Where the report goes.
     pub fn out_path(&self) -> PathBuf {
-        self.out.clone().unwrap_or_else(|| self.dir.join("report.html"))
+        self.out.clone().unwrap_or_else(|| self.dir.join(crate::output::dataset::REPORT_FILE))
     }
 }
 

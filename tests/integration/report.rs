@@ -303,6 +303,22 @@ fn report_refuses_to_overwrite_without_force() {
 }
 
 #[test]
+fn replacing_results_removes_their_stale_report_but_not_a_users_file() {
+    let tmp = tempdir();
+    let dir = small_sweep(tmp.path(), 1, &[]);
+    report_ok(&[path_str(&dir), "-q"]);
+    let report_file = dir.join("report.html");
+    assert!(report_file.is_file());
+    // Re-running with --force replaces the data, so its report goes too.
+    small_sweep(tmp.path(), 1, &["--force", "--seed", "5"]);
+    assert!(!report_file.exists(), "a report of replaced results is removed: {:?}", list_dir(&dir));
+    // A file of that name tokensim did not write stays.
+    std::fs::write(&report_file, "<html>my notes</html>").unwrap();
+    small_sweep(tmp.path(), 1, &["--force"]);
+    assert_eq!(std::fs::read_to_string(&report_file).unwrap(), "<html>my notes</html>");
+}
+
+#[test]
 fn report_errors_exit_2_with_a_clear_message() {
     let tmp = tempdir();
     let check = |args: &[&str], says: &[&str]| {
