@@ -84,6 +84,7 @@ SCHEMAS: dict[str, list[tuple[str, type[pl.DataType]]]] = {
         ("amount_out", pl.Float64),
         ("fee", pl.Float64),
         ("replayed", pl.Boolean),
+        ("target_id", pl.UInt64),
     ],
     "agents.parquet": [
         ("run_id", pl.UInt32),

@@ -70,6 +70,8 @@ pub struct EventRow {
     pub fee: f64,
     /// Whether it came from the replayed orders file.
     pub replayed: bool,
+    /// The agent the action was about (a liquidation's borrower), if any.
+    pub target: Option<AgentId>,
 }
 
 /// What one tick produced; the runner takes it after every tick.

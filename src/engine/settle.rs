@@ -80,6 +80,7 @@ impl Block<'_> {
                 amount_out: fill.amount_out,
                 fee: fill.fee,
                 replayed,
+                target: intent.target(),
             });
         }
     }

@@ -142,6 +142,7 @@ pub struct EventsTable {
     amount_out: Float64Builder,
     fee: Float64Builder,
     replayed: BooleanBuilder,
+    target_id: UInt64Builder,
     rows: usize,
 }
 
@@ -160,6 +161,7 @@ impl EventsTable {
             field("amount_out", DataType::Float64),
             field("fee", DataType::Float64),
             field("replayed", DataType::Boolean),
+            Field::new("target_id", DataType::UInt64, true),
         ]));
         EventsTable {
             schema,
@@ -176,6 +178,7 @@ impl EventsTable {
             amount_out: Float64Builder::new(),
             fee: Float64Builder::new(),
             replayed: BooleanBuilder::new(),
+            target_id: UInt64Builder::new(),
             rows: 0,
         }
     }
@@ -210,6 +213,7 @@ impl EventsTable {
         self.amount_out.append_value(e.amount_out);
         self.fee.append_value(e.fee);
         self.replayed.append_value(e.replayed);
+        self.target_id.append_option(e.target.map(|t| t.0));
         self.rows += 1;
     }
 
@@ -240,6 +244,7 @@ impl EventsTable {
                 Arc::new(self.amount_out.finish()),
                 Arc::new(self.fee.finish()),
                 Arc::new(self.replayed.finish()),
+                Arc::new(self.target_id.finish()),
             ],
         )
     }

@@ -132,6 +132,12 @@ pub fn u64s(batch: &RecordBatch, name: &str) -> Vec<u64> {
     }
 }
 
+/// A nullable unsigned 64-bit column (nulls as `None`).
+pub fn opt_u64s(batch: &RecordBatch, name: &str) -> Vec<Option<u64>> {
+    let col = column(batch, name).as_primitive::<UInt64Type>();
+    (0..col.len()).map(|i| col.is_valid(i).then(|| col.value(i))).collect()
+}
+
 /// A text column, plain Utf8 or dictionary-encoded (nulls as `None`).
 pub fn opt_strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
     let col = column(batch, name);

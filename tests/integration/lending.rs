@@ -405,4 +405,22 @@ fn cascade_scenario_variants_run_clean_from_the_cli() {
         }
         assert!(liquidated.iter().sum::<f64>() > 0.0);
     }
+    // Every liquidation names its borrower, another agent; nothing else
+    // names one.
+    let mut liquidations = 0;
+    for f in list_dir(&out).iter().filter(|f| f.starts_with("events")) {
+        let ev = read_parquet(&out.join(f));
+        let (agent, action, target) =
+            (u64s(&ev, "agent_id"), strings(&ev, "action"), opt_u64s(&ev, "target_id"));
+        for i in 0..agent.len() {
+            if action[i] == "liquidate" {
+                let borrower = target[i].expect("a liquidation names its borrower");
+                assert_ne!(borrower, agent[i]);
+                liquidations += 1;
+            } else {
+                assert_eq!(target[i], None, "{} names no other agent", action[i]);
+            }
+        }
+    }
+    assert!(liquidations > 0);
 }
