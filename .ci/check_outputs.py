@@ -47,6 +47,10 @@ REL = 1e-9
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "market.toml"
 
+# Integer columns that may hold nulls (`events.target_id`: only liquidations
+# name another agent).
+NULLABLE_INTS = {"target_id"}
+
 # Expected schema of every file: (column, Polars dtype) in order. String
 # columns may also be dictionary-encoded (Categorical); see dtype_ok.
 SCHEMAS: dict[str, list[tuple[str, type[pl.DataType]]]] = {
@@ -268,9 +272,16 @@ def main() -> int:
             df = pd.read_parquet(path)
             pframes[name] = df
             require(list(df.columns) == names, f"columns {list(df.columns)}, expected {names}")
-            ints = [c for c, t in expected if t in (pl.UInt32, pl.UInt64)]
+            ints = [c for c, t in expected if t in (pl.UInt32, pl.UInt64) and c not in NULLABLE_INTS]
             not_int = [(c, str(df[c].dtype)) for c in ints if not pd.api.types.is_integer_dtype(df[c])]
             require(not not_int, f"not integer: {not_int}")
+            # pandas turns an integer column with nulls into float64 unless
+            # asked for nullable dtypes; with them it stays an exact integer.
+            nullable = [c for c in names if c in NULLABLE_INTS]
+            if nullable:
+                nd = pd.read_parquet(path, columns=nullable, dtype_backend="numpy_nullable")
+                bad = [(c, str(nd[c].dtype)) for c in nullable if not pd.api.types.is_integer_dtype(nd[c])]
+                require(not bad, f"not integer with dtype_backend='numpy_nullable': {bad}")
             floats = [c for c, t in expected if t == pl.Float64]
             not_float = [(c, str(df[c].dtype)) for c in floats if not pd.api.types.is_float_dtype(df[c])]
             require(not not_float, f"not float: {not_float}")
