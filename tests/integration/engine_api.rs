@@ -50,6 +50,36 @@ fn a_replayed_feed_publishes_the_file_values_with_shocks() {
 }
 
 #[test]
+fn a_feed_replays_a_parquet_series_too() {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+
+    let dir = tempdir();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("tick", DataType::Int64, false),
+        Field::new("price", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Int64Array::from(vec![1, 3, 6])), Arc::new(Float64Array::from(vec![7.0, 8.0, 9.5]))],
+    )
+    .unwrap();
+    let file = std::fs::File::create(dir.path().join("prices.parquet")).unwrap();
+    let mut writer = ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let scenario =
+        write_file(dir.path(), "s.toml", &feed_scenario("process = \"replay\"\nfile = \"prices.parquet\""));
+    let out = dir.path().join("out");
+    run_ok(&scenario, &out, &[]);
+    let ticks = read_parquet(&out.join("ticks.parquet"));
+    assert_eq!(f64s(&ticks, "feed_price"), vec![7.0, 7.0, 8.0, 8.0, 8.0, 9.5]);
+}
+
+#[test]
 fn feed_parameters_that_do_not_apply_are_errors_at_their_line() {
     let dir = tempdir();
     let text = feed_scenario("process = \"constant\"\ninitial = 5.0\nvolatility = 0.3");
