@@ -30,6 +30,12 @@ pub mod scenario;
 
 pub use error::{Error, Result, ScenarioError};
 
+/// Every built-in mechanism and behaviour with each parameter's type,
+/// default and meaning, generated from the registry (`tokensim list
+/// --markdown`), so rustdoc documents what a scenario may write.
+#[doc = include_str!("../docs/reference.md")]
+pub mod reference {}
+
 /// The types most users need.
 pub mod prelude {
     pub use crate::engine::behaviour::{AgentView, Behaviour, Market};

@@ -85,7 +85,11 @@ enum Command {
         scenario: ScenarioArgs,
     },
     /// List registered mechanisms and behaviours with their parameters.
-    List,
+    List {
+        /// Print a Markdown reference (as in docs/reference.md) instead.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Write an HTML report of a results directory: trajectories with their
     /// 5–95 % band per point and variant, final values, the scenario, its
     /// diagram and every invariant violation.
@@ -214,8 +218,8 @@ fn execute(command: Command) -> Result<ExitCode, Error> {
             ));
             Ok(ExitCode::SUCCESS)
         }
-        Command::List => {
-            emit(&list_text(&registry));
+        Command::List { markdown } => {
+            emit(if markdown { registry.reference_markdown() } else { list_text(&registry) }.trim_end());
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { dir, out, metrics, max_lines, force, quiet } => {

@@ -54,3 +54,27 @@ fn every_shipped_scenario_validates() {
     }
     assert!(n >= 2, "found {n} scenarios");
 }
+
+#[test]
+fn the_parameter_reference_is_current() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"));
+    let checked_in = std::fs::read_to_string(path).expect("docs/reference.md");
+    let generated = tokensim::registry::Registry::builtin().reference_markdown();
+    assert!(
+        checked_in == generated,
+        "docs/reference.md is stale: regenerate it with `cargo run -- list --markdown > docs/reference.md`"
+    );
+    // Every registered kind has a section, and every parameter a row.
+    let registry = tokensim::registry::Registry::builtin();
+    for (name, params) in registry
+        .mechanisms()
+        .map(|k| (k.name(), k.params()))
+        .chain(registry.behaviours().map(|k| (k.name(), k.params())))
+    {
+        assert!(generated.contains(&format!("### `{name}`")), "{name}");
+        for p in params {
+            assert!(!p.doc.is_empty() && !p.ty.is_empty(), "{name}.{} is documented", p.name);
+            assert!(generated.contains(&format!("| `{}` |", p.name)), "{name}.{}", p.name);
+        }
+    }
+}
