@@ -62,6 +62,56 @@ impl PowerCurve {
             (k1 * reserve / self.slope).powf(1.0 / k1)
         }
     }
+
+    /// Supply at which the spot price is `price`: `(p/m)^(1/k)`.
+    #[inline]
+    pub fn supply_at_price(&self, price: f64) -> f64 {
+        if self.exponent == 1.0 { price / self.slope } else { (price / self.slope).powf(1.0 / self.exponent) }
+    }
+
+    /// The trade that brings the price, net of tributes, to `target`: a
+    /// buy while `price < target·(1 − f_in)` (ending at that price; the
+    /// amount in is gross of the entry tribute) or a sell while
+    /// `price·(1 − f_out) > target` (ending at `target/(1 − f_out)`). `None`
+    /// inside that band, and for a flat curve (`k = 0`), whose price no
+    /// trade moves.
+    ///
+    /// ```
+    /// use tokensim::mechanisms::bonding_curve::PowerCurve;
+    /// use tokensim::prelude::Action;
+    /// let c = PowerCurve { exponent: 1.0, slope: 1e-6 };
+    /// // At S = 1e6 the price is 1; reaching 1.1 with no tribute means
+    /// // minting up to S = 1.1e6 for reserve(1.1e6) − reserve(1e6).
+    /// let t = c.trade_to_price(1e6, 1.1, 0.0, 0.0).unwrap();
+    /// assert_eq!(t.action, Action::Buy);
+    /// assert!((t.amount_out - 1e5).abs() < 1e-6);
+    /// assert!((t.amount_in - (c.reserve_at(1.1e6) - c.reserve_at(1e6))).abs() < 1e-6);
+    /// ```
+    pub fn trade_to_price(&self, supply: f64, target: f64, f_in: f64, f_out: f64) -> Option<PriceTrade> {
+        if self.exponent == 0.0 || !(target.is_finite() && target > 0.0) || supply.is_nan() || supply <= 0.0 {
+            return None;
+        }
+        let price = self.price(supply);
+        if price < target * (1.0 - f_in) {
+            let to = self.supply_at_price(target * (1.0 - f_in));
+            let deposit = self.reserve_at(to) - self.reserve_at(supply);
+            Some(PriceTrade {
+                action: Action::Buy,
+                amount_in: deposit / (1.0 - f_in),
+                amount_out: to - supply,
+            })
+        } else if price * (1.0 - f_out) > target {
+            let to = self.supply_at_price(target / (1.0 - f_out));
+            let released = self.reserve_at(supply) - self.reserve_at(to);
+            Some(PriceTrade {
+                action: Action::Sell,
+                amount_in: supply - to,
+                amount_out: released * (1.0 - f_out),
+            })
+        } else {
+            None
+        }
+    }
 }
 
 /// A live bonding curve contract.
@@ -168,6 +218,14 @@ impl Contract for BondingCurve {
             Action::Sell => self.sell(tx.amount.resolve(ctx.wallet.get(self.token)), ctx),
             _ => Settlement::Rejected("bonding curves accept only buy and sell"),
         }
+    }
+
+    fn price(&self, _ledger: &Ledger) -> Option<f64> {
+        Some(self.curve.price(self.supply))
+    }
+
+    fn trade_to_price(&self, target: f64, _ledger: &Ledger) -> Option<PriceTrade> {
+        self.curve.trade_to_price(self.supply, target, self.entry_tribute, self.exit_tribute)
     }
 
     fn begin_tick(&mut self, _tick: u32) {
@@ -394,6 +452,49 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    #[test]
+    fn trade_to_price_lands_the_price_on_the_target_net_of_tributes() {
+        for k in [0.5, 1.0, 2.0] {
+            for (f_in, f_out) in [(0.0, 0.0), (0.05, 0.03)] {
+                let (bc0, ledger0) = setup(k, f_in, f_out);
+                let p0 = bc0.curve.price(1e6);
+                // Above: a buy ending at target·(1 − f_in).
+                let (mut bc, mut ledger) = (bc0.clone(), ledger0.clone());
+                let target = 1.3 * p0;
+                let t = bc.trade_to_price(target, &ledger).expect("a buy");
+                assert_eq!(t.action, Action::Buy);
+                let mut w = Wallet::default();
+                *w.get_mut(DAI) = t.amount_in;
+                let Settlement::Filled(fill) =
+                    settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, t.amount_in))
+                else {
+                    panic!()
+                };
+                assert!(close(bc.curve.price(bc.supply), target * (1.0 - f_in)), "k {k}");
+                assert!(close(fill.amount_out, t.amount_out));
+                // Below: a sell ending at target/(1 − f_out).
+                let (mut bc, mut ledger) = (bc0.clone(), ledger0.clone());
+                let target = 0.7 * p0;
+                let t = bc.trade_to_price(target, &ledger).expect("a sell");
+                assert_eq!(t.action, Action::Sell);
+                let mut w = Wallet::default();
+                *w.get_mut(TKN) = t.amount_in;
+                let Settlement::Filled(fill) =
+                    settle(&mut bc, &mut ledger, &mut w, tx(Action::Sell, t.amount_in))
+                else {
+                    panic!()
+                };
+                assert!(close(bc.curve.price(bc.supply), target / (1.0 - f_out)), "k {k}");
+                assert!(close(fill.amount_out, t.amount_out));
+                // Inside the band: nothing to do.
+                assert_eq!(bc0.trade_to_price(p0, &ledger0), None);
+            }
+        }
+        let (flat, ledger) = setup(0.0, 0.0, 0.0);
+        assert_eq!(flat.trade_to_price(2.0, &ledger), None, "no trade moves a flat curve");
+        assert_eq!(flat.price(&ledger), Some(1e-6));
     }
 
     #[test]
