@@ -243,11 +243,11 @@ impl BehaviourKind for ArbitrageurKind {
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
         let p: Params = ctx.params()?;
-        let venue = ctx.contract_for("venue", &p.venue, &[Action::Buy, Action::Sell])?;
+        let venue = ctx.priced_contract("venue", &p.venue, &[Action::Buy, Action::Sell])?;
         if p.reference == p.venue {
             return Err(ctx.invalid("reference", "must differ from venue"));
         }
-        let reference = ctx.contract_for("reference", &p.reference, &[])?;
+        let reference = ctx.priced_contract("reference", &p.reference, &[])?;
         ctx.check_param("capital", &p.capital, 0.0, f64::INFINITY)?;
         ctx.check_param("min_edge", &p.min_edge, 0.0, 1.0)?;
         ctx.check_param("p_act", &p.p_act, 0.0, 1.0)?;

@@ -175,8 +175,11 @@ pub(crate) fn venue_and_signal(
 ) -> Result<(ContractId, ContractId), ScenarioError> {
     let venue_id = ctx.contract_for("venue", venue, &[Action::Buy, Action::Sell])?;
     let signal_id = match signal {
-        Some(name) => ctx.contract_for("signal", name, &[])?,
-        None => venue_id,
+        Some(name) => ctx.priced_contract("signal", name, &[])?,
+        None => {
+            ctx.check_priced("venue", venue_id)?;
+            venue_id
+        }
     };
     Ok((venue_id, signal_id))
 }

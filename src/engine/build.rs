@@ -259,6 +259,7 @@ pub struct PopulationBuilder<'a> {
     population: &'a str,
     behaviour: &'a str,
     topology: &'a mut Topology,
+    ledger: &'a Ledger,
 }
 
 impl PopulationBuilder<'_> {
@@ -339,6 +340,41 @@ impl PopulationBuilder<'_> {
         }
         self.topology.edge(self.population, name, &label, EdgeKind::Acts);
         Ok(id)
+    }
+
+    /// Like [`contract_for`](Self::contract_for), and the contract must
+    /// publish a price (a feed, a curve, a pool): for behaviours that read
+    /// one, so naming a contract without a price is an error rather than an
+    /// agent that never acts.
+    pub fn priced_contract(
+        &mut self,
+        field: &str,
+        name: &str,
+        actions: &[Action],
+    ) -> Result<ContractId, ScenarioError> {
+        let id = self.contract_for(field, name, actions)?;
+        self.check_priced(field, id)?;
+        Ok(id)
+    }
+
+    /// Checks that contract `id` (named by parameter `field`) publishes a
+    /// price.
+    pub fn check_priced(&self, field: &str, id: ContractId) -> Result<(), ScenarioError> {
+        let contracts = self.world.resource::<Contracts>();
+        let priced = |slot: &ContractSlot| slot.contract.price(self.ledger).is_some();
+        let name = &contracts.0[id.0 as usize].name;
+        if !priced(&contracts.0[id.0 as usize]) {
+            let able: Vec<&str> = contracts.0.iter().filter(|s| priced(s)).map(|s| s.name.as_str()).collect();
+            return Err(self.invalid(
+                field,
+                format!(
+                    "contract `{name}` ({}) has no price; contracts with one: {}",
+                    contracts.0[id.0 as usize].kind,
+                    if able.is_empty() { "none".to_string() } else { able.join(", ") }
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Contract `id` as a `T`, if it is one: lets a behaviour read a
@@ -758,6 +794,7 @@ fn spawn_populations(
                 population: pname,
                 behaviour: bname,
                 topology: parts.topology,
+                ledger: parts.ledger,
             };
             kind.attach(&mut ctx)?;
         }

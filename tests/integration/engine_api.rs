@@ -304,3 +304,19 @@ fn the_topology_of_market_lists_its_parts_and_relations() {
         t.edges.iter().filter(|e| e.kind == EdgeKind::Acts).map(|e| e.label.as_str()).collect();
     assert_eq!(acts, vec!["noise_trader: buy, sell", "staker: stake, unstake"]);
 }
+
+#[test]
+fn a_behaviour_that_reads_a_price_must_name_a_contract_with_one() {
+    let dir = tempdir();
+    let text = format!(
+        "{}\n[populations.p]\ncount = 2\nbalances = {{ DAI = 10.0 }}\n\
+         behaviours.trend_follower = {{ venue = \"curve\", signal = \"pool\" }}\n",
+        feed_scenario("process = \"constant\"\ninitial = 5.0")
+    );
+    let scenario = write_file(dir.path(), "s.toml", &text);
+    let out = run(&["validate", path_str(&scenario)]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("trend_follower.signal"), "{err}");
+    assert!(err.contains("`pool` (treasury) has no price; contracts with one: feed, curve"), "{err}");
+}
