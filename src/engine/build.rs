@@ -91,6 +91,9 @@ pub struct ContractBuilder<'a> {
     slots: &'a mut SlotTable,
     schedule: &'a mut Schedule,
     topology: &'a mut Topology,
+    /// `(parameter path, contract)` pairs that must publish a price, checked
+    /// once every contract is built (the named one may come later).
+    priced: &'a mut Vec<(String, ContractId)>,
 }
 
 impl ContractBuilder<'_> {
@@ -148,6 +151,15 @@ impl ContractBuilder<'_> {
         let id = self.names.contract(&join(&self.path, field), name)?;
         let me = self.name().to_string();
         self.topology.edge(&me, name, field, EdgeKind::Reference);
+        Ok(id)
+    }
+
+    /// Like [`contract`](Self::contract), and the contract must publish a
+    /// price (an oracle, a valuation feed); checked once all contracts are
+    /// built, so it may be defined later in the file.
+    pub fn priced_contract(&mut self, field: &str, name: &str) -> Result<ContractId, ScenarioError> {
+        let id = self.contract(field, name)?;
+        self.priced.push((join(&self.path, field), id));
         Ok(id)
     }
 
@@ -594,6 +606,7 @@ fn build_contracts(
     parts: &mut Parts<'_>,
 ) -> Result<Vec<ContractSlot>, ScenarioError> {
     let mut built = Vec::new();
+    let mut priced = Vec::new();
     for (i, (name, table)) in sc.contracts.iter().enumerate() {
         let path = format!("contracts.{name}");
         let kind_name = match table.get("kind") {
@@ -626,6 +639,7 @@ fn build_contracts(
             slots,
             schedule: parts.schedule,
             topology: parts.topology,
+            priced: &mut priced,
         };
         let contract: Box<dyn Contract> = kind.build(&mut ctx)?;
         built.push(ContractSlot {
@@ -634,6 +648,22 @@ fn build_contracts(
             account: AccountId(i as u16),
             contract,
         });
+    }
+    for (path, id) in priced {
+        let has_price = |slot: &ContractSlot| slot.contract.price(parts.ledger).is_some();
+        let slot = &built[id.0 as usize];
+        if !has_price(slot) {
+            let able: Vec<&str> = built.iter().filter(|s| has_price(s)).map(|s| s.name.as_str()).collect();
+            return Err(names.source.error(
+                &path,
+                format!(
+                    "contract `{}` ({}) has no price; contracts with one: {}",
+                    slot.name,
+                    slot.kind,
+                    if able.is_empty() { "none".to_string() } else { able.join(", ") }
+                ),
+            ));
+        }
     }
     Ok(built)
 }

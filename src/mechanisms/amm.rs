@@ -563,7 +563,7 @@ impl MechanismKind for AmmKind {
             }
         }
         let valuation = match &p.valuation {
-            Some(name) => Some(ctx.contract("valuation", name)?),
+            Some(name) => Some(ctx.priced_contract("valuation", name)?),
             None => None,
         };
         let account = ctx.account();

@@ -771,7 +771,7 @@ impl MechanismKind for LendingMarketKind {
         if collateral == debt {
             return Err(ctx.invalid("debt", "must differ from collateral"));
         }
-        let oracle = ctx.contract("oracle", &p.oracle)?;
+        let oracle = ctx.priced_contract("oracle", &p.oracle)?;
         ctx.check_range("initial_liquidity", p.initial_liquidity, 0.0, f64::MAX)?;
         if !(p.max_ltv.is_finite() && p.max_ltv > 0.0 && p.max_ltv < 1.0) {
             return Err(ctx.invalid("max_ltv", format!("{} is out of range: must be in (0, 1)", p.max_ltv)));

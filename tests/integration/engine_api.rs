@@ -320,3 +320,37 @@ fn a_behaviour_that_reads_a_price_must_name_a_contract_with_one() {
     assert!(err.contains("trend_follower.signal"), "{err}");
     assert!(err.contains("`pool` (treasury) has no price; contracts with one: feed, curve"), "{err}");
 }
+
+#[test]
+fn an_oracle_must_have_a_price_even_when_defined_later() {
+    let dir = tempdir();
+    let text = r#"
+ticks = 2
+assets = ["ETH", "USDC"]
+[contracts.market]
+kind = "lending_market"
+collateral = "ETH"
+debt = "USDC"
+oracle = "vault"
+max_ltv = 0.5
+liquidation_threshold = 0.6
+[contracts.vault]
+kind = "treasury"
+asset = "USDC"
+[contracts.feed]
+kind = "price_feed"
+process = "constant"
+initial = 2000.0
+"#;
+    let scenario = write_file(dir.path(), "s.toml", text);
+    let out = run(&["validate", path_str(&scenario)]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    let (line, _) = line_col_of(text, "oracle = \"vault\"");
+    let err = stderr(&out);
+    assert!(err.contains(&format!("s.toml:{line}:")) && err.contains("contracts.market.oracle"), "{err}");
+    assert!(err.contains("`vault` (treasury) has no price; contracts with one: feed"), "{err}");
+    // Naming the feed, defined after the market, is fine.
+    let fixed = write_file(dir.path(), "ok.toml", &text.replace("oracle = \"vault\"", "oracle = \"feed\""));
+    let out = run(&["validate", path_str(&fixed)]);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+}
