@@ -334,19 +334,18 @@ impl PopulationBuilder<'_> {
             format!("{}: {}", self.behaviour, names.join(", "))
         };
         if let Some(missing) = actions.iter().find(|a| !accepts.contains(a)) {
-            let able: Vec<&str> = contracts
+            let able = contracts
                 .0
                 .iter()
                 .filter(|s| actions.iter().all(|a| s.contract.accepts().contains(a)))
-                .map(|s| s.name.as_str())
-                .collect();
+                .map(|s| s.name.as_str());
             return Err(self.invalid(
                 field,
                 format!(
                     "contract `{name}` ({}) does not accept `{}`; contracts that do: {}",
                     contracts.0[id.0 as usize].kind,
                     missing.name(),
-                    if able.is_empty() { "none".to_string() } else { able.join(", ") }
+                    listing(able)
                 ),
             ));
         }
@@ -372,21 +371,10 @@ impl PopulationBuilder<'_> {
     /// Checks that contract `id` (named by parameter `field`) publishes a
     /// price.
     pub fn check_priced(&self, field: &str, id: ContractId) -> Result<(), ScenarioError> {
-        let contracts = self.world.resource::<Contracts>();
-        let priced = |slot: &ContractSlot| slot.contract.price(self.ledger).is_some();
-        let name = &contracts.0[id.0 as usize].name;
-        if !priced(&contracts.0[id.0 as usize]) {
-            let able: Vec<&str> = contracts.0.iter().filter(|s| priced(s)).map(|s| s.name.as_str()).collect();
-            return Err(self.invalid(
-                field,
-                format!(
-                    "contract `{name}` ({}) has no price; contracts with one: {}",
-                    contracts.0[id.0 as usize].kind,
-                    if able.is_empty() { "none".to_string() } else { able.join(", ") }
-                ),
-            ));
+        match without_price(&self.world.resource::<Contracts>().0, id, self.ledger) {
+            Some(message) => Err(self.invalid(field, message)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Contract `id` as a `T`, if it is one: lets a behaviour read a
@@ -415,16 +403,15 @@ impl PopulationBuilder<'_> {
         let id = self.contract_for(field, name, actions)?;
         let contracts = self.world.resource::<Contracts>();
         if contracts.downcast::<T>(id).is_none() {
-            let able: Vec<&str> = (0..contracts.0.len())
+            let able = (0..contracts.0.len())
                 .filter(|&i| contracts.downcast::<T>(ContractId(i as u16)).is_some())
-                .map(|i| contracts.0[i].name.as_str())
-                .collect();
+                .map(|i| contracts.0[i].name.as_str());
             return Err(self.invalid(
                 field,
                 format!(
                     "contract `{name}` is of kind `{}`, but this needs kind `{kind}`; contracts of that kind: {}",
                     contracts.0[id.0 as usize].kind,
-                    if able.is_empty() { "none".to_string() } else { able.join(", ") }
+                    listing(able)
                 ),
             ));
         }
@@ -650,22 +637,34 @@ fn build_contracts(
         });
     }
     for (path, id) in priced {
-        let has_price = |slot: &ContractSlot| slot.contract.price(parts.ledger).is_some();
-        let slot = &built[id.0 as usize];
-        if !has_price(slot) {
-            let able: Vec<&str> = built.iter().filter(|s| has_price(s)).map(|s| s.name.as_str()).collect();
-            return Err(names.source.error(
-                &path,
-                format!(
-                    "contract `{}` ({}) has no price; contracts with one: {}",
-                    slot.name,
-                    slot.kind,
-                    if able.is_empty() { "none".to_string() } else { able.join(", ") }
-                ),
-            ));
+        if let Some(message) = without_price(&built, id, parts.ledger) {
+            return Err(names.source.error(&path, message));
         }
     }
     Ok(built)
+}
+
+/// Why contract `id` cannot serve as a price source, or `None` if it has a
+/// price.
+fn without_price(contracts: &[ContractSlot], id: ContractId, ledger: &Ledger) -> Option<String> {
+    let has_price = |slot: &ContractSlot| slot.contract.price(ledger).is_some();
+    let slot = &contracts[id.0 as usize];
+    if has_price(slot) {
+        return None;
+    }
+    let able = contracts.iter().filter(|s| has_price(s)).map(|s| s.name.as_str());
+    Some(format!(
+        "contract `{}` ({}) has no price; contracts with one: {}",
+        slot.name,
+        slot.kind,
+        listing(able)
+    ))
+}
+
+/// Names joined by commas, or `none`: the valid choices in an error.
+fn listing<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() { "none".to_string() } else { names.join(", ") }
 }
 
 fn metric_columns(
