@@ -84,9 +84,7 @@ impl Block<'_> {
             });
         }
     }
-}
 
-impl Block<'_> {
     /// Settles a transaction contract `sender` sends itself, its account
     /// standing in for the sender's wallet; recorded with sender id
     /// [`AgentId::of_contract`].
