@@ -33,14 +33,14 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import polars as pl
 from PIL import Image
+
+from checks import Checks, Failed, require  # .ci/checks.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "tribute_sweep.toml"
@@ -49,44 +49,6 @@ GROUPS = 4 * 2  # points x variants of tribute_sweep
 WINDOW = (1280, 2400)
 # Tableau 10, the first colours of each panel's lines.
 TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-
-
-class Failed(Exception):
-    """A check that did not hold; the message says how."""
-
-
-def require(cond: bool, message: str) -> None:
-    if not cond:
-        raise Failed(message)
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.passed = 0
-        self.failed: list[str] = []
-
-    def run(self, name: str, fn: Callable[[], str | None]) -> bool:
-        try:
-            detail = fn()
-        except Failed as e:
-            self._fail(name, str(e))
-            return False
-        except Exception as e:  # a crash in a check is a failed check
-            self._fail(name, f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
-            return False
-        self.passed += 1
-        print(f"ok    {name}" + (f": {detail}" if detail else ""), flush=True)
-        return True
-
-    def _fail(self, name: str, message: str) -> None:
-        self.failed.append(name)
-        print(f"FAIL  {name}: {message}", flush=True)
-
-    def finish(self) -> int:
-        if self.failed:
-            print(f"failed checks: {', '.join(self.failed)}")
-        print(f"{self.passed} passed, {len(self.failed)} failed", flush=True)
-        return 1 if self.failed else 0
 
 
 def sh(cmd: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
