@@ -466,18 +466,8 @@ impl MechanismKind for AugmentedBondingCurveKind {
 
     fn params(&self) -> &'static [ParamDoc] {
         &[
-            ParamDoc {
-                name: "reserve_asset",
-                ty: "asset name",
-                default: None,
-                doc: "asset paid in and held as reserve",
-            },
-            ParamDoc {
-                name: "token",
-                ty: "asset name",
-                default: None,
-                doc: "asset the curve mints and burns",
-            },
+            super::bonding_curve::curve_params::RESERVE_ASSET,
+            super::bonding_curve::curve_params::TOKEN,
             ParamDoc {
                 name: "funding_pool",
                 ty: "contract name",

@@ -420,18 +420,8 @@ impl MechanismKind for BancorKind {
 
     fn params(&self) -> &'static [ParamDoc] {
         &[
-            ParamDoc {
-                name: "reserve_asset",
-                ty: "asset name",
-                default: None,
-                doc: "asset paid in and held as reserve",
-            },
-            ParamDoc {
-                name: "token",
-                ty: "asset name",
-                default: None,
-                doc: "asset the curve mints and burns",
-            },
+            super::bonding_curve::curve_params::RESERVE_ASSET,
+            super::bonding_curve::curve_params::TOKEN,
             ParamDoc {
                 name: "reserve_ratio",
                 ty: "float in (0, 1]",
@@ -450,30 +440,10 @@ impl MechanismKind for BancorKind {
                 default: None,
                 doc: "reserve R0 issued at genesis into the contract's account",
             },
-            ParamDoc {
-                name: "initial_holder",
-                ty: "account name",
-                default: Some("\"hatch\""),
-                doc: "account that receives the initial supply",
-            },
-            ParamDoc {
-                name: "entry_tribute",
-                ty: "float in [0, 1)",
-                default: Some("0"),
-                doc: "fraction of each buy paid to the treasury",
-            },
-            ParamDoc {
-                name: "exit_tribute",
-                ty: "float in [0, 1)",
-                default: Some("0"),
-                doc: "fraction of each sale's proceeds paid to the treasury",
-            },
-            ParamDoc {
-                name: "treasury",
-                ty: "contract name",
-                default: Some("none"),
-                doc: "contract receiving tributes (required if a tribute > 0)",
-            },
+            super::bonding_curve::curve_params::INITIAL_HOLDER,
+            super::bonding_curve::curve_params::ENTRY_TRIBUTE,
+            super::bonding_curve::curve_params::EXIT_TRIBUTE,
+            super::bonding_curve::curve_params::TREASURY,
         ]
     }
 

@@ -292,6 +292,45 @@ fn hatch() -> String {
     "hatch".into()
 }
 
+/// Parameters every curve kind (`bonding_curve`, `bancor`,
+/// `augmented_bonding_curve`) documents the same way, defined once.
+pub(crate) mod curve_params {
+    use crate::registry::ParamDoc;
+
+    pub(crate) const RESERVE_ASSET: ParamDoc = ParamDoc {
+        name: "reserve_asset",
+        ty: "asset name",
+        default: None,
+        doc: "asset paid in and held as reserve",
+    };
+    pub(crate) const TOKEN: ParamDoc =
+        ParamDoc { name: "token", ty: "asset name", default: None, doc: "asset the curve mints and burns" };
+    pub(crate) const INITIAL_HOLDER: ParamDoc = ParamDoc {
+        name: "initial_holder",
+        ty: "account name",
+        default: Some("\"hatch\""),
+        doc: "account that receives the initial supply",
+    };
+    pub(crate) const ENTRY_TRIBUTE: ParamDoc = ParamDoc {
+        name: "entry_tribute",
+        ty: "float in [0, 1)",
+        default: Some("0"),
+        doc: "fraction of each buy paid to the treasury",
+    };
+    pub(crate) const EXIT_TRIBUTE: ParamDoc = ParamDoc {
+        name: "exit_tribute",
+        ty: "float in [0, 1)",
+        default: Some("0"),
+        doc: "fraction of each sale's proceeds paid to the treasury",
+    };
+    pub(crate) const TREASURY: ParamDoc = ParamDoc {
+        name: "treasury",
+        ty: "contract name",
+        default: Some("none"),
+        doc: "contract receiving tributes (required if a tribute > 0)",
+    };
+}
+
 /// The `bonding_curve` mechanism kind.
 pub struct BondingCurveKind;
 
@@ -306,18 +345,8 @@ impl MechanismKind for BondingCurveKind {
 
     fn params(&self) -> &'static [ParamDoc] {
         &[
-            ParamDoc {
-                name: "reserve_asset",
-                ty: "asset name",
-                default: None,
-                doc: "asset paid in and held as reserve",
-            },
-            ParamDoc {
-                name: "token",
-                ty: "asset name",
-                default: None,
-                doc: "asset the curve mints and burns",
-            },
+            curve_params::RESERVE_ASSET,
+            curve_params::TOKEN,
             ParamDoc {
                 name: "exponent",
                 ty: "float in [0, 10]",
@@ -331,30 +360,10 @@ impl MechanismKind for BondingCurveKind {
                 default: Some("0"),
                 doc: "supply S0 minted at genesis to initial_holder, backed by reserve(S0)",
             },
-            ParamDoc {
-                name: "initial_holder",
-                ty: "account name",
-                default: Some("\"hatch\""),
-                doc: "account that receives the initial supply",
-            },
-            ParamDoc {
-                name: "entry_tribute",
-                ty: "float in [0, 1)",
-                default: Some("0"),
-                doc: "fraction of each buy paid to the treasury",
-            },
-            ParamDoc {
-                name: "exit_tribute",
-                ty: "float in [0, 1)",
-                default: Some("0"),
-                doc: "fraction of each sale's proceeds paid to the treasury",
-            },
-            ParamDoc {
-                name: "treasury",
-                ty: "contract name",
-                default: Some("none"),
-                doc: "contract receiving tributes (required if a tribute > 0)",
-            },
+            curve_params::INITIAL_HOLDER,
+            curve_params::ENTRY_TRIBUTE,
+            curve_params::EXIT_TRIBUTE,
+            curve_params::TREASURY,
         ]
     }
 
