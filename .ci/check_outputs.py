@@ -155,7 +155,7 @@ def main() -> int:
     def market_run() -> str:
         cmd = [
             str(binary), "run", str(SCENARIO), "-o", str(out),
-            "--ticks", str(TICKS), "--set", f"snapshot_every={SNAPSHOT_EVERY}", "--quiet", "--force",
+            "--ticks", str(TICKS), "--set", f"snapshot_every={SNAPSHOT_EVERY}", "--events", "--quiet", "--force",
         ]  # fmt: skip
         print("$ " + " ".join(cmd), flush=True)
         started = time.perf_counter()

@@ -11,15 +11,20 @@ With the tokensim binary BIN, into WORKDIR:
    checks each PNG exists, is a real image of the expected size and is not
    blank;
 3. writes `tokensim report` and opens it in headless Chromium: `--dump-dom`
-   of a copy with a probe script appended (the report itself runs no script)
-   asserts the page laid out its charts (every `svg.chart` and median path
-   has a size, the number of series per metric equals the number of
-   (point, variant) groups in the Parquet files, the diagram has its parts
-   and flows), and `--screenshot` gives a PNG that must show the charts'
-   colours;
+   of a copy with a probe script appended asserts the page laid out its
+   charts (every trajectory series drawn, one trajectory panel per variant,
+   each `by-parameter` chart one series per variant with a point per swept
+   value, each `delta` chart one series per later variant), tick labels are
+   at least 11 px at 1400 px width, hovering a chart shows a value and a
+   legend click hides its series; `--screenshot` gives a PNG that must show
+   the charts' colours;
 4. recomputes with Polars, from the Parquet files alone, every median and
-   5-95 % band and every final value (mean, p5, p95) and compares them with
-   the numbers embedded in the report and shown in its final-value tables.
+   5-95 % band, every final value (mean, p5, p95), every by-parameter point
+   and every paired A/B difference (variant minus the first variant, same
+   replicate) and compares them with the numbers embedded in the report and
+   shown in the page;
+5. runs every other shipped scenario small and screenshots its report
+   (WORKDIR/shots/*.png, to look at), checking its charts laid out.
 
 Prints one line per check and ends with `N passed, M failed`; exits 1 if any
 check failed.
@@ -45,10 +50,13 @@ from checks import Checks, Failed, require  # .ci/checks.py, beside this script
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "tribute_sweep.toml"
 RUNS, TICKS, AGENTS = 4, 60, 200
-GROUPS = 4 * 2  # points x variants of tribute_sweep
-WINDOW = (1280, 2400)
-# Tableau 10, the first colours of each panel's lines.
-TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+POINTS = 4  # swept values of tribute_sweep (a zip of two lists)
+GROUPS = POINTS * 2  # points x variants of tribute_sweep
+# Scenarios not made by `tokensim run` alone (calibration data sets).
+SKIP = {"eth_calibration.toml"}
+# Ticks of the small runs of the other scenarios: enough for their properties' windows.
+SHIPPED_TICKS = {"lending_cascade.toml": 130}
+WINDOW = (1280, 5200)  # tall enough for the properties section above the charts
 
 
 def sh(cmd: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -97,21 +105,44 @@ def chromium_args(browser: str, profile: Path) -> list[str]:
 PROBE = """
 <script>
 (function () {
-  const out = {charts: [], metrics: {}, diagram: {}, legend: 0};
+  const out = {charts: [], containers: [], diagram: {}, min_label_px: 1e9, hover: {}, toggled: null};
   for (const svg of document.querySelectorAll('svg.chart')) {
     const r = svg.getBoundingClientRect();
     out.charts.push([r.width, r.height]);
+    const scale = r.width / svg.viewBox.baseVal.width;
+    for (const t of svg.querySelectorAll('text')) {
+      if (!t.textContent.trim()) continue;
+      out.min_label_px = Math.min(out.min_label_px, parseFloat(getComputedStyle(t).fontSize) * scale);
+    }
   }
-  for (const sec of document.querySelectorAll('section.metric')) {
-    const medians = [...sec.querySelectorAll('g.series path.median')].map(p => p.getBBox());
-    const bands = [...sec.querySelectorAll('g.series path.band')].map(p => p.getBBox());
-    out.metrics[sec.dataset.metric] = {
-      series: sec.querySelectorAll('g.series').length,
-      groups: [...sec.querySelectorAll('g.series')].map(g => g.dataset.group),
-      drawn_medians: medians.filter(b => b.width > 0).length,
-      drawn_bands: bands.filter(b => b.width > 0 && b.height >= 0).length,
-      legend: sec.querySelectorAll('ul.legend li').length,
-    };
+  for (const c of document.querySelectorAll('[data-chart]')) {
+    if (!c.querySelector('svg.chart')) continue;
+    const series = [...c.querySelectorAll('g.series')];
+    out.containers.push({
+      kind: c.dataset.chart, metric: c.dataset.metric, facet: c.dataset.facet,
+      keys: series.map(g => g.dataset.key),
+      dots: series.map(g => g.querySelectorAll('circle.dot').length),
+      drawn_medians: series.filter(g => { const p = g.querySelector('path.median'); return p && p.getBBox().width > 0; }).length,
+      legend: [...c.querySelectorAll('ul.legend li')].map(li => li.dataset.key),
+    });
+  }
+  // Hover the middle of the first chart of each kind: the tooltip shows values.
+  for (const kind of ['trajectory', 'by-parameter', 'delta']) {
+    const c = document.querySelector('[data-chart="' + kind + '"]');
+    if (!c) continue;
+    const plot = c.querySelector('g.plot').getBoundingClientRect();
+    const ev = new MouseEvent('mousemove', {clientX: plot.left + plot.width / 2, clientY: plot.top + plot.height / 2, bubbles: true});
+    c.querySelector('svg.chart').dispatchEvent(ev);
+    const tip = document.querySelector('div.tip');
+    out.hover[kind] = {text: tip ? tip.textContent : null, visible: !!tip && !tip.hidden};
+  }
+  // A legend click hides its series.
+  const li = document.querySelector('[data-chart="trajectory"] ul.legend li');
+  if (li) {
+    li.click();
+    const c = li.closest('[data-chart]');
+    const g = [...c.querySelectorAll('g.series')].find(g => g.dataset.key === li.dataset.key);
+    out.toggled = {hidden: getComputedStyle(g).display === 'none', others: [...c.querySelectorAll('g.series')].filter(x => getComputedStyle(x).display !== 'none').length};
   }
   const d = document.querySelector('svg.diagram');
   if (d) {
@@ -128,40 +159,64 @@ PROBE = """
 """
 
 
+def si_value(text: str) -> float:
+    """A number as the page shows it (`1.8 M`, `45 k`, `-0.25`)."""
+    text = text.strip()
+    for suffix, mult in ((" G", 1e9), (" M", 1e6), (" k", 1e3)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * mult
+    return float(text)
+
+
 class Cells(HTMLParser):
-    """Rows of the final-value tables: {metric: {group: [cells]}}."""
+    """Cells of the wide final-value table: {metric: {group: (attrs, texts)}}."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.tables: dict[str, dict[str, list[str]]] = {}
-        self.metric: str | None = None
+        self.tables = 0
+        self.cells: dict[str, dict[str, tuple[dict, str]]] = {}
+        self.in_table = False
         self.group: str | None = None
-        self.cell: list[str] | None = None
-        self.row: list[str] = []
+        self.cell: tuple[dict, list[str]] | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "table" and "finals" in (a.get("class") or ""):
-            self.metric = a.get("data-metric")
-            self.tables[self.metric] = {}
-        elif tag == "tr" and self.metric and a.get("data-group"):
-            self.group, self.row = a["data-group"], []
-        elif tag == "td" and self.group:
-            self.cell = []
+            self.in_table, self.tables = True, self.tables + 1
+        elif tag == "tr" and self.in_table and a.get("data-group"):
+            self.group = a["data-group"]
+        elif tag == "td" and self.group and a.get("data-metric"):
+            self.cell = (a, [])
 
     def handle_data(self, data):
         if self.cell is not None:
-            self.cell.append(data)
+            self.cell[1].append(data)
 
     def handle_endtag(self, tag):
         if tag == "td" and self.cell is not None:
-            self.row.append("".join(self.cell).strip())
+            attrs, text = self.cell
+            self.cells.setdefault(attrs["data-metric"], {})[self.group] = (attrs, [t.strip() for t in text if t.strip()])
             self.cell = None
-        elif tag == "tr" and self.group:
-            self.tables[self.metric][self.group] = self.row
+        elif tag == "tr":
             self.group = None
         elif tag == "table":
-            self.metric = None
+            self.in_table = False
+
+
+def probe(browser: str, html: str, work: Path, name: str) -> dict:
+    """The probe's measurements of `html` laid out by Chromium."""
+    import html as html_mod
+
+    page = work / f"{name}_probe.html"
+    page.write_text(html.replace("</body>", PROBE + "</body>"))
+    proc = sh(chromium_args(browser, work / f"chrome-{name}") + [
+        "--window-size=1400,3000", "--virtual-time-budget=5000", "--dump-dom", page.as_uri(),
+    ], timeout=180)  # fmt: skip
+    dom = proc.stdout
+    marker = '<pre id="probe-result">'
+    require(marker in dom, f"probe did not run; DOM starts:\n{dom[:500]}")
+    start = dom.index(marker) + len(marker)
+    return json.loads(html_mod.unescape(dom[start : dom.index("</pre>", start)]))
 
 
 def main() -> int:
@@ -276,76 +331,146 @@ def main() -> int:
 
     checks.run("report medians and 5-95% bands == Polars", bands_match)
 
+    # Each run's value at the last tick, with its point, variant and replicate.
+    last = joined.filter(pl.col("tick") == TICKS).join(runs.select("run_id", "replicate"), on="run_id")
+    variants = json.loads((data_dir / "manifest.json").read_text())["variants"]
+    drawn = [m for m in data["metrics"] if m["constant"] is None]
+
+    def quantiles(col: str) -> list[pl.Expr]:
+        x = pl.col(col).cast(pl.Float64)
+        return [x.mean().alias("mean"), x.median().alias("median"),
+                x.quantile(0.05, interpolation="linear").alias("p5"),
+                x.quantile(0.95, interpolation="linear").alias("p95"), pl.len().alias("n")]  # fmt: skip
+
     def finals_match() -> str:
-        last = joined.filter(pl.col("tick") == pl.col("tick").max())
         cells = Cells()
         cells.feed(state["html"])
+        require(cells.tables == 1, f"{cells.tables} final-value tables, expected one wide table")
         n = 0
         for m in data["metrics"]:
             name = m["name"]
-            expected = {
-                r["group"]: r
-                for r in last.group_by("group")
-                .agg(
-                    pl.col(name).cast(pl.Float64).mean().alias("mean"),
-                    pl.col(name).cast(pl.Float64).quantile(0.05, interpolation="linear").alias("p5"),
-                    pl.col(name).cast(pl.Float64).quantile(0.95, interpolation="linear").alias("p95"),
-                    pl.len().alias("n"),
-                )
-                .iter_rows(named=True)
-            }
+            expected = {r["group"]: r for r in last.group_by("group").agg(quantiles(name)).iter_rows(named=True)}
             require(len(m["finals"]) == GROUPS, f"{name}: {len(m['finals'])} final rows")
-            table = cells.tables.get(name, {})
-            require(len(table) == GROUPS, f"{name}: final-value table has {len(table)} rows")
+            if m["constant"] is not None:
+                require(name not in cells.cells, f"{name} is constant but has a column")
+                continue
+            table = cells.cells.get(name, {})
+            require(len(table) == GROUPS, f"{name}: final-value table has {len(table)} cells")
             for f in m["finals"]:
                 e = expected[f["group"]]
                 require(f["tick"] == TICKS and f["n"] == e["n"] == RUNS, f"{name} {f['group']}: {f} vs {e}")
-                for col in ("mean", "p5", "p95"):
+                for col in ("mean", "median", "p5", "p95"):
                     require(close(f[col], e[col], 1e-9).all(), f"{name} {f['group']} {col}: {f[col]} vs Polars {e[col]}")
-                # The table shows 6 significant digits: group, tick, n, mean, p5, p95.
-                row = table[f["group"]]
-                shown = [float(x) for x in row[3:6]]
-                require(close(shown, [e["mean"], e["p5"], e["p95"]], 1e-5, floor=1e-9).all(),
-                        f"{name} {f['group']}: table shows {row} vs Polars {e}")  # fmt: skip
+                attrs, texts = table[f["group"]]
+                exact = [float(attrs[f"data-{c}"]) for c in ("mean", "p5", "p95")]
+                require(close(exact, [e["mean"], e["p5"], e["p95"]], 1e-9).all(), f"{name} {f['group']}: {attrs} vs {e}")
+                # Shown as `mean`, then `p5 – p95` below: SI suffixes, 4 significant digits.
+                require(len(texts) == 2, f"{name} {f['group']}: cell text {texts}")
+                shown = [si_value(texts[0])] + [si_value(t) for t in texts[1].split(" \u2013 ")]
+                for v, want in zip(shown, [e["mean"], e["p5"], e["p95"]]):
+                    require(abs(v - want) <= 6e-4 * abs(want) + 1e-12, f"{name} {f['group']}: shows {texts} vs {e}")
                 n += 1
-        return f"{n} final rows (embedded and shown) equal to Polars"
+        return f"{n} final cells (embedded, in data-* and shown) equal to Polars"
 
-    checks.run("final-value tables == Polars", finals_match)
+    checks.run("final-value table == Polars", finals_match)
+
+    def by_parameter_match() -> str:
+        n = 0
+        for m in drawn:
+            name = m["name"]
+            expected = {
+                (r["point_id"], r["variant"]): r
+                for r in last.group_by("point_id", "variant").agg(quantiles(name)).iter_rows(named=True)
+            }
+            series = m["by_parameter"]
+            require([s["key"] for s in series] == variants, f"{name}: by-parameter series {[s['key'] for s in series]} vs variants {variants}")
+            for s in series:
+                require(len(s["points"]) == POINTS, f"{name} {s['key']}: {len(s['points'])} points, {POINTS} swept values")
+                require(s["x"] == sorted(s["x"]), f"{name} {s['key']}: x not ascending {s['x']}")
+                for i, point in enumerate(s["points"]):
+                    e = expected[(point, s["key"])]
+                    for col in ("median", "p5", "p95"):
+                        require(close(s[col][i], e[col], 1e-9).all(), f"{name} {s['key']} p{point} {col}: {s[col][i]} vs {e[col]}")
+                    n += 1
+        return f"{n} by-parameter points (median, 5-95 %) equal to Polars"
+
+    checks.run("by-parameter values == Polars", by_parameter_match)
+
+    def delta_match() -> str:
+        n = 0
+        base = last.filter(pl.col("variant") == variants[0])
+        for m in drawn:
+            name = m["name"]
+            require([s["key"] for s in m["delta"]] == variants[1:], f"{name}: delta series {[s['key'] for s in m['delta']]}")
+            for s in m["delta"]:
+                pairs = (
+                    last.filter(pl.col("variant") == s["key"])
+                    .join(base, on=["point_id", "replicate"], suffix="_base")
+                    .with_columns((pl.col(name).cast(pl.Float64) - pl.col(f"{name}_base").cast(pl.Float64)).alias("d"))
+                )
+                require(pairs.height == POINTS * RUNS, f"{name} {s['key']}: {pairs.height} pairs")
+                expected = {r["point_id"]: r for r in pairs.group_by("point_id").agg(quantiles("d")).iter_rows(named=True)}
+                require(len(s["points"]) == POINTS, f"{name} {s['key']}: {len(s['points'])} delta points")
+                for i, point in enumerate(s["points"]):
+                    e = expected[point]
+                    require(s["n"][i] == e["n"] == RUNS, f"{name} {s['key']} p{point}: {s['n'][i]} pairs")
+                    for col in ("median", "p5", "p95"):
+                        require(close(s[col][i], e[col], 1e-9, floor=1e-9).all(),
+                                f"{name} {s['key']} p{point} {col}: {s[col][i]} vs Polars {e[col]}")  # fmt: skip
+                    n += 1
+        return f"{n} paired differences (median, 5-95 %) equal to Polars"
+
+    checks.run("A/B deltas == paired differences in Polars", delta_match)
 
     # --- Chromium ------------------------------------------------------------------
     def page_in_chromium() -> str:
-        browser = chromium()
-        probe = work / "report_probe.html"
-        probe.write_text(state["html"].replace("</body>", PROBE + "</body>"))
         started = time.perf_counter()
-        proc = sh(chromium_args(browser, work / "chrome-dom") + [
-            "--virtual-time-budget=5000", "--dump-dom", probe.as_uri(),
-        ], timeout=180)  # fmt: skip
-        dom = proc.stdout
-        marker = '<pre id="probe-result">'
-        require(marker in dom, f"probe did not run; DOM starts:\n{dom[:500]}")
-        start = dom.index(marker) + len(marker)
-        import html as html_mod
-
-        result = json.loads(html_mod.unescape(dom[start : dom.index("</pre>", start)]))
+        result = probe(chromium(), state["html"], work, "report")
         charts = result["charts"]
-        require(len(charts) == len(metric_names), f"{len(charts)} charts laid out, {len(metric_names)} metrics")
         require(all(w > 300 and h > 150 for w, h in charts), f"chart sizes {charts}")
-        for name in metric_names:
-            got = result["metrics"].get(name)
-            require(got is not None, f"no section for {name}")
-            require(got["series"] == len(groups), f"{name}: {got['series']} series, {len(groups)} groups in Parquet")
-            require(sorted(got["groups"]) == groups, f"{name}: series {got['groups']}")
-            require(got["drawn_medians"] == len(groups), f"{name}: {got['drawn_medians']} medians have a size")
-            require(got["drawn_bands"] == len(groups), f"{name}: {got['drawn_bands']} bands have a size")
-            require(got["legend"] == len(groups), f"{name}: {got['legend']} legend entries")
+        require(result["min_label_px"] >= 11, f"smallest chart text {result['min_label_px']:.1f} px")
+        kinds: dict[str, list[dict]] = {}
+        for c in result["containers"]:
+            kinds.setdefault(c["kind"], []).append(c)
+        for m in drawn:
+            name = m["name"]
+            traj = [c for c in kinds.get("trajectory", []) if c["metric"] == name]
+            require(len(traj) == len(variants), f"{name}: {len(traj)} trajectory panels, {len(variants)} variants")
+            keys = [k for c in traj for k in c["keys"]]
+            require(sorted(keys) == groups, f"{name}: trajectory series {keys}")
+            require(sum(c["drawn_medians"] for c in traj) == len(groups), f"{name}: medians with a size")
+            require([k for c in traj for k in c["legend"]] == keys, f"{name}: legend != series")
+            by = [c for c in kinds.get("by-parameter", []) if c["metric"] == name]
+            require(len(by) == 1 and by[0]["keys"] == variants, f"{name}: by-parameter charts {by}")
+            require(by[0]["dots"] == [POINTS] * len(variants), f"{name}: by-parameter points {by[0]['dots']}")
+            delta = [c for c in kinds.get("delta", []) if c["metric"] == name]
+            require(len(delta) == 1 and delta[0]["keys"] == variants[1:], f"{name}: delta charts {delta}")
+            require(delta[0]["dots"] == [POINTS] * (len(variants) - 1), f"{name}: delta points {delta[0]['dots']}")
+        for kind, hover in result["hover"].items():
+            text = hover["text"] or ""
+            require(hover["visible"] and any(ch.isdigit() for ch in text.split("\n", 1)[-1]),
+                    f"hover on {kind}: {hover}")  # fmt: skip
+        require(len(result["hover"]) == 3, f"hovered {sorted(result['hover'])}")
+        t = result["toggled"]
+        require(t and t["hidden"], f"legend click: {t}")
         d = result["diagram"]
-        require(d.get("parts") == 5 and d.get("flows") == 5, f"diagram: {d}")
+        require(d.get("parts") == 5 and d.get("flows") == 6, f"diagram: {d}")
         require(d["width"] > 300 and d["height"] > 100, f"diagram size {d}")
-        return (f"{len(charts)} charts x {len(groups)} series laid out, diagram {d['parts']} parts / "
-                f"{d['flows']} flows, in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        hover = result["hover"]["by-parameter"]["text"].replace("\n", " | ")
+        return (f"{len(charts)} charts; {len(drawn)} metrics x ({len(variants)} trajectory panels, by-parameter "
+                f"{len(variants)} x {POINTS} points, delta); labels >= {result['min_label_px']:.1f} px; "
+                f"hover: {hover!r}; legend click hides; in {time.perf_counter() - started:.1f} s")  # fmt: skip
 
-    checks.run("Chromium lays out the charts (series == groups)", page_in_chromium)
+    checks.run("Chromium lays out the charts, hover and legend work", page_in_chromium)
+
+    def offline() -> str:
+        import re
+
+        refs = re.findall(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", state["html"], flags=re.I)
+        require(not refs, f"external references: {refs[:5]}")
+        return "no http(s):// or // src/href"
+
+    checks.run("report has no external resources", offline)
 
     def screenshot() -> str:
         browser = chromium()
@@ -358,16 +483,50 @@ def main() -> int:
         with Image.open(png) as im:
             require(im.size == WINDOW, f"screenshot is {im.size}, asked {WINDOW}")
             rgb = np.asarray(im.convert("RGB")).reshape(-1, 3).astype(int)
-        # The lines' colours must be on screen (legend swatches and median lines).
+        # The lines' colours of the first metric's charts must be on screen.
+        import re
+
+        first = state["html"].index(f'<section class="metric" data-metric="{drawn[0]["name"]}"')
+        section = state["html"][first : state["html"].index("</section>", first)]
+        colours = sorted(set(re.findall(r'class="swatch" style="background:(#[0-9a-f]{6})"', section)))
         seen = []
-        for hex_colour in TAB10:
+        for hex_colour in colours:
             c = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
             if (np.abs(rgb - c).sum(axis=1) <= 12).sum() >= 50:
                 seen.append(hex_colour)
-        require(len(seen) == len(TAB10), f"line colours on screen: {seen}")
-        return f"{detail}; all {len(seen)} line colours visible"
+        require(len(seen) == len(colours) >= 4, f"line colours on screen: {seen} of {colours}")
+        return f"{detail}; all {len(seen)} line colours of {drawn[0]['name']} visible"
 
     checks.run("Chromium screenshot shows the charts", screenshot)
+
+    # --- every other shipped scenario, small, screenshotted to look at -----------------
+    shots = work / "shots"
+    shots.mkdir(exist_ok=True)
+    for scenario in sorted((ROOT / "scenarios").glob("*.toml")):
+        if scenario.name in SKIP or scenario == SCENARIO:
+            continue
+
+        def shipped(scenario=scenario) -> str:
+            out = work / "scenarios" / scenario.stem
+            sh([binary, "run", str(scenario), "-o", str(out), "--runs", "2", "--ticks", str(SHIPPED_TICKS.get(scenario.name, 40)),
+                "--set", "output.events=false", "--quiet", "--force"], timeout=300)  # fmt: skip
+            page = out / "report.html"
+            sh([binary, "report", str(out), "-o", str(page), "--force", "--quiet"])
+            html = page.read_text()
+            result = probe(chromium(), html, work, scenario.stem)
+            require(result["charts"] and all(w > 300 and h > 150 for w, h in result["charts"]),
+                    f"chart sizes {result['charts']}")  # fmt: skip
+            require(result["min_label_px"] >= 11, f"smallest chart text {result['min_label_px']:.1f} px")
+            empty = [c for c in result["containers"] if c["kind"] == "trajectory" and c["drawn_medians"] == 0]
+            require(not empty, f"empty trajectory charts: {empty[:3]}")
+            png = shots / f"{scenario.stem}.png"
+            sh(chromium_args(chromium(), work / "chrome-shot") + [
+                "--window-size=1400,6000", f"--screenshot={png}", page.as_uri(),
+            ], timeout=180)  # fmt: skip
+            kinds = sorted({c["kind"] for c in result["containers"]})
+            return f"{len(result['charts'])} charts ({', '.join(kinds)}); {png_check(png, min_colours=100)}"
+
+        checks.run(f"{scenario.name}: report laid out, screenshot", shipped)
     return checks.finish()
 
 

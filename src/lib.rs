@@ -19,14 +19,21 @@
 #![warn(missing_docs)]
 
 pub mod behaviours;
+mod builtin;
+pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod experiment;
 pub mod mechanisms;
+pub mod memory;
+pub mod observed;
 pub mod output;
+pub mod params;
+pub mod properties;
 pub mod registry;
 pub mod report;
 pub mod scenario;
+pub mod search;
 
 pub use error::{Error, Result, ScenarioError};
 
@@ -41,8 +48,8 @@ pub mod prelude {
     pub use crate::engine::behaviour::{AgentView, Behaviour, Market};
     pub use crate::engine::build::{ContractBuilder, PopulationBuilder, RunSpec};
     pub use crate::engine::contract::{
-        AccrueCtx, CheckCtx, Contract, Fill, MetricDef, MetricKind, ObserveCtx, OrderCtx, PriceTrade, Prices,
-        ProRataCredit, SettleCtx, Settlement, Tx, Violation,
+        AccrueCtx, CheckCtx, Contract, Fill, Measure, MetricDef, MetricKind, Nature, ObserveCtx, OrderCtx,
+        PriceTrade, Prices, ProRataCredit, SettleCtx, Settlement, Timing, Tx, Violation,
     };
     pub use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
     pub use crate::engine::intent::{Action, Amount, Intent, IntentQueue};
@@ -50,6 +57,7 @@ pub mod prelude {
     pub use crate::engine::phase::{Phase, TickLog};
     pub use crate::engine::sim::Simulation;
     pub use crate::error::{Error, ScenarioError};
-    pub use crate::registry::{BehaviourKind, MechanismKind, ParamDoc, Registry};
+    pub use crate::params::{Need, Param as ParamDecl, Values};
+    pub use crate::registry::{BehaviourKind, MechanismKind, Registry};
     pub use crate::scenario::{AgentParam, LoadedScenario, Param};
 }

@@ -53,7 +53,8 @@ def main() -> int:
     manifests = sorted(args.dataset.glob("manifest*.json"))
     if not manifests:
         sys.exit(f"{args.dataset}: no manifest.json: not a (complete) tokensim results directory")
-    swept = json.loads(manifests[0].read_text()).get("swept", [])
+    meta = json.loads(manifests[0].read_text())
+    swept = meta.get("swept", [])
     if args.param:
         param = swept_column(args.param) if "." in args.param else args.param
     else:
@@ -73,7 +74,9 @@ def main() -> int:
         }
     ).reset_index()
 
-    variants = list(dict.fromkeys(stats["variant"]))
+    # Variants in the scenario's order (the manifest's list), not sorted.
+    seen = list(dict.fromkeys(stats["variant"]))
+    variants = [v for v in meta.get("variants", []) if v in seen] + [v for v in seen if v not in meta.get("variants", [])]
     values = sorted(stats[param].unique()) if param else [None]
     fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 4.2), sharey=True, squeeze=False)
     cmap = plt.get_cmap("viridis")

@@ -37,11 +37,11 @@ def swept_column(path: str) -> str:
     return f"sweep_{name}" if name in FIXED else name
 
 
-def swept_paths(dataset: Path) -> list[str]:
+def manifest(dataset: Path) -> dict:
     manifests = sorted(dataset.glob("manifest*.json"))
     if not manifests:
         sys.exit(f"{dataset}: no manifest.json: not a (complete) tokensim results directory")
-    return json.loads(manifests[0].read_text()).get("swept", [])
+    return json.loads(manifests[0].read_text())
 
 
 def main() -> int:
@@ -52,7 +52,8 @@ def main() -> int:
     ap.add_argument("--param", help="swept path or column to plot against (default: the first swept)")
     args = ap.parse_args()
 
-    paths = swept_paths(args.dataset)
+    meta = manifest(args.dataset)
+    paths = meta.get("swept", [])
     if args.param:
         param = swept_column(args.param) if "." in args.param else args.param
     elif paths:
@@ -75,7 +76,9 @@ def main() -> int:
         .sort(keys)
     )
 
-    variants = stats["variant"].unique(maintain_order=True).to_list()
+    # Variants in the scenario's order (the manifest's list), not sorted.
+    seen = stats["variant"].unique().to_list()
+    variants = [v for v in meta.get("variants", []) if v in seen] + [v for v in seen if v not in meta.get("variants", [])]
     values = stats[param].unique().sort().to_list() if param else [None]
     fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 4.2), sharey=True, squeeze=False)
     cmap = plt.get_cmap("viridis")

@@ -28,21 +28,19 @@
 //! `p_act < 1`.
 //!
 //! The base and quote assets (which wallet balances cap a trade) are the
-//! venue's own when it is an `amm` (`base`/`quote` parameters are then
-//! ignored); for other venues give `base` and `quote`, or it cannot size a
-//! trade and does nothing.
+//! venue's own when it is a market with a pair (an `amm` or a curve, see
+//! `Contract::market`; `base`/`quote`, if given, must then match); for
+//! other venues give `base` and `quote`.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour, Market};
 use crate::engine::build::PopulationBuilder;
 use crate::engine::ids::{AssetId, ContractId};
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
-use crate::mechanisms::amm::Amm;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// Per-agent arbitrage parameters.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -62,9 +60,10 @@ pub struct Arbitrageur {
     pub assets: Option<(AssetId, AssetId)>,
 }
 
-/// The `(base, quote)` of `venue` if it is an [`Amm`].
+/// The `(base, quote)` of `venue` if it is a market with a pair
+/// ([`Contract::market`](crate::engine::contract::Contract::market)).
 fn amm_assets(market: &Market<'_>, venue: ContractId) -> Option<(AssetId, AssetId)> {
-    market.downcast::<Amm>(venue).map(|a| (a.base(), a.quote()))
+    market.contract(venue).market()
 }
 
 /// Base bought on `cheap` by its trade to price `m` (0 if none).
@@ -158,32 +157,30 @@ impl Behaviour for Arbitrageur {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    venue: String,
-    reference: String,
-    capital: AgentParam,
-    #[serde(default = "zero")]
-    min_edge: AgentParam,
-    #[serde(default = "one")]
-    p_act: AgentParam,
-    #[serde(default)]
-    base: Option<String>,
-    #[serde(default)]
-    quote: Option<String>,
-}
-
-fn zero() -> AgentParam {
-    0.0.into()
-}
-
-fn one() -> AgentParam {
-    1.0.into()
-}
-
 /// The `arbitrageur` behaviour kind.
 pub struct ArbitrageurKind;
+
+const PARAMS: &[Param] = &[
+    Param::contract("venue", Need::accepting(&[Action::Buy, Action::Sell]).and_priced())
+        .doc("contract that accepts buy and sell and quotes trade_to_price (an amm)"),
+    Param::contract("reference", Need::PRICED).doc(
+        "contract whose price the venue is traded towards: a price_feed, or a second venue (then buys on the cheaper and sells all its base on the dearer)",
+    ),
+    Param::per_agent("capital", 0.0, f64::INFINITY)
+        .doc("most quote units spent on one buy (sells are capped by the base balance)"),
+    Param::per_agent("min_edge", 0.0, 1.0)
+        .default_float(0.0)
+        .doc("does nothing while |venue/reference − 1| is within this relative gap"),
+    Param::per_agent("p_act", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("probability of acting each tick (all arbitrageurs see the same start-of-tick prices)"),
+    Param::asset("base")
+        .optional("the venue's market pair")
+        .doc("asset bought and sold; needed only when the venue is not a market with a pair (Contract::market)"),
+    Param::asset("quote")
+        .optional("the venue's market pair")
+        .doc("asset paid; needed only when the venue is not a market with a pair (Contract::market)"),
+];
 
 impl BehaviourKind for ArbitrageurKind {
     fn name(&self) -> &'static str {
@@ -194,90 +191,56 @@ impl BehaviourKind for ArbitrageurKind {
         "Trades a venue towards a reference price (a feed, or a second venue: buy cheap, sell dear)."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "venue",
-                ty: "contract name",
-                default: None,
-                doc: "contract that accepts buy and sell and quotes trade_to_price (an amm)",
-            },
-            ParamDoc {
-                name: "reference",
-                ty: "contract name",
-                default: None,
-                doc: "contract whose price the venue is traded towards: a price_feed, or a second venue (then buys on the cheaper and sells all its base on the dearer)",
-            },
-            ParamDoc {
-                name: "capital",
-                ty: "per-agent param >= 0",
-                default: None,
-                doc: "most quote units spent on one buy (sells are capped by the base balance)",
-            },
-            ParamDoc {
-                name: "min_edge",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0"),
-                doc: "does nothing while |venue/reference − 1| is within this relative gap",
-            },
-            ParamDoc {
-                name: "p_act",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1"),
-                doc: "probability of acting each tick (all arbitrageurs see the same start-of-tick prices)",
-            },
-            ParamDoc {
-                name: "base",
-                ty: "asset name",
-                default: Some("the venue's (amm)"),
-                doc: "asset bought and sold; needed only when the venue is not an amm",
-            },
-            ParamDoc {
-                name: "quote",
-                ty: "asset name",
-                default: Some("the venue's (amm)"),
-                doc: "asset paid; needed only when the venue is not an amm",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Every tick it draws u; if u ≥ p_act it does nothing. It reads the start-of-tick prices p (venue) and r (reference); if either is not a positive number, or r·(1 − min_edge) ≤ p ≤ r·(1 + min_edge), it does nothing. If the reference is a price (does not accept buy and sell): it asks the venue for trade_to_price(r) and sends one order in units: a buy of min(amount_in, capital, quote balance) when p is below the band, a sell of min(amount_in, base balance) when above. If the reference is a second venue with the same pair: it buys on the cheaper venue Units(min(s, capital, quote balance)), where s is the quote at which both venues' marginal prices net of fees meet (bisection on the meeting price), then sells Fraction(1) of its base on the dearer venue in the same block; nothing when s is 0 (fee bands leave no profit)."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let venue = ctx.priced_contract("venue", &p.venue, &[Action::Buy, Action::Sell])?;
-        if p.reference == p.venue {
+        let p = ctx.params();
+        let venue = ctx.contract_param("venue")?;
+        if p.str("reference") == p.str("venue") {
             return Err(ctx.invalid("reference", "must differ from venue"));
         }
-        let reference = ctx.priced_contract("reference", &p.reference, &[])?;
-        ctx.check_param("capital", &p.capital, 0.0, f64::INFINITY)?;
-        ctx.check_param("min_edge", &p.min_edge, 0.0, 1.0)?;
-        ctx.check_param("p_act", &p.p_act, 0.0, 1.0)?;
-        let assets = match (&p.base, &p.quote) {
-            (Some(b), Some(q)) => {
-                let (b, q) = (ctx.asset("base", b)?, ctx.asset("quote", q)?);
-                if b == q {
-                    return Err(ctx.invalid("quote", "must differ from base"));
+        let reference = ctx.contract_param("reference")?;
+        let pair = ctx.contract_market(venue);
+        let assets = match (ctx.opt_asset_param("base")?, ctx.opt_asset_param("quote")?) {
+            (Some(b), Some(q)) if b == q => return Err(ctx.invalid("quote", "must differ from base")),
+            (Some(b), Some(q)) => match pair {
+                Some(pair) if pair != (b, q) => {
+                    return Err(ctx.invalid(
+                        "base",
+                        format!(
+                            "`{}` trades its own pair, not this base and quote; remove them",
+                            p.str("venue")
+                        ),
+                    ));
                 }
-                Some((b, q))
-            }
-            (None, None) if ctx.contract_is::<Amm>(venue) => None,
+                _ => Some((b, q)),
+            },
+            (None, None) if pair.is_some() => None,
             (None, None) => {
                 return Err(ctx.invalid(
                     "venue",
                     format!(
-                        "`{}` is not an `amm`, so give `base` and `quote` (the assets it trades)",
-                        p.venue
+                        "`{}` is not a market with a pair of assets, so give `base` and `quote` (the assets it trades)",
+                        p.str("venue")
                     ),
                 ));
             }
             (Some(_), None) => return Err(ctx.invalid("quote", "give quote together with base")),
             (None, Some(_)) => return Err(ctx.invalid("base", "give base together with quote")),
         };
+        let (capital, min_edge, p_act) = (p.agent("capital"), p.agent("min_edge"), p.agent("p_act"));
         ctx.spawn(|rng| Arbitrageur {
             venue,
             reference,
-            capital: p.capital.0.sample(rng),
-            min_edge: p.min_edge.0.sample(rng),
-            p_act: p.p_act.0.sample(rng),
+            capital: capital.0.sample(rng),
+            min_edge: min_edge.0.sample(rng),
+            p_act: p_act.0.sample(rng),
             assets,
         });
         Ok(())

@@ -23,7 +23,6 @@
 //! block that changes the loan can make one fail (rejected, nothing moves).
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
@@ -31,8 +30,8 @@ use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
 use crate::mechanisms::lending_market::LendingMarket;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// Per-agent borrowing parameters (sampled at spawn).
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -109,33 +108,33 @@ impl Behaviour for Borrower {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    market: String,
-    target_ltv: AgentParam,
-    #[serde(default = "default_band")]
-    band: AgentParam,
-    #[serde(default = "one")]
-    deposit_fraction: AgentParam,
-    #[serde(default = "one")]
-    p_act: AgentParam,
-    #[serde(default)]
-    venue: Option<String>,
-    #[serde(default)]
-    leverage: bool,
-}
-
-fn default_band() -> AgentParam {
-    0.05.into()
-}
-
-fn one() -> AgentParam {
-    1.0.into()
-}
-
 /// The `borrower` behaviour kind.
 pub struct BorrowerKind;
+
+const PARAMS: &[Param] = &[
+    Param::contract(
+        "market",
+        Need::of_kind("lending_market", &[Action::Deposit, Action::Redeem, Action::Borrow, Action::Repay]),
+    )
+    .doc("a lending_market (accepts deposit, redeem, borrow, repay)"),
+    Param::per_agent("target_ltv", 0.0, 0.999_999)
+        .doc("loan-to-value it aims for (capped at the market's max_ltv)"),
+    Param::per_agent("band", 0.0, 1.0)
+        .default_float(0.05)
+        .doc("rebalances when its LTV leaves target ± band"),
+    Param::per_agent("deposit_fraction", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("fraction of its collateral-asset balance it deposits"),
+    Param::per_agent("p_act", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("probability of looking at its loan each tick (inattentive borrowers < 1)"),
+    Param::contract("venue", Need::accepting(&[Action::Buy]))
+        .optional("none")
+        .doc("where it buys collateral with borrowed funds (accepts buy); only with leverage = true"),
+    Param::bool("leverage")
+        .default_bool(false)
+        .doc("loop: buy collateral with every borrow and deposit it (needs venue)"),
+];
 
 impl BehaviourKind for BorrowerKind {
     fn name(&self) -> &'static str {
@@ -146,83 +145,40 @@ impl BehaviourKind for BorrowerKind {
         "Deposits collateral in a lending market and keeps its loan near a target LTV; optionally loops borrowed funds into more collateral (leverage)."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "market",
-                ty: "contract name",
-                default: None,
-                doc: "a lending_market (accepts deposit, redeem, borrow, repay)",
-            },
-            ParamDoc {
-                name: "target_ltv",
-                ty: "per-agent param in [0, 1)",
-                default: None,
-                doc: "loan-to-value it aims for (capped at the market's max_ltv)",
-            },
-            ParamDoc {
-                name: "band",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0.05"),
-                doc: "rebalances when its LTV leaves target ± band",
-            },
-            ParamDoc {
-                name: "deposit_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1.0"),
-                doc: "fraction of its collateral-asset balance it deposits",
-            },
-            ParamDoc {
-                name: "p_act",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1.0"),
-                doc: "probability of looking at its loan each tick (inattentive borrowers < 1)",
-            },
-            ParamDoc {
-                name: "venue",
-                ty: "contract name",
-                default: Some("none"),
-                doc: "where it buys collateral with borrowed funds (accepts buy); used only with leverage",
-            },
-            ParamDoc {
-                name: "leverage",
-                ty: "bool",
-                default: Some("false"),
-                doc: "loop: buy collateral with every borrow and deposit it (needs venue)",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Each tick: if p_act < 1 it draws u and does nothing if u ≥ p_act. It reads the market's oracle price p (nothing if not positive), its loan (collateral c, debt d) and its collateral balance h, with target = min(target_ltv, max_ltv). (1) If h > 0 and (c = 0 or leverage), it sends deposit Units(h·deposit_fraction) and counts it in c. (2) With c > 0 and LTV = d / (c·p): if LTV < target − band it sends borrow Units(min(target·c·p − d, market cash)) and, with leverage, buy Units(the same amount) on venue; if LTV > target + band it sends repay Units(min(d − target·c·p, its debt-asset balance)) and, if that does not cover the excess and it still holds collateral, deposit Units(min((d − repaid)/(target·p) − c, h)). All in units from start-of-tick state, in this order."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let market = ctx.contract_of::<LendingMarket>(
-            "market",
-            &p.market,
-            &[Action::Deposit, Action::Redeem, Action::Borrow, Action::Repay],
-            "lending_market",
-        )?;
-        ctx.check_param("target_ltv", &p.target_ltv, 0.0, 0.999_999)?;
-        ctx.check_param("band", &p.band, 0.0, 1.0)?;
-        ctx.check_param("deposit_fraction", &p.deposit_fraction, 0.0, 1.0)?;
-        ctx.check_param("p_act", &p.p_act, 0.0, 1.0)?;
-        let venue = match (&p.venue, p.leverage) {
-            (Some(name), true) => Some(ctx.contract_for("venue", name, &[Action::Buy])?),
+        let p = ctx.params();
+        let market = ctx.contract_param("market")?;
+        let venue = ctx.opt_contract_param("venue")?;
+        let venue = match (venue, p.bool("leverage")) {
+            (Some(v), true) => Some(v),
             (None, true) => {
                 return Err(ctx
                     .invalid("leverage", "needs `venue`: the contract where borrowed funds buy collateral"));
             }
-            (Some(name), false) => {
-                ctx.contract_for("venue", name, &[Action::Buy])?;
-                None
+            (Some(_), false) => {
+                return Err(ctx.invalid(
+                    "venue",
+                    "does not apply with leverage = false; it applies only with leverage = true (remove it or set leverage)",
+                ));
             }
             (None, false) => None,
         };
+        let [target_ltv, band, deposit_fraction, p_act] =
+            ["target_ltv", "band", "deposit_fraction", "p_act"].map(|f| p.agent(f));
         ctx.spawn(|rng| Borrower {
             market,
-            target_ltv: p.target_ltv.0.sample(rng),
-            band: p.band.0.sample(rng),
-            deposit_fraction: p.deposit_fraction.0.sample(rng),
-            p_act: p.p_act.0.sample(rng),
+            target_ltv: target_ltv.0.sample(rng),
+            band: band.0.sample(rng),
+            deposit_fraction: deposit_fraction.0.sample(rng),
+            p_act: p_act.0.sample(rng),
             venue,
         });
         Ok(())

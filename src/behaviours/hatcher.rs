@@ -7,7 +7,6 @@
 //! while it may still contribute, none afterwards.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
@@ -15,8 +14,8 @@ use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
 use crate::mechanisms::augmented_bonding_curve::{AbcPhase, AugmentedBondingCurve};
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// Per-agent hatch contribution plan.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -49,22 +48,19 @@ impl Behaviour for Hatcher {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    abc: String,
-    #[serde(default = "one")]
-    p_contribute: AgentParam,
-    #[serde(default = "one")]
-    contribution: AgentParam,
-}
-
-fn one() -> AgentParam {
-    1.0.into()
-}
-
 /// The `hatcher` behaviour kind.
 pub struct HatcherKind;
+
+const PARAMS: &[Param] = &[
+    Param::contract("abc", Need::of_kind("augmented_bonding_curve", &[Action::Buy, Action::Redeem]))
+        .doc("the augmented_bonding_curve it hatches"),
+    Param::per_agent("p_contribute", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("probability of contributing in each hatch tick, until it has"),
+    Param::per_agent("contribution", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("fraction of the quote balance contributed"),
+];
 
 impl BehaviourKind for HatcherKind {
     fn name(&self) -> &'static str {
@@ -75,43 +71,23 @@ impl BehaviourKind for HatcherKind {
         "Contributes once to an augmented bonding curve's hatch; redeems if the hatch fails."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "abc",
-                ty: "contract name",
-                default: None,
-                doc: "the augmented_bonding_curve it hatches",
-            },
-            ParamDoc {
-                name: "p_contribute",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1.0"),
-                doc: "probability of contributing in each hatch tick, until it has",
-            },
-            ParamDoc {
-                name: "contribution",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1.0"),
-                doc: "fraction of the quote balance contributed",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Each tick it reads the curve's phase. During the hatch, while it has not contributed, it draws u and, if u < p_contribute, sends buy Fraction(contribution) of its quote balance and never contributes again. If the hatch failed and the curve still holds a contribution of its, it sends redeem Fraction(1). Otherwise nothing; it draws only while it may still contribute."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let abc = ctx.contract_of::<AugmentedBondingCurve>(
-            "abc",
-            &p.abc,
-            &[Action::Buy, Action::Redeem],
-            "augmented_bonding_curve",
-        )?;
-        ctx.check_param("p_contribute", &p.p_contribute, 0.0, 1.0)?;
-        ctx.check_param("contribution", &p.contribution, 0.0, 1.0)?;
+        let p = ctx.params();
+        let abc = ctx.contract_param("abc")?;
+        debug_assert!(ctx.contract_is::<AugmentedBondingCurve>(abc));
+        let (p_contribute, contribution) = (p.agent("p_contribute"), p.agent("contribution"));
         ctx.spawn(|rng| Hatcher {
             abc,
-            p_contribute: p.p_contribute.0.sample(rng),
-            contribution: p.contribution.0.sample(rng),
+            p_contribute: p_contribute.0.sample(rng),
+            contribution: contribution.0.sample(rng),
             contributed: false,
         });
         Ok(())

@@ -23,7 +23,6 @@
 //! rejects the liquidation if the loan has become healthy.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
@@ -31,8 +30,8 @@ use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
 use crate::mechanisms::lending_market::{LendingMarket, Liquidation};
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// Per-agent liquidation parameters.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -93,34 +92,23 @@ impl Behaviour for Liquidator {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    market: String,
-    #[serde(default)]
-    venue: Option<String>,
-    #[serde(default = "zero")]
-    min_bonus_value: AgentParam,
-    #[serde(default = "one_loan")]
-    max_per_tick: u32,
-    #[serde(default = "one")]
-    p_act: AgentParam,
-}
-
-fn one_loan() -> u32 {
-    1
-}
-
-fn zero() -> AgentParam {
-    0.0.into()
-}
-
-fn one() -> AgentParam {
-    1.0.into()
-}
-
 /// The `liquidator` behaviour kind.
 pub struct LiquidatorKind;
+
+const PARAMS: &[Param] = &[
+    Param::contract("market", Need::of_kind("lending_market", &[Action::Liquidate]))
+        .doc("a lending_market (accepts liquidate)"),
+    Param::contract("venue", Need::accepting(&[Action::Sell]))
+        .optional("none")
+        .doc("where it sells all seized collateral the tick after (accepts sell); none: it keeps it"),
+    Param::per_agent("min_bonus_value", 0.0, f64::INFINITY)
+        .default_float(0.0)
+        .doc("liquidates only if seized·price − repaid (debt units) is above this"),
+    Param::int("max_per_tick", 1, 1_000_000).default_int(1).doc("most loans it liquidates per tick"),
+    Param::per_agent("p_act", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("probability of looking for liquidations each tick"),
+];
 
 impl BehaviourKind for LiquidatorKind {
     fn name(&self) -> &'static str {
@@ -131,60 +119,26 @@ impl BehaviourKind for LiquidatorKind {
         "Liquidates unhealthy loans of a lending market when the bonus is worth it, and sells the seized collateral on a venue."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "market",
-                ty: "contract name",
-                default: None,
-                doc: "a lending_market (accepts liquidate)",
-            },
-            ParamDoc {
-                name: "venue",
-                ty: "contract name",
-                default: Some("none"),
-                doc: "where it sells all seized collateral the tick after (accepts sell); none: it keeps it",
-            },
-            ParamDoc {
-                name: "min_bonus_value",
-                ty: "per-agent param >= 0",
-                default: Some("0"),
-                doc: "liquidates only if seized·price − repaid (debt units) is above this",
-            },
-            ParamDoc {
-                name: "max_per_tick",
-                ty: "integer >= 1",
-                default: Some("1"),
-                doc: "most loans it liquidates per tick",
-            },
-            ParamDoc {
-                name: "p_act",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1.0"),
-                doc: "probability of looking for liquidations each tick",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Each tick, in order: (1) with a venue and a collateral balance > 0, it sends sell Fraction(1) of the collateral on the venue; (2) if p_act < 1 it draws u and stops if u ≥ p_act; (3) it walks the market's unhealthy list (health factor < 1 at Observe), from position id·max_per_tick mod n, skipping itself, with a budget equal to its debt-asset balance at the start of the tick: for each loan it quotes repaid = min(close_factor·d, budget) and seized = repaid·(1 + liquidation_bonus)/p (when that exceeds the loan's collateral c: seized = c, repaid = c·p/(1 + liquidation_bonus)); if repaid > 0 and seized·p − repaid > min_bonus_value it sends liquidate Units(repaid) about that borrower and lowers the budget; it stops after max_per_tick liquidations or when the budget is spent."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let market =
-            ctx.contract_of::<LendingMarket>("market", &p.market, &[Action::Liquidate], "lending_market")?;
-        let venue = match &p.venue {
-            Some(name) => Some(ctx.contract_for("venue", name, &[Action::Sell])?),
-            None => None,
-        };
-        ctx.check_param("min_bonus_value", &p.min_bonus_value, 0.0, f64::INFINITY)?;
-        ctx.check_param("p_act", &p.p_act, 0.0, 1.0)?;
-        if p.max_per_tick == 0 {
-            return Err(ctx.invalid("max_per_tick", "must be at least 1"));
-        }
+        let p = ctx.params();
+        let market = ctx.contract_param("market")?;
+        let venue = ctx.opt_contract_param("venue")?;
+        let (min_bonus_value, p_act) = (p.agent("min_bonus_value"), p.agent("p_act"));
+        let max_per_tick = p.int("max_per_tick") as u32;
         ctx.spawn(|rng| Liquidator {
             market,
             venue,
-            min_bonus_value: p.min_bonus_value.0.sample(rng),
-            max_per_tick: p.max_per_tick,
-            p_act: p.p_act.0.sample(rng),
+            min_bonus_value: min_bonus_value.0.sample(rng),
+            max_per_tick,
+            p_act: p_act.0.sample(rng),
         });
         Ok(())
     }

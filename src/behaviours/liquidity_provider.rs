@@ -1,4 +1,5 @@
-//! Liquidity provider: adds and removes liquidity on an `amm` at random,
+//! Liquidity provider: adds and removes liquidity on a pool (any contract
+//! that accepts deposit and redeem and has a price, e.g. an `amm`) at random,
 //! and optionally exits when the price has moved too far from where it
 //! entered (the impermanent-loss stop).
 //!
@@ -18,16 +19,14 @@
 //! `p_add`) at the new price.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
-use crate::mechanisms::amm::Amm;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// Per-agent liquidity-provision parameters and the entry price.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -52,10 +51,10 @@ impl Behaviour for LiquidityProvider {
     fn decide(&mut self, agent: &mut AgentView<'_>) {
         let (u_add, u_remove) = (agent.uniform(), agent.uniform());
         let price = agent.market.price(self.pool);
-        // Whether it holds a position: its LP balance when the pool is an
-        // amm, else whether it remembers an entry.
-        let holding = match agent.market.downcast::<Amm>(self.pool) {
-            Some(amm) => agent.wallet.get(amm.lp_token()) > 0.0,
+        // Whether it holds a position: its balance of the pool's share
+        // token (an amm's LP token), else whether it remembers an entry.
+        let holding = match agent.market.contract(self.pool).share_token() {
+            Some(lp) => agent.wallet.get(lp) > 0.0,
             None => self.price_at_entry.is_finite(),
         };
         if !holding {
@@ -81,30 +80,24 @@ impl Behaviour for LiquidityProvider {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    pool: String,
-    p_add: AgentParam,
-    #[serde(default = "half")]
-    add_fraction: AgentParam,
-    p_remove: AgentParam,
-    #[serde(default = "all")]
-    remove_fraction: AgentParam,
-    #[serde(default)]
-    exit_deviation: Option<AgentParam>,
-}
-
-fn half() -> AgentParam {
-    0.5.into()
-}
-
-fn all() -> AgentParam {
-    1.0.into()
-}
-
 /// The `liquidity_provider` behaviour kind.
 pub struct LiquidityProviderKind;
+
+const PARAMS: &[Param] = &[
+    Param::contract("pool", Need::accepting(&[Action::Deposit, Action::Redeem]).and_priced())
+        .doc("contract that accepts deposit and redeem and has a price (an amm)"),
+    Param::per_agent("p_add", 0.0, 1.0).doc("probability of adding liquidity each tick"),
+    Param::per_agent("add_fraction", 0.0, 1.0)
+        .default_float(0.5)
+        .doc("fraction of the quote balance deposited (with base in the pool's ratio)"),
+    Param::per_agent("p_remove", 0.0, 1.0).doc("probability of removing liquidity each tick"),
+    Param::per_agent("remove_fraction", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("fraction of its LP tokens redeemed"),
+    Param::per_agent("exit_deviation", 0.0, f64::INFINITY)
+        .optional("none")
+        .doc("redeem everything when |price / price at entry − 1| exceeds this"),
+];
 
 impl BehaviourKind for LiquidityProviderKind {
     fn name(&self) -> &'static str {
@@ -115,68 +108,27 @@ impl BehaviourKind for LiquidityProviderKind {
         "Adds and removes liquidity on an AMM at random; optionally exits when the price strays from its entry."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "pool",
-                ty: "contract name",
-                default: None,
-                doc: "contract that accepts deposit and redeem (an amm)",
-            },
-            ParamDoc {
-                name: "p_add",
-                ty: "per-agent param in [0, 1]",
-                default: None,
-                doc: "probability of adding liquidity each tick",
-            },
-            ParamDoc {
-                name: "add_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0.5"),
-                doc: "fraction of the quote balance deposited (with base in the pool's ratio)",
-            },
-            ParamDoc {
-                name: "p_remove",
-                ty: "per-agent param in [0, 1]",
-                default: None,
-                doc: "probability of removing liquidity each tick",
-            },
-            ParamDoc {
-                name: "remove_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1.0"),
-                doc: "fraction of its LP tokens redeemed",
-            },
-            ParamDoc {
-                name: "exit_deviation",
-                ty: "per-agent param >= 0",
-                default: Some("none"),
-                doc: "redeem everything when |price / price at entry − 1| exceeds this",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Every tick it draws u_add then u_remove (always two draws) and reads the pool price p. It holds a position when its balance of the pool's share token is > 0 (for a pool without one: when it remembers an entry price); if it holds none it forgets its entry price. Then, in order: (1) if it holds a position and |p / entry − 1| > exit_deviation (never when unset), it sends redeem Fraction(1), forgets the entry and stops for the tick; (2) if u_add < p_add it sends deposit Fraction(add_fraction) of its quote balance (the pool takes base in proportion) and, with no entry price, records p as the entry; (3) if u_remove < p_remove it sends redeem Fraction(remove_fraction) of its LP tokens, forgetting the entry when remove_fraction ≥ 1."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let pool = ctx.contract_of::<Amm>("pool", &p.pool, &[Action::Deposit, Action::Redeem], "amm")?;
-        for (field, v) in [
-            ("p_add", &p.p_add),
-            ("add_fraction", &p.add_fraction),
-            ("p_remove", &p.p_remove),
-            ("remove_fraction", &p.remove_fraction),
-        ] {
-            ctx.check_param(field, v, 0.0, 1.0)?;
-        }
-        if let Some(e) = &p.exit_deviation {
-            ctx.check_param("exit_deviation", e, 0.0, f64::INFINITY)?;
-        }
+        let p = ctx.params();
+        let pool = ctx.contract_param("pool")?;
+        let [p_add, add_fraction, p_remove, remove_fraction] =
+            ["p_add", "add_fraction", "p_remove", "remove_fraction"].map(|f| p.agent(f));
+        let exit = p.opt_agent("exit_deviation").cloned();
         ctx.spawn(|rng| LiquidityProvider {
             pool,
-            p_add: p.p_add.0.sample(rng),
-            add_fraction: p.add_fraction.0.sample(rng),
-            p_remove: p.p_remove.0.sample(rng),
-            remove_fraction: p.remove_fraction.0.sample(rng),
-            exit_deviation: p.exit_deviation.as_ref().map_or(f64::INFINITY, |e| e.0.sample(rng)),
+            p_add: p_add.0.sample(rng),
+            add_fraction: add_fraction.0.sample(rng),
+            p_remove: p_remove.0.sample(rng),
+            remove_fraction: remove_fraction.0.sample(rng),
+            exit_deviation: exit.as_ref().map_or(f64::INFINITY, |e| e.0.sample(rng)),
             price_at_entry: f64::NAN,
         });
         Ok(())

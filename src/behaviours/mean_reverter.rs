@@ -11,16 +11,15 @@
 //! Ticks without a price (`NaN`) are skipped. Draws no random numbers.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
-use super::trend_follower::{MAX_WINDOW, PriceWindow, venue_and_signal};
+use super::trend_follower::{MAX_WINDOW, PriceWindow, SIGNAL, VENUE, venue_and_signal};
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::Param;
+use crate::registry::BehaviourKind;
 
 /// Per-agent mean-reversion state and parameters.
 #[derive(Component, Clone, Debug, PartialEq)]
@@ -74,34 +73,22 @@ impl Behaviour for MeanReverter {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    venue: String,
-    #[serde(default)]
-    signal: Option<String>,
-    #[serde(default = "twenty")]
-    window: AgentParam,
-    #[serde(default = "five_percent")]
-    threshold: AgentParam,
-    #[serde(default = "fifth")]
-    trade_fraction: AgentParam,
-}
-
-fn twenty() -> AgentParam {
-    20.0.into()
-}
-
-fn five_percent() -> AgentParam {
-    0.05.into()
-}
-
-fn fifth() -> AgentParam {
-    0.2.into()
-}
-
 /// The `mean_reverter` behaviour kind.
 pub struct MeanReverterKind;
+
+const PARAMS: &[Param] = &[
+    VENUE,
+    SIGNAL,
+    Param::per_agent("window", 1.0, MAX_WINDOW).default_float(20.0).doc(
+        "ticks in the simple moving average (rounded; current price included); trades only once it is full",
+    ),
+    Param::per_agent("threshold", 0.0, 1.0)
+        .default_float(0.05)
+        .doc("buys below MA·(1 − threshold), sells above MA·(1 + threshold)"),
+    Param::per_agent("trade_fraction", 0.0, 1.0)
+        .default_float(0.2)
+        .doc("fraction of the quote balance bought with, or of the tokens sold, per signal"),
+];
 
 impl BehaviourKind for MeanReverterKind {
     fn name(&self) -> &'static str {
@@ -112,56 +99,22 @@ impl BehaviourKind for MeanReverterKind {
         "Buys when a price is a threshold below its moving average, sells when it is a threshold above."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "venue",
-                ty: "contract name",
-                default: None,
-                doc: "contract it buys and sells on",
-            },
-            ParamDoc {
-                name: "signal",
-                ty: "contract name",
-                default: Some("the venue"),
-                doc: "contract whose price it watches (e.g. a price feed)",
-            },
-            ParamDoc {
-                name: "window",
-                ty: "per-agent param in [1, 10000] (rounded)",
-                default: Some("20"),
-                doc: "ticks in the simple moving average (current price included); trades only once it is full",
-            },
-            ParamDoc {
-                name: "threshold",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0.05"),
-                doc: "buys below MA·(1 − threshold), sells above MA·(1 + threshold)",
-            },
-            ParamDoc {
-                name: "trade_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0.2"),
-                doc: "fraction of the quote balance bought with, or of the tokens sold, per signal",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Every tick with a finite signal price p (other ticks are skipped) it appends p to its window of the last window prices (p included). Once window prices are seen, with MA their mean: if p < MA·(1 − threshold) it sends buy Fraction(trade_fraction) of its quote balance; if p > MA·(1 + threshold) it sends sell Fraction(trade_fraction) of its tokens; else nothing. Every such tick, not only at crossings. Draws no random numbers."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let (venue, signal) = venue_and_signal(ctx, &p.venue, p.signal.as_deref())?;
-        ctx.check_param("window", &p.window, 1.0, MAX_WINDOW)?;
-        ctx.check_param("threshold", &p.threshold, 0.0, 1.0)?;
-        ctx.check_param("trade_fraction", &p.trade_fraction, 0.0, 1.0)?;
+        let p = ctx.params();
+        let (venue, signal) = venue_and_signal(ctx)?;
+        let [window, threshold, trade_fraction] =
+            ["window", "threshold", "trade_fraction"].map(|f| p.agent(f));
         ctx.spawn(|rng| {
-            let window = p.window.0.sample(rng).round() as usize;
-            MeanReverter::new(
-                venue,
-                signal,
-                window,
-                p.threshold.0.sample(rng),
-                p.trade_fraction.0.sample(rng),
-            )
+            let window = window.0.sample(rng).round() as usize;
+            MeanReverter::new(venue, signal, window, threshold.0.sample(rng), trade_fraction.0.sample(rng))
         });
         Ok(())
     }

@@ -4,15 +4,14 @@
 //! one when it does not, exactly as the `market` benchmark specifies.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// Per-agent noise-trading parameters (sampled at spawn).
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -39,27 +38,18 @@ impl Behaviour for NoiseTrader {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    contract: String,
-    p_trade: AgentParam,
-    #[serde(default = "half")]
-    p_buy: AgentParam,
-    #[serde(default = "fifth")]
-    max_fraction: AgentParam,
-}
-
-fn half() -> AgentParam {
-    0.5.into()
-}
-
-fn fifth() -> AgentParam {
-    0.2.into()
-}
-
 /// The `noise_trader` behaviour kind.
 pub struct NoiseTraderKind;
+
+const PARAMS: &[Param] = &[
+    Param::contract("contract", Need::accepting(&[Action::Buy, Action::Sell]))
+        .doc("contract that accepts buy and sell"),
+    Param::per_agent("p_trade", 0.0, 1.0).doc("probability of trading each tick"),
+    Param::per_agent("p_buy", 0.0, 1.0).default_float(0.5).doc("probability a trade is a buy"),
+    Param::per_agent("max_fraction", 0.0, 1.0)
+        .default_float(0.2)
+        .doc("trades a uniform fraction in [0, max_fraction) of the balance"),
+];
 
 impl BehaviourKind for NoiseTraderKind {
     fn name(&self) -> &'static str {
@@ -70,46 +60,23 @@ impl BehaviourKind for NoiseTraderKind {
         "Trades a random fraction of its balance at random: buys or sells on a curve or AMM."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "contract",
-                ty: "contract name",
-                default: None,
-                doc: "contract that accepts buy and sell",
-            },
-            ParamDoc {
-                name: "p_trade",
-                ty: "per-agent param in [0, 1]",
-                default: None,
-                doc: "probability of trading each tick",
-            },
-            ParamDoc {
-                name: "p_buy",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0.5"),
-                doc: "probability a trade is a buy",
-            },
-            ParamDoc {
-                name: "max_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0.2"),
-                doc: "trades a uniform fraction in [0, max_fraction) of the balance",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Every tick it draws u1; if u1 ≥ p_trade it does nothing (one draw). Otherwise it draws u2 and u3 and sends one intent: buy if u2 < p_buy, else sell, of Fraction(u3·max_fraction) — of its quote balance for a buy, of its token balance for a sell, resolved when the intent settles."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let contract = ctx.contract_for("contract", &p.contract, &[Action::Buy, Action::Sell])?;
-        ctx.check_param("p_trade", &p.p_trade, 0.0, 1.0)?;
-        ctx.check_param("p_buy", &p.p_buy, 0.0, 1.0)?;
-        ctx.check_param("max_fraction", &p.max_fraction, 0.0, 1.0)?;
+        let p = ctx.params();
+        let contract = ctx.contract_param("contract")?;
+        let (p_trade, p_buy, max_fraction) = (p.agent("p_trade"), p.agent("p_buy"), p.agent("max_fraction"));
         ctx.spawn(|rng| NoiseTrader {
             contract,
-            p_trade: p.p_trade.0.sample(rng),
-            p_buy: p.p_buy.0.sample(rng),
-            max_fraction: p.max_fraction.0.sample(rng),
+            p_trade: p_trade.0.sample(rng),
+            p_buy: p_buy.0.sample(rng),
+            max_fraction: max_fraction.0.sample(rng),
         });
         Ok(())
     }

@@ -8,7 +8,6 @@
 //! wallet only, so the random draws are the same as without unbonding.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
@@ -16,8 +15,8 @@ use crate::engine::ids::{ContractId, SlotId};
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
 use crate::mechanisms::staking_pool::StakingPool;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// Per-agent staking parameters.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -54,28 +53,19 @@ impl Behaviour for Staker {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    pool: String,
-    p_stake: AgentParam,
-    #[serde(default = "half")]
-    stake_fraction: AgentParam,
-    p_unstake: AgentParam,
-    #[serde(default = "all")]
-    unstake_fraction: AgentParam,
-}
-
-fn half() -> AgentParam {
-    0.5.into()
-}
-
-fn all() -> AgentParam {
-    1.0.into()
-}
-
 /// The `staker` behaviour kind.
 pub struct StakerKind;
+
+const PARAMS: &[Param] = &[
+    Param::contract("pool", Need::accepting(&[Action::Stake, Action::Unstake]))
+        .doc("contract that accepts stake and unstake"),
+    Param::per_agent("p_stake", 0.0, 1.0).doc("probability of staking each tick"),
+    Param::per_agent("stake_fraction", 0.0, 1.0).default_float(0.5).doc("fraction of liquid tokens staked"),
+    Param::per_agent("p_unstake", 0.0, 1.0).doc("probability of unstaking each tick"),
+    Param::per_agent("unstake_fraction", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("fraction of the position unstaked"),
+];
 
 impl BehaviourKind for StakerKind {
     fn name(&self) -> &'static str {
@@ -86,60 +76,27 @@ impl BehaviourKind for StakerKind {
         "Stakes part of its liquid tokens and unstakes its position at random; withdraws unbonded tokens as they mature."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "pool",
-                ty: "contract name",
-                default: None,
-                doc: "contract that accepts stake and unstake",
-            },
-            ParamDoc {
-                name: "p_stake",
-                ty: "per-agent param in [0, 1]",
-                default: None,
-                doc: "probability of staking each tick",
-            },
-            ParamDoc {
-                name: "stake_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0.5"),
-                doc: "fraction of liquid tokens staked",
-            },
-            ParamDoc {
-                name: "p_unstake",
-                ty: "per-agent param in [0, 1]",
-                default: None,
-                doc: "probability of unstaking each tick",
-            },
-            ParamDoc {
-                name: "unstake_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1.0"),
-                doc: "fraction of the position unstaked",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Every tick it draws u_stake then u_unstake (always two draws) and sends, in this order: stake Fraction(stake_fraction) of its liquid tokens if u_stake < p_stake; unstake Fraction(unstake_fraction) of its staked position if u_unstake < p_unstake; and, when the pool is a staking_pool with unbonding and its unbonding balance at the start of the tick is > 0, withdraw Fraction(1) of what has matured (skipped by the pool while nothing has)."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let pool = ctx.contract_for("pool", &p.pool, &[Action::Stake, Action::Unstake])?;
-        for (field, v) in [
-            ("p_stake", &p.p_stake),
-            ("stake_fraction", &p.stake_fraction),
-            ("p_unstake", &p.p_unstake),
-            ("unstake_fraction", &p.unstake_fraction),
-        ] {
-            ctx.check_param(field, v, 0.0, 1.0)?;
-        }
+        let p = ctx.params();
+        let pool = ctx.contract_param("pool")?;
         let unbonding = ctx.contract_as::<StakingPool>(pool).and_then(StakingPool::unbonding_slot);
+        let [p_stake, stake_fraction, p_unstake, unstake_fraction] =
+            ["p_stake", "stake_fraction", "p_unstake", "unstake_fraction"].map(|f| p.agent(f));
         ctx.spawn(|rng| Staker {
             pool,
             unbonding,
-            p_stake: p.p_stake.0.sample(rng),
-            stake_fraction: p.stake_fraction.0.sample(rng),
-            p_unstake: p.p_unstake.0.sample(rng),
-            unstake_fraction: p.unstake_fraction.0.sample(rng),
+            p_stake: p_stake.0.sample(rng),
+            stake_fraction: stake_fraction.0.sample(rng),
+            p_unstake: p_unstake.0.sample(rng),
+            unstake_fraction: unstake_fraction.0.sample(rng),
         });
         Ok(())
     }

@@ -17,15 +17,15 @@
 //! skipped. Draws no random numbers.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::{AgentParam, Param};
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
+use crate::scenario::Param as Dist;
 
 /// Relative band within which two averages count as equal.
 const BAND: f64 = 1e-12;
@@ -137,45 +137,26 @@ impl Behaviour for TrendFollower {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    venue: String,
-    #[serde(default)]
-    signal: Option<String>,
-    #[serde(default = "five")]
-    short_window: AgentParam,
-    #[serde(default = "twenty")]
-    long_window: AgentParam,
-    #[serde(default = "half")]
-    trade_fraction: AgentParam,
-}
-
-fn five() -> AgentParam {
-    5.0.into()
-}
-
-fn twenty() -> AgentParam {
-    20.0.into()
-}
-
-fn half() -> AgentParam {
-    0.5.into()
-}
-
 /// Largest moving-average window, in ticks.
 pub const MAX_WINDOW: f64 = 10_000.0;
 
+/// The venue both signal-trading behaviours buy and sell on.
+pub(crate) const VENUE: Param = Param::contract("venue", Need::accepting(&[Action::Buy, Action::Sell]))
+    .doc("contract it buys and sells on (needs a price when there is no signal)");
+
+/// The contract whose price they watch.
+pub(crate) const SIGNAL: Param = Param::contract("signal", Need::PRICED)
+    .optional("the venue")
+    .doc("contract whose price it watches (e.g. a price feed)");
+
 /// Resolves the venue (buy and sell) and the signal (read only; default
-/// the venue).
+/// the venue, which must then have a price).
 pub(crate) fn venue_and_signal(
     ctx: &mut PopulationBuilder<'_>,
-    venue: &str,
-    signal: Option<&str>,
 ) -> Result<(ContractId, ContractId), ScenarioError> {
-    let venue_id = ctx.contract_for("venue", venue, &[Action::Buy, Action::Sell])?;
-    let signal_id = match signal {
-        Some(name) => ctx.priced_contract("signal", name, &[])?,
+    let venue_id = ctx.contract_param("venue")?;
+    let signal_id = match ctx.opt_contract_param("signal")? {
+        Some(id) => id,
         None => {
             ctx.check_priced("venue", venue_id)?;
             venue_id
@@ -185,16 +166,30 @@ pub(crate) fn venue_and_signal(
 }
 
 /// Smallest and largest value a range-checked parameter can take.
-fn bounds(p: &Param) -> (f64, f64) {
+fn bounds(p: &Dist) -> (f64, f64) {
     match *p {
-        Param::Constant { value } => (value, value),
-        Param::Uniform { low, high } => (low, high),
+        Dist::Constant { value } => (value, value),
+        Dist::Uniform { low, high } => (low, high),
         _ => (f64::NEG_INFINITY, f64::INFINITY),
     }
 }
 
 /// The `trend_follower` behaviour kind.
 pub struct TrendFollowerKind;
+
+const PARAMS: &[Param] = &[
+    VENUE,
+    SIGNAL,
+    Param::per_agent("short_window", 1.0, MAX_WINDOW)
+        .default_float(5.0)
+        .doc("ticks in the short simple moving average (rounded)"),
+    Param::per_agent("long_window", 2.0, MAX_WINDOW).default_float(20.0).doc(
+        "ticks in the long SMA (rounded); raised to short_window + 1 if not longer; trades only once it is full",
+    ),
+    Param::per_agent("trade_fraction", 0.0, 1.0)
+        .default_float(0.5)
+        .doc("fraction of the quote balance bought with, or of the tokens sold, at a cross"),
+];
 
 impl BehaviourKind for TrendFollowerKind {
     fn name(&self) -> &'static str {
@@ -205,51 +200,23 @@ impl BehaviourKind for TrendFollowerKind {
         "Moving-average crossover: buys when the short SMA of a price crosses above the long SMA, sells on the cross below."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "venue",
-                ty: "contract name",
-                default: None,
-                doc: "contract it buys and sells on",
-            },
-            ParamDoc {
-                name: "signal",
-                ty: "contract name",
-                default: Some("the venue"),
-                doc: "contract whose price it follows (e.g. a price feed)",
-            },
-            ParamDoc {
-                name: "short_window",
-                ty: "per-agent param in [1, 10000] (rounded)",
-                default: Some("5"),
-                doc: "ticks in the short simple moving average",
-            },
-            ParamDoc {
-                name: "long_window",
-                ty: "per-agent param in [2, 10000] (rounded)",
-                default: Some("20"),
-                doc: "ticks in the long SMA; raised to short_window + 1 if not longer; trades only once it is full",
-            },
-            ParamDoc {
-                name: "trade_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: Some("0.5"),
-                doc: "fraction of the quote balance bought with, or of the tokens sold, at a cross",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Every tick with a finite signal price p (other ticks are skipped, no state change) it appends p to its window of the last long_window prices. Until long_window prices are seen it does nothing. Then with short = SMA(short_window), long = SMA(long_window): sign = +1 if short > long·(1 + 1e-12), −1 if short < long·(1 − 1e-12), else 0. The first full tick records the sign as the regime and does not trade. Later, when sign ≠ 0 and sign ≠ regime, it sets regime = sign and sends buy Fraction(trade_fraction) of its quote balance (sign +1) or sell Fraction(trade_fraction) of its tokens (sign −1). Draws no random numbers."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let (venue, signal) = venue_and_signal(ctx, &p.venue, p.signal.as_deref())?;
-        ctx.check_param("short_window", &p.short_window, 1.0, MAX_WINDOW)?;
-        ctx.check_param("long_window", &p.long_window, 2.0, MAX_WINDOW)?;
-        ctx.check_param("trade_fraction", &p.trade_fraction, 0.0, 1.0)?;
-        // Windows are bounded (range-checked above), so their extremes are
-        // known; overlapping ranges are resolved per agent (see long_window).
-        let (short_min, _) = bounds(&p.short_window.0);
-        let (_, long_max) = bounds(&p.long_window.0);
+        let p = ctx.params();
+        let (venue, signal) = venue_and_signal(ctx)?;
+        let [short_window, long_window, trade_fraction] =
+            ["short_window", "long_window", "trade_fraction"].map(|f| p.agent(f));
+        // Windows are bounded (range-checked), so their extremes are known;
+        // overlapping ranges are resolved per agent (see long_window).
+        let (short_min, _) = bounds(&short_window.0);
+        let (_, long_max) = bounds(&long_window.0);
         if long_max.round() <= short_min.round() {
             return Err(ctx.invalid(
                 "long_window",
@@ -257,9 +224,9 @@ impl BehaviourKind for TrendFollowerKind {
             ));
         }
         ctx.spawn(|rng| {
-            let short = p.short_window.0.sample(rng).round() as usize;
-            let long = p.long_window.0.sample(rng).round() as usize;
-            TrendFollower::new(venue, signal, short, long, p.trade_fraction.0.sample(rng))
+            let short = short_window.0.sample(rng).round() as usize;
+            let long = long_window.0.sample(rng).round() as usize;
+            TrendFollower::new(venue, signal, short, long, trade_fraction.0.sample(rng))
         });
         Ok(())
     }

@@ -13,15 +13,14 @@
 //! otherwise.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
 use crate::engine::ids::{AssetId, ContractId, SlotId};
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// Per-agent state and parameters of a vested holder.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -58,22 +57,18 @@ impl Behaviour for VestedHolder {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    position: String,
-    venue: String,
-    sell_fraction: AgentParam,
-    #[serde(default = "one")]
-    p_sell: AgentParam,
-}
-
-fn one() -> AgentParam {
-    1.0.into()
-}
-
 /// The `vested_holder` behaviour kind.
 pub struct VestedHolderKind;
+
+const PARAMS: &[Param] = &[
+    Param::slot("position").doc("its locked (vesting) position, a backed position"),
+    Param::contract("venue", Need::accepting(&[Action::Sell])).doc("contract that accepts sell"),
+    Param::per_agent("sell_fraction", 0.0, 1.0)
+        .doc("fraction of each unlock sold, the tick after it unlocks"),
+    Param::per_agent("p_sell", 0.0, 1.0)
+        .default_float(1.0)
+        .doc("probability of selling in a tick after an unlock"),
+];
 
 impl BehaviourKind for VestedHolderKind {
     fn name(&self) -> &'static str {
@@ -84,51 +79,34 @@ impl BehaviourKind for VestedHolderKind {
         "Sells a fraction of what unlocked from its vesting position since the last tick on a venue."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "position",
-                ty: "position name",
-                default: None,
-                doc: "its locked (vesting) position, a backed position",
-            },
-            ParamDoc { name: "venue", ty: "contract name", default: None, doc: "contract that accepts sell" },
-            ParamDoc {
-                name: "sell_fraction",
-                ty: "per-agent param in [0, 1]",
-                default: None,
-                doc: "fraction of each unlock sold, the tick after it unlocks",
-            },
-            ParamDoc {
-                name: "p_sell",
-                ty: "per-agent param in [0, 1]",
-                default: Some("1"),
-                doc: "probability of selling in a tick after an unlock",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "Each tick it reads its locked position L; the unlock X is the previous tick's L minus this one (0 at the first tick, which only records L). If X > 0 it draws u and, if u < p_sell, sends sell Units(min(sell_fraction·X, liquid)) with liquid its token balance at the start of the tick (nothing if that is 0). So an unlock at tick T (Accrue) is sold at T + 1. It draws only in ticks after an unlock."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let position = ctx.slot("position", &p.position)?;
+        let p = ctx.params();
+        let position = ctx.slot_param("position")?;
         let token = ctx.backing(position).ok_or_else(|| {
             ctx.invalid(
                 "position",
                 format!(
                     "`{}` is not a backed position (e.g. a vesting contract's locked balance)",
-                    p.position
+                    p.str("position")
                 ),
             )
         })?;
-        let venue = ctx.contract_for("venue", &p.venue, &[Action::Sell])?;
-        ctx.check_param("sell_fraction", &p.sell_fraction, 0.0, 1.0)?;
-        ctx.check_param("p_sell", &p.p_sell, 0.0, 1.0)?;
+        let venue = ctx.contract_param("venue")?;
+        let (sell_fraction, p_sell) = (p.agent("sell_fraction"), p.agent("p_sell"));
         ctx.spawn(|rng| VestedHolder {
             venue,
             position,
             token,
-            sell_fraction: p.sell_fraction.0.sample(rng),
-            p_sell: p.p_sell.0.sample(rng),
+            sell_fraction: sell_fraction.0.sample(rng),
+            p_sell: p_sell.0.sample(rng),
             last_locked: f64::NAN,
         });
         Ok(())

@@ -10,19 +10,17 @@
 //! It sends nothing at any other tick and draws no random numbers.
 
 use bevy_ecs::prelude::Component;
-use serde::Deserialize;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::build::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;
-use crate::registry::{BehaviourKind, ParamDoc};
-use crate::scenario::AgentParam;
+use crate::params::{Need, Param};
+use crate::registry::BehaviourKind;
 
 /// What a whale does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhaleMode {
     /// Sell a fraction of its tokens at one tick.
     Dump,
@@ -65,19 +63,22 @@ impl Behaviour for Whale {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    venue: String,
-    mode: WhaleMode,
-    tick: u32,
-    #[serde(default)]
-    dump_tick: Option<u32>,
-    fraction: AgentParam,
-}
-
 /// The `whale` behaviour kind.
 pub struct WhaleKind;
+
+const PARAMS: &[Param] = &[
+    Param::contract("venue", Need::accepting(&[Action::Buy, Action::Sell]))
+        .doc("contract that accepts buy and sell"),
+    Param::choice("mode", &["dump", "pump_and_dump"])
+        .doc("dump: sell at `tick`; pump_and_dump: buy at `tick`, sell all at `dump_tick`"),
+    Param::ticks("tick", 1).doc("the dump tick, or the pump tick"),
+    Param::ticks("dump_tick", 2)
+        .optional("none; required with mode = \"pump_and_dump\"")
+        .only_with("mode", &["pump_and_dump"])
+        .doc("when it sells its whole token balance, after `tick`"),
+    Param::per_agent("fraction", 0.0, 1.0)
+        .doc("fraction of its tokens dumped (dump), or of its quote spent pumping (pump_and_dump)"),
+];
 
 impl BehaviourKind for WhaleKind {
     fn name(&self) -> &'static str {
@@ -88,70 +89,31 @@ impl BehaviourKind for WhaleKind {
         "Attacker: dumps a fraction of its tokens at one tick, or pumps with its quote and dumps everything later."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "venue",
-                ty: "contract name",
-                default: None,
-                doc: "contract that accepts buy and sell",
-            },
-            ParamDoc {
-                name: "mode",
-                ty: "\"dump\" | \"pump_and_dump\"",
-                default: None,
-                doc: "dump: sell at `tick`; pump_and_dump: buy at `tick`, sell all at `dump_tick`",
-            },
-            ParamDoc {
-                name: "tick",
-                ty: "integer >= 1",
-                default: None,
-                doc: "the dump tick, or the pump tick",
-            },
-            ParamDoc {
-                name: "dump_tick",
-                ty: "integer > tick",
-                default: Some("none"),
-                doc: "pump_and_dump only: when it sells its whole token balance",
-            },
-            ParamDoc {
-                name: "fraction",
-                ty: "per-agent param in [0, 1]",
-                default: None,
-                doc: "fraction of its tokens dumped (dump), or of its quote spent pumping (pump_and_dump)",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn rule(&self) -> &'static str {
+        "mode = \"dump\": at tick `tick` it sends sell Fraction(fraction) of its token balance. mode = \"pump_and_dump\": at tick `tick` it sends buy Fraction(fraction) of its quote balance and at `dump_tick` sell Fraction(1) of its tokens. Nothing at any other tick; draws no random numbers."
     }
 
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
-        let p: Params = ctx.params()?;
-        let venue = ctx.contract_for("venue", &p.venue, &[Action::Buy, Action::Sell])?;
-        if p.tick == 0 {
-            return Err(ctx.invalid("tick", "must be at least 1 (ticks count from 1)"));
-        }
-        let dump_tick = match (p.mode, p.dump_tick) {
-            (WhaleMode::Dump, None) => 0,
-            (WhaleMode::Dump, Some(_)) => {
-                return Err(
-                    ctx.invalid("dump_tick", "only for mode = \"pump_and_dump\"; a dump happens at `tick`")
-                );
-            }
+        let p = ctx.params();
+        let venue = ctx.contract_param("venue")?;
+        let tick = p.tick("tick");
+        let mode = if p.choice("mode") == "dump" { WhaleMode::Dump } else { WhaleMode::PumpAndDump };
+        let dump_tick = match (mode, p.opt_tick("dump_tick")) {
+            (WhaleMode::Dump, _) => 0,
             (WhaleMode::PumpAndDump, None) => {
                 return Err(ctx.invalid("mode", "pump_and_dump needs dump_tick: when it sells"));
             }
-            (WhaleMode::PumpAndDump, Some(d)) if d <= p.tick => {
-                return Err(ctx.invalid("dump_tick", format!("{d} must be after the pump tick {}", p.tick)));
+            (WhaleMode::PumpAndDump, Some(d)) if d <= tick => {
+                return Err(ctx.invalid("dump_tick", format!("{d} must be after the pump tick {tick}")));
             }
             (WhaleMode::PumpAndDump, Some(d)) => d,
         };
-        ctx.check_param("fraction", &p.fraction, 0.0, 1.0)?;
-        ctx.spawn(|rng| Whale {
-            venue,
-            mode: p.mode,
-            tick: p.tick,
-            dump_tick,
-            fraction: p.fraction.0.sample(rng),
-        });
+        let fraction = p.agent("fraction");
+        ctx.spawn(|rng| Whale { venue, mode, tick, dump_tick, fraction: fraction.0.sample(rng) });
         Ok(())
     }
 }

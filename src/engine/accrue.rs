@@ -4,13 +4,10 @@
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
-use super::check::AgentTotals;
 use super::contract::{AccrueCtx, Contracts, ProRataCredit};
 use super::ledger::{Ledger, Wallet};
 use super::phase::Clock;
-
-/// Wallets per rayon task in whole-population passes.
-pub(crate) const CHUNK: usize = 8192;
+use super::totals::{AgentTotals, CHUNK};
 
 /// Calls every contract's `begin_tick` (start of Exogenous).
 pub fn begin_tick_system(clock: Res<Clock>, mut contracts: ResMut<Contracts>) {

@@ -10,25 +10,28 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 use rand_pcg::Pcg64Mcg;
-use serde::de::DeserializeOwned;
 
 use super::accrue::{accrue_system, begin_tick_system};
 use super::behaviour::{Behaviour, decide_system};
 use super::check::{AgentTotals, check_system, measure_system};
-use super::contract::{Contract, ContractSlot, Contracts, MetricDef, MetricKind, Prices};
+use super::contract::{Contract, ContractSlot, Contracts, Measure, MetricDef, MetricKind, Prices};
 use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
 use super::intent::{Action, IntentQueue};
 use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, Wallet, column_name};
+use super::metric_info::{ENGINE_METRICS, MetricInfo, usable_column};
+use super::monitor::{population_metric_system, property_system};
 use super::observe::observe_system;
 use super::phase::{Clock, DecideOrder, Phase, TickLog};
-use super::replay::{Replay, ReplayOrder, order_intent, read_orders};
+use super::replay::{Replay, ReplayOrder, order_intent, read_orders, side_action};
 use super::rng::{AgentRng, Stream, stream_rng};
 use super::settle::{AgentIndex, SettleState, settle_system};
-use super::topology::{EdgeKind, Role, Topology};
+use super::spawn::{Pending, PendingColumn, spawn_agents};
+use super::topology::{EdgeKind, Moves, Role, Topology, Way};
 use crate::error::{Error, ScenarioError};
+use crate::params::{MAX_AMOUNT, MIN_AMOUNT, Need, Ty, Values};
 use crate::registry::Registry;
 use crate::scenario::source::join;
-use crate::scenario::{AgentParam, LoadedScenario, Source, from_table};
+use crate::scenario::{AgentParam, LoadedScenario, Source};
 
 /// The label of the per-tick schedule.
 #[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,6 +46,8 @@ pub struct MetricColumn {
     pub kind: MetricKind,
     /// Index into [`TickLog::metrics`].
     pub index: usize,
+    /// What it means (for `manifest.json` and `tokensim metrics`).
+    pub info: MetricInfo,
 }
 
 /// Names and lookups shared by every builder.
@@ -68,15 +73,20 @@ impl Names<'_> {
     }
 }
 
-fn params_of<T: DeserializeOwned>(
-    source: &Source,
-    path: &str,
-    table: &toml::Table,
-    skip: &str,
-) -> Result<T, ScenarioError> {
-    let mut table = table.clone();
-    table.remove(skip);
-    from_table(source, path, toml::Value::Table(table))
+/// The need declared for reference parameter `field`, if it is one.
+fn need_of(values: &Values, field: &str) -> Need {
+    match values.find(field).map(|p| p.ty) {
+        Some(Ty::Contract(need) | Ty::Account(need)) => need,
+        _ => Need::ANY,
+    }
+}
+
+/// What the declaration of reference `field` says it moves, with the asset
+/// parameter resolved to the asset's name.
+fn moves_of(values: &Values, field: &str) -> Option<Moves> {
+    let (way, what, asset) = values.find(field)?.moves?;
+    let asset = if asset.is_empty() { "" } else { values.opt_str(asset).unwrap_or_default() };
+    Some(Moves { way, what: what.to_string(), asset: asset.to_string() })
 }
 
 /// What a [`MechanismKind`](crate::registry::MechanismKind) gets to build
@@ -86,14 +96,15 @@ pub struct ContractBuilder<'a> {
     id: ContractId,
     path: String,
     table: &'a toml::Table,
+    values: Values,
     run_seed: u64,
     ledger: &'a mut Ledger,
     slots: &'a mut SlotTable,
     schedule: &'a mut Schedule,
     topology: &'a mut Topology,
-    /// `(parameter path, contract)` pairs that must publish a price, checked
-    /// once every contract is built (the named one may come later).
-    priced: &'a mut Vec<(String, ContractId)>,
+    /// `(parameter path, contract, need)`: references checked once every
+    /// contract is built (the named one may come later in the file).
+    needs: &'a mut Vec<(String, ContractId, Need)>,
 }
 
 impl ContractBuilder<'_> {
@@ -112,11 +123,26 @@ impl ContractBuilder<'_> {
         AccountId(self.id.0)
     }
 
-    /// Deserialises the contract's table (without `kind`) into `T`. Use
-    /// `#[serde(deny_unknown_fields)]` so typos are errors that list the
-    /// valid keys.
-    pub fn params<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {
-        params_of(self.names.source, &self.path, self.table, "kind")
+    /// The contract's parameters, read and checked against the kind's
+    /// declaration ([`MechanismKind::params`](crate::registry::MechanismKind::params)).
+    pub fn params(&self) -> Values {
+        self.values.clone()
+    }
+
+    /// Deserialises `value`, the raw value of parameter `field` (declared
+    /// [`Ty::Tables`]), into `T`, with errors located inside it.
+    pub fn deserialize<T: serde::de::DeserializeOwned>(
+        &self,
+        field: &str,
+        value: toml::Value,
+    ) -> Result<T, ScenarioError> {
+        crate::scenario::from_table(self.names.source, &join(&self.path, field), value)
+    }
+
+    /// Whether the scenario itself writes parameter `field` (a default
+    /// does not count): for checks that a given key is not ignored.
+    pub fn has_param(&self, field: &str) -> bool {
+        self.table.contains_key(field)
     }
 
     /// An error about parameter `field` of this contract.
@@ -124,63 +150,95 @@ impl ContractBuilder<'_> {
         self.names.source.error(&join(&self.path, field), message)
     }
 
-    /// Checks `lo <= value <= hi` (and finite) for parameter `field`.
-    pub fn check_range(&self, field: &str, value: f64, lo: f64, hi: f64) -> Result<(), ScenarioError> {
-        if value.is_finite() && value >= lo && value <= hi {
-            Ok(())
-        } else {
-            Err(self.invalid(field, format!("{value} is out of range: must be in [{lo}, {hi}]")))
-        }
-    }
-
     /// Resolves an asset name given in parameter `field`.
     pub fn asset(&mut self, field: &str, name: &str) -> Result<AssetId, ScenarioError> {
         let id = self.names.asset(&join(&self.path, field), name)?;
         let me = self.name().to_string();
-        self.topology.edge(&me, name, field, EdgeKind::Asset);
+        let stock = self.values.find(field).and_then(|p| p.stock).unwrap_or(field);
+        self.topology.edge(&me, name, stock, EdgeKind::Asset, None);
         Ok(id)
+    }
+
+    /// The asset named by parameter `field` (declared [`Ty::Asset`]), if
+    /// it has a value.
+    pub fn opt_asset_param(&mut self, field: &str) -> Result<Option<AssetId>, ScenarioError> {
+        match self.values.opt_str(field).map(str::to_string) {
+            Some(name) => self.asset(field, &name).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The asset named by required or defaulted parameter `field`.
+    pub fn asset_param(&mut self, field: &str) -> Result<AssetId, ScenarioError> {
+        let name = self.values.str(field).to_string();
+        self.asset(field, &name)
     }
 
     /// Resolves a contract name given in parameter `field` to its id
     /// (its account is `AccountId(id.0)`). A contract may name one defined
-    /// later in the file; it cannot name itself.
+    /// later in the file; it cannot name itself. What the declaration of
+    /// `field` requires of it ([`Need`]) is checked once every contract is
+    /// built.
     pub fn contract(&mut self, field: &str, name: &str) -> Result<ContractId, ScenarioError> {
         if name == self.name() {
             return Err(self.invalid(field, "a contract cannot name itself here"));
         }
         let id = self.names.contract(&join(&self.path, field), name)?;
         let me = self.name().to_string();
-        self.topology.edge(&me, name, field, EdgeKind::Reference);
+        self.topology.edge(&me, name, field, EdgeKind::Reference, moves_of(&self.values, field));
+        let need = need_of(&self.values, field);
+        self.needs.push((join(&self.path, field), id, need));
         Ok(id)
     }
 
-    /// Like [`contract`](Self::contract), and the contract must publish a
-    /// price (an oracle, a valuation feed); checked once all contracts are
-    /// built, so it may be defined later in the file.
-    pub fn priced_contract(&mut self, field: &str, name: &str) -> Result<ContractId, ScenarioError> {
-        let id = self.contract(field, name)?;
-        self.priced.push((join(&self.path, field), id));
-        Ok(id)
-    }
-
-    /// Resolves a contract name given in parameter `field` to its account.
-    pub fn contract_account(&mut self, field: &str, name: &str) -> Result<AccountId, ScenarioError> {
-        self.contract(field, name).map(|c| AccountId(c.0))
-    }
-
-    /// The account called `name` (given in parameter `field`), created
-    /// empty if no contract or earlier account has that name (e.g.
-    /// `hatch`).
-    pub fn named_account(&mut self, field: &str, name: &str) -> AccountId {
-        let me = self.name().to_string();
-        if !self.names.contracts.iter().any(|c| c == name) {
-            self.topology.node(name, Role::Account, "account");
+    /// The contract named by parameter `field` (declared [`Ty::Contract`]),
+    /// if it has a value.
+    pub fn opt_contract_param(&mut self, field: &str) -> Result<Option<ContractId>, ScenarioError> {
+        match self.values.opt_str(field).map(str::to_string) {
+            Some(name) => self.contract(field, &name).map(Some),
+            None => Ok(None),
         }
-        self.topology.edge(&me, name, field, EdgeKind::Reference);
-        self.ledger.find(name).unwrap_or_else(|| {
+    }
+
+    /// The contract named by required or defaulted parameter `field`.
+    pub fn contract_param(&mut self, field: &str) -> Result<ContractId, ScenarioError> {
+        let name = self.values.str(field).to_string();
+        self.contract(field, &name)
+    }
+
+    /// The account called `name` (given in parameter `field`): a contract's
+    /// account, which must meet the parameter's declared [`Need`] and may
+    /// not be this contract's own, or a named account, created empty if no
+    /// earlier account has that name (e.g. `hatch`).
+    pub fn named_account(&mut self, field: &str, name: &str) -> Result<AccountId, ScenarioError> {
+        if name == self.name() {
+            return Err(self.invalid(field, "a contract cannot name its own account here"));
+        }
+        if self.names.contracts.iter().any(|c| c == name) {
+            return self.contract(field, name).map(|c| AccountId(c.0));
+        }
+        let me = self.name().to_string();
+        self.topology.node(name, Role::Account, "account");
+        self.topology.edge(&me, name, field, EdgeKind::Reference, moves_of(&self.values, field));
+        Ok(self.ledger.find(name).unwrap_or_else(|| {
             self.ledger.accounts.push(Account { name: name.to_string(), balances: [0.0; MAX_SLOTS] });
             AccountId((self.ledger.accounts.len() - 1) as u16)
-        })
+        }))
+    }
+
+    /// The account named by parameter `field` (declared [`Ty::Account`]),
+    /// if it has a value.
+    pub fn opt_account_param(&mut self, field: &str) -> Result<Option<AccountId>, ScenarioError> {
+        match self.values.opt_str(field).map(str::to_string) {
+            Some(name) => self.named_account(field, &name).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The account named by required or defaulted parameter `field`.
+    pub fn account_param(&mut self, field: &str) -> Result<AccountId, ScenarioError> {
+        let name = self.values.str(field).to_string();
+        self.named_account(field, &name)
     }
 
     /// Adds a per-agent position slot called `name` (declared by parameter
@@ -205,7 +263,8 @@ impl ContractBuilder<'_> {
                 .invalid(field, format!("too many wallet slots: at most {MAX_SLOTS} assets and positions")));
         }
         let contract = self.name().to_string();
-        self.topology.edge(&contract, name, field, EdgeKind::Position);
+        let moves = moves_of(&self.values, field);
+        self.topology.edge(&contract, name, field, EdgeKind::Position, moves);
         self.slots
             .slots
             .push(SlotDef { name: name.to_string(), kind: SlotKind::Position { contract, backing } });
@@ -225,6 +284,10 @@ impl ContractBuilder<'_> {
         let path = self.names.base_dir.join(file);
         if !path.exists() {
             return Err(self.invalid(field, format!("file `{}` does not exist", path.display())));
+        }
+        if path.is_dir() {
+            return Err(self
+                .invalid(field, format!("`{}` is a directory; name a CSV or Parquet file", path.display())));
         }
         crate::scenario::series::read_series(&path, value_column).map_err(|e| self.invalid(field, e))
     }
@@ -261,10 +324,11 @@ impl ContractBuilder<'_> {
 pub struct PopulationBuilder<'a> {
     names: &'a Names<'a>,
     path: String,
-    table: &'a toml::Table,
+    values: Values,
     world: &'a mut World,
     schedule: &'a mut Schedule,
     entities: &'a [Entity],
+    pending: &'a mut Vec<Box<dyn PendingColumn>>,
     rng: Pcg64Mcg,
     order: usize,
     registered: &'a mut HashSet<TypeId>,
@@ -300,10 +364,10 @@ impl PopulationBuilder<'_> {
         }
     }
 
-    /// Deserialises the behaviour's table into `T` (use
-    /// `#[serde(deny_unknown_fields)]` and [`AgentParam`] fields).
-    pub fn params<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {
-        params_of(self.names.source, &self.path, self.table, "")
+    /// The behaviour's parameters, read and checked against the kind's
+    /// declaration ([`BehaviourKind::params`](crate::registry::BehaviourKind::params)).
+    pub fn params(&self) -> Values {
+        self.values.clone()
     }
 
     /// An error about parameter `field` of this behaviour.
@@ -311,9 +375,33 @@ impl PopulationBuilder<'_> {
         self.names.source.error(&join(&self.path, field), message)
     }
 
-    /// Checks that every value parameter `field` can take lies in `[lo, hi]`.
-    pub fn check_param(&self, field: &str, p: &AgentParam, lo: f64, hi: f64) -> Result<(), ScenarioError> {
-        p.0.check_range(lo, hi).map_err(|m| self.invalid(field, m))
+    /// The contract named by parameter `field` (declared [`Ty::Contract`]),
+    /// if it has a value, checked against the declared [`Need`]: the
+    /// actions it must accept, a price, a market, a kind.
+    pub fn opt_contract_param(&mut self, field: &str) -> Result<Option<ContractId>, ScenarioError> {
+        let Some(name) = self.values.opt_str(field).map(str::to_string) else { return Ok(None) };
+        let need = need_of(&self.values, field);
+        let id = self.contract_for(field, &name, need.actions)?;
+        if let Some(message) = unmet(&self.world.resource::<Contracts>().0, id, &need, self.ledger) {
+            return Err(self.invalid(field, message));
+        }
+        Ok(Some(id))
+    }
+
+    /// The contract named by required or defaulted parameter `field`.
+    pub fn contract_param(&mut self, field: &str) -> Result<ContractId, ScenarioError> {
+        let id = self.opt_contract_param(field)?;
+        Ok(id.unwrap_or_else(|| panic!("parameter `{field}` has no value")))
+    }
+
+    /// The wallet slot named by parameter `field` (declared [`Ty::Slot`]).
+    pub fn slot_param(&self, field: &str) -> Result<SlotId, ScenarioError> {
+        self.slot(field, self.values.str(field))
+    }
+
+    /// The asset named by parameter `field`, if it has a value.
+    pub fn opt_asset_param(&self, field: &str) -> Result<Option<AssetId>, ScenarioError> {
+        self.values.opt_str(field).map(|name| self.asset(field, name)).transpose()
     }
 
     /// Resolves contract `name` (parameter `field`), which must accept every
@@ -327,12 +415,6 @@ impl PopulationBuilder<'_> {
         let id = self.names.contract(&join(&self.path, field), name)?;
         let contracts = self.world.resource::<Contracts>();
         let accepts = contracts.0[id.0 as usize].contract.accepts();
-        let label = if actions.is_empty() {
-            format!("{}: reads", self.behaviour)
-        } else {
-            let names: Vec<&str> = actions.iter().map(|a| a.name()).collect();
-            format!("{}: {}", self.behaviour, names.join(", "))
-        };
         if let Some(missing) = actions.iter().find(|a| !accepts.contains(a)) {
             let able = contracts
                 .0
@@ -349,7 +431,19 @@ impl PopulationBuilder<'_> {
                 ),
             ));
         }
-        self.topology.edge(self.population, name, &label, EdgeKind::Acts);
+        // One edge per way the principal moves (reading only: no value).
+        let ways =
+            if actions.is_empty() { vec![Way::Reads] } else { vec![Way::Forward, Way::Backward, Way::Both] };
+        for way in ways {
+            let names: Vec<&str> = actions.iter().filter(|a| a.way() == way).map(|a| a.name()).collect();
+            if names.is_empty() && way != Way::Reads {
+                continue;
+            }
+            let what = if way == Way::Reads { "reads".to_string() } else { names.join(", ") };
+            let label = format!("{}: {what}", self.behaviour);
+            let moves = Moves { way, what, asset: String::new() };
+            self.topology.edge(self.population, name, &label, EdgeKind::Acts, Some(moves));
+        }
         Ok(id)
     }
 
@@ -371,7 +465,7 @@ impl PopulationBuilder<'_> {
     /// Checks that contract `id` (named by parameter `field`) publishes a
     /// price.
     pub fn check_priced(&self, field: &str, id: ContractId) -> Result<(), ScenarioError> {
-        match without_price(&self.world.resource::<Contracts>().0, id, self.ledger) {
+        match unmet(&self.world.resource::<Contracts>().0, id, &Need::PRICED, self.ledger) {
             Some(message) => Err(self.invalid(field, message)),
             None => Ok(()),
         }
@@ -381,6 +475,12 @@ impl PopulationBuilder<'_> {
     /// mechanism's configuration once at build time instead of every tick.
     pub fn contract_as<T: Contract>(&self, id: ContractId) -> Option<&T> {
         self.world.resource::<Contracts>().downcast::<T>(id)
+    }
+
+    /// The `(token, quote)` pair contract `id` makes a market in
+    /// ([`Contract::market`]), if any.
+    pub fn contract_market(&self, id: ContractId) -> Option<(AssetId, AssetId)> {
+        self.world.resource::<Contracts>().0[id.0 as usize].contract.market()
     }
 
     /// Whether contract `id` is a `T`.
@@ -425,16 +525,55 @@ impl PopulationBuilder<'_> {
 
     /// Gives each agent of the population the behaviour `make` returns
     /// (called once per agent in id order with a generator for sampling
-    /// per-agent parameters) and schedules `B`'s Decide system.
+    /// per-agent parameters) and schedules `B`'s Decide system. The
+    /// components join the agents when the population is spawned, after
+    /// every behaviour is attached.
     pub fn spawn<B: Behaviour>(&mut self, mut make: impl FnMut(&mut Pcg64Mcg) -> B) {
         let rng = &mut self.rng;
-        let batch: Vec<(Entity, B)> = self.entities.iter().map(|&e| (e, make(rng))).collect();
-        self.world.insert_batch(batch);
+        self.pending.push(Box::new(Pending::sample(self.entities.len(), || make(rng))));
         if self.registered.insert(TypeId::of::<B>()) {
             self.schedule.add_systems(
                 decide_system::<B>(self.order).in_set(Phase::Decide).in_set(DecideOrder(self.order)),
             );
         }
+    }
+}
+
+/// The API of [`PopulationBehaviour`](super::population::PopulationBehaviour)s:
+/// one decision per tick for the whole population.
+impl PopulationBuilder<'_> {
+    /// Samples per-agent parameter `p` once per agent, in id order.
+    pub fn sample_all(&mut self, p: &AgentParam) -> Vec<f64> {
+        self.entities.iter().map(|_| p.0.sample(&mut self.rng)).collect()
+    }
+
+    /// Every contract's name and the actions it accepts, in file order.
+    pub fn contracts(&self) -> Vec<(String, &'static [Action])> {
+        self.world.resource::<Contracts>().0.iter().map(|s| (s.name.clone(), s.contract.accepts())).collect()
+    }
+
+    /// The wallet slots (assets, then positions).
+    pub fn slots(&self) -> &SlotTable {
+        self.world.resource::<SlotTable>()
+    }
+
+    /// Gives the population `behaviour`, which decides for all its agents
+    /// at once every tick with `params` (per-agent values in id order, e.g.
+    /// from [`sample_all`](Self::sample_all)).
+    pub fn spawn_population(
+        &mut self,
+        behaviour: impl super::population::PopulationBehaviour,
+        params: Vec<(String, Vec<f64>)>,
+    ) {
+        let system = super::population::PopulationSystem {
+            behaviour: Box::new(behaviour),
+            names: (self.behaviour.to_string(), self.population.to_string()),
+            entities: self.entities.to_vec(),
+            params,
+            seed: rand::RngExt::random(&mut self.rng),
+            lane: self.order,
+        };
+        self.schedule.add_systems(system.into_system().in_set(Phase::Decide).in_set(DecideOrder(self.order)));
     }
 }
 
@@ -520,7 +659,10 @@ pub fn build(
     let mut topology = Topology { assets: sc.assets.clone(), ..Default::default() };
     let mut parts = Parts { ledger: &mut ledger, schedule: &mut schedule, topology: &mut topology };
     let contracts = build_contracts(&names, registry, sc, run, &mut slots, &mut parts)?;
-    let metric_columns = metric_columns(source, &sc.metrics, &contracts)?;
+    let mut metric_columns =
+        metric_columns(source, &contract_metric_names(source, &sc.metrics)?, &contracts, &|c, p| {
+            contract_asset(sc, registry, c, p)
+        })?;
     world.insert_resource(Contracts(contracts));
     world.insert_resource(slots);
 
@@ -531,6 +673,10 @@ pub fn build(
         None => None,
     };
 
+    let (population_metrics, properties) =
+        super::monitor::build_monitors(source, sc, &world, &ledger, &mut metric_columns)?;
+    world.insert_resource(population_metrics);
+    world.insert_resource(properties);
     world.insert_resource(ledger);
     world.insert_resource(topology);
     world.insert_resource(Prices::default());
@@ -549,7 +695,9 @@ pub fn build(
         settle_system.in_set(Phase::Settle),
         accrue_system.in_set(Phase::Accrue),
         measure_system.in_set(Phase::Measure),
+        population_metric_system.in_set(Phase::Measure).after(measure_system),
         check_system.in_set(Phase::Check),
+        property_system.in_set(Phase::Check).after(check_system),
     ));
     let orders: Vec<usize> = (0..registry.behaviours().count()).collect();
     for pair in orders.windows(2) {
@@ -593,7 +741,7 @@ fn build_contracts(
     parts: &mut Parts<'_>,
 ) -> Result<Vec<ContractSlot>, ScenarioError> {
     let mut built = Vec::new();
-    let mut priced = Vec::new();
+    let mut needs = Vec::new();
     for (i, (name, table)) in sc.contracts.iter().enumerate() {
         let path = format!("contracts.{name}");
         let kind_name = match table.get("kind") {
@@ -616,17 +764,26 @@ fn build_contracts(
             )
         })?;
         parts.topology.node(name, Role::Contract, kind.name());
+        if name.trim().is_empty() || name.contains('.') {
+            return Err(names
+                .source
+                .error(&path, format!("contract name `{name}` must be non-empty and contain no `.`")));
+        }
+        let mut own = table.clone();
+        own.remove("kind");
+        let values = Values::read(kind.params(), names.source, &path, &own)?;
         let mut ctx = ContractBuilder {
             names,
             id: ContractId(i as u16),
             path,
             table,
+            values,
             run_seed: run.seed,
             ledger: parts.ledger,
             slots,
             schedule: parts.schedule,
             topology: parts.topology,
-            priced: &mut priced,
+            needs: &mut needs,
         };
         let contract: Box<dyn Contract> = kind.build(&mut ctx)?;
         built.push(ContractSlot {
@@ -636,29 +793,74 @@ fn build_contracts(
             contract,
         });
     }
-    for (path, id) in priced {
-        if let Some(message) = without_price(&built, id, parts.ledger) {
+    for slot in &built {
+        let defs = slot.contract.metrics();
+        let problem = if defs.len() > Measure::MAX_METRICS {
+            Some(format!("declares {} metrics; at most {} are supported", defs.len(), Measure::MAX_METRICS))
+        } else {
+            let mut values = vec![0.0; defs.len()];
+            let mut probe = Measure::new(defs, &mut values);
+            slot.contract.measure(parts.ledger, &mut probe);
+            probe.problem()
+        };
+        if let Some(problem) = problem {
+            let path = format!("contracts.{}.kind", slot.name);
+            return Err(names.source.error(&path, format!("mechanism `{}` {problem}", slot.kind)));
+        }
+    }
+    for (path, id, need) in needs {
+        if let Some(message) = unmet(&built, id, &need, parts.ledger) {
             return Err(names.source.error(&path, message));
         }
     }
     Ok(built)
 }
 
-/// Why contract `id` cannot serve as a price source, or `None` if it has a
-/// price.
-fn without_price(contracts: &[ContractSlot], id: ContractId, ledger: &Ledger) -> Option<String> {
-    let has_price = |slot: &ContractSlot| slot.contract.price(ledger).is_some();
+/// Why contract `id` does not meet `need` (the first requirement it
+/// fails, with the contracts that meet them all), or `None` if it does.
+fn unmet(contracts: &[ContractSlot], id: ContractId, need: &Need, ledger: &Ledger) -> Option<String> {
+    type Test<'t> = Box<dyn Fn(&ContractSlot) -> bool + 't>;
     let slot = &contracts[id.0 as usize];
-    if has_price(slot) {
-        return None;
+    // (why it fails, how the contracts that fit are introduced, the test)
+    let mut tests: Vec<(String, &str, Test<'_>)> = Vec::new();
+    for &a in need.actions {
+        tests.push((
+            format!("does not accept `{}`", a.name()),
+            "contracts that do",
+            Box::new(move |s: &ContractSlot| s.contract.accepts().contains(&a)),
+        ));
     }
-    let able = contracts.iter().filter(|s| has_price(s)).map(|s| s.name.as_str());
-    Some(format!(
-        "contract `{}` ({}) has no price; contracts with one: {}",
-        slot.name,
-        slot.kind,
-        listing(able)
-    ))
+    if need.priced {
+        tests.push((
+            "has no price".into(),
+            "contracts with one",
+            Box::new(|s: &ContractSlot| s.contract.price(ledger).is_some()),
+        ));
+    }
+    if need.market {
+        tests.push((
+            "is not a market with a pair of assets".into(),
+            "contracts that are",
+            Box::new(|s: &ContractSlot| s.contract.market().is_some()),
+        ));
+    }
+    if let Some(kind) = need.kind {
+        tests.push((
+            format!("is of kind `{}`, but this needs kind `{kind}`", slot.kind),
+            "contracts of that kind",
+            Box::new(move |s: &ContractSlot| s.kind == kind),
+        ));
+    }
+    if need.holder {
+        tests.push((
+            "has an account that backs its own state, so it cannot be named here".into(),
+            "contracts that hold funds (or write a new account name)",
+            Box::new(|s: &ContractSlot| s.contract.holds_funds()),
+        ));
+    }
+    let (why, fit, _) = tests.iter().find(|(_, _, ok)| !ok(slot))?;
+    let able = contracts.iter().filter(|s| tests.iter().all(|(_, _, ok)| ok(s))).map(|s| s.name.as_str());
+    Some(format!("contract `{}` ({}) {why}; {fit}: {}", slot.name, slot.kind, listing(able)))
 }
 
 /// Names joined by commas, or `none`: the valid choices in an error.
@@ -667,47 +869,93 @@ fn listing<'a>(names: impl Iterator<Item = &'a str>) -> String {
     if names.is_empty() { "none".to_string() } else { names.join(", ") }
 }
 
+/// The `[metrics]` entries that select contract metrics (`name =
+/// "contract.metric"`); inline tables are population metrics, read by
+/// [`super::monitor`].
+fn contract_metric_names(
+    source: &Source,
+    metrics: &indexmap::IndexMap<String, toml::Value>,
+) -> Result<indexmap::IndexMap<String, String>, ScenarioError> {
+    let mut out = indexmap::IndexMap::new();
+    for (column, value) in metrics {
+        match value {
+            toml::Value::String(path) => {
+                out.insert(column.clone(), path.clone());
+            }
+            toml::Value::Table(_) => {}
+            other => {
+                return Err(source.error(
+                    &format!("metrics.{column}"),
+                    format!("expects \"contract.metric\" or a population metric {{ population = …, of = …, stat = … }}, got {}", other.type_str()),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The asset name contract `contract`'s parameter `param` holds (its
+/// scenario value, else its default), for metric units.
+fn contract_asset(
+    sc: &crate::scenario::Scenario,
+    registry: &Registry,
+    contract: &str,
+    param: &str,
+) -> Option<String> {
+    let table = sc.contracts.get(contract)?;
+    if let Some(toml::Value::String(v)) = table.get(param) {
+        return Some(v.clone());
+    }
+    let kind = registry.mechanism(table.get("kind")?.as_str()?)?;
+    kind.params().iter().find(|p| p.name == param)?.default_text()
+}
+
 fn metric_columns(
     source: &Source,
     mapping: &indexmap::IndexMap<String, String>,
     contracts: &[ContractSlot],
+    asset: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Result<Vec<MetricColumn>, ScenarioError> {
-    let mut all: Vec<(String, MetricDef, usize)> = Vec::new();
+    let mut all: Vec<(String, MetricDef, usize, MetricInfo)> = Vec::new();
     for slot in contracts {
         for def in slot.contract.metrics() {
-            all.push((format!("{}.{}", slot.name, def.name), *def, all.len()));
+            let info = MetricInfo::of(def, |p| asset(&slot.name, p));
+            all.push((format!("{}.{}", slot.name, def.name), *def, all.len(), info));
         }
     }
-    let engine = [
-        MetricDef { name: "n_tx", kind: MetricKind::Count, doc: "transactions settled this tick" },
-        MetricDef { name: "n_rejected", kind: MetricKind::Count, doc: "transactions rejected this tick" },
-    ];
     let mut columns: Vec<MetricColumn> = Vec::new();
     if mapping.is_empty() {
-        for (path, def, index) in &all {
+        for (path, def, index, info) in &all {
             columns.push(MetricColumn {
                 name: column_name(&path.replace('.', "_")),
                 kind: def.kind,
                 index: *index,
+                info: info.clone(),
             });
         }
     } else {
         for (column, path) in mapping {
             let field = format!("metrics.{column}");
-            let found = all.iter().find(|(p, _, _)| p == path).ok_or_else(|| {
-                let choices: Vec<&str> = all.iter().map(|(p, _, _)| p.as_str()).collect();
+            let found = all.iter().find(|(p, ..)| p == path).ok_or_else(|| {
+                let choices: Vec<&str> = all.iter().map(|(p, ..)| p.as_str()).collect();
                 source.error(&field, format!("unknown metric `{path}`; available: {}", choices.join(", ")))
             })?;
-            if column != &column_name(column)
-                || matches!(column.as_str(), "run_id" | "tick" | "n_tx" | "n_rejected")
-            {
-                return Err(source.error(&field, format!("`{column}` is not a usable column name (lower snake case, not run_id/tick/n_tx/n_rejected)")));
-            }
-            columns.push(MetricColumn { name: column.clone(), kind: found.1.kind, index: found.2 });
+            usable_column(column).map_err(|message| source.error(&field, message))?;
+            columns.push(MetricColumn {
+                name: column.clone(),
+                kind: found.1.kind,
+                index: found.2,
+                info: MetricInfo { doc: format!("{path}: {}", found.3.doc), ..found.3.clone() },
+            });
         }
     }
-    for (i, def) in engine.iter().enumerate() {
-        columns.push(MetricColumn { name: def.name.to_string(), kind: def.kind, index: all.len() + i });
+    for (i, def) in ENGINE_METRICS.iter().enumerate() {
+        columns.push(MetricColumn {
+            name: def.name.to_string(),
+            kind: def.kind,
+            index: all.len() + i,
+            info: MetricInfo::of(def, |_| None),
+        });
     }
     Ok(columns)
 }
@@ -752,6 +1000,22 @@ fn starting_balances<'p>(
             }
         };
         param.0.check_range(0.0, f64::INFINITY).map_err(|m| names.source.error(&field, m))?;
+        let least = param.0.practical_min();
+        if least > 0.0 && least < MIN_AMOUNT {
+            return Err(names.source.error(
+                &field,
+                format!(
+                    "reaches {least:e} per agent, below the smallest amount {MIN_AMOUNT:e} (write 0 for none)"
+                ),
+            ));
+        }
+        let most = param.0.practical_max();
+        if most.is_nan() || most > MAX_AMOUNT {
+            return Err(names.source.error(
+                &field,
+                format!("reaches {most:e} per agent, above the limit {MAX_AMOUNT:e} on any amount"),
+            ));
+        }
         out.push((SlotId(i as u8), param, backing));
     }
     Ok(out)
@@ -766,6 +1030,7 @@ fn spawn_populations(
     world: &mut World,
     parts: &mut Parts<'_>,
 ) -> Result<(Vec<Entity>, u64), ScenarioError> {
+    check_population_memory(names.source, sc)?;
     let mut index: Vec<Entity> = Vec::new();
     let mut registered = HashSet::new();
     let mut next_id = 0u64;
@@ -775,22 +1040,18 @@ fn spawn_populations(
         let balances = starting_balances(names, world.resource::<SlotTable>(), &path, &pop.balances)?;
         let (first, first_id) = (index.len(), next_id);
         next_id += pop.count;
-        let mut rng = stream_rng(run.seed, Stream::Population, &[p as u64, u64::MAX]);
-        let mut issued = [0.0; MAX_SLOTS];
         let spawned = if validate_only { pop.count.min(1) } else { pop.count };
-        let agents: Vec<_> = (0..spawned)
-            .map(|k| {
-                let id = first_id + k;
-                let mut wallet = Wallet::default();
-                for (slot, param, _) in &balances {
-                    let v = param.0.sample(&mut rng);
-                    *wallet.get_mut(*slot) = v;
-                    issued[slot.0 as usize] += v;
-                }
-                (AgentId(id), wallet, AgentRng::new(run.seed, id))
-            })
-            .collect();
-        index.extend(world.spawn_batch(agents));
+        let balance_rng = stream_rng(run.seed, Stream::Population, &[p as u64, u64::MAX]);
+        // Wallets are sampled twice from the same stream: here for the
+        // amounts issued (recorded before behaviours attach), then while
+        // spawning, so no population-sized list of wallets is kept.
+        let mut issued = [0.0; MAX_SLOTS];
+        let mut rng = balance_rng.clone();
+        for _ in 0..spawned {
+            for (slot, param, _) in &balances {
+                issued[slot.0 as usize] += param.0.sample(&mut rng);
+            }
+        }
         for (slot, _, backing) in &balances {
             let amount = issued[slot.0 as usize];
             match backing {
@@ -798,7 +1059,11 @@ fn spawn_populations(
                 Some((account, asset)) => parts.ledger.issue(*account, *asset, amount),
             }
         }
+        let count = u32::try_from(index.len() as u64 + spawned)
+            .map_err(|_| names.source.error(&format!("{path}.count"), "more than 2^32 agents in all"))?;
+        index.extend(world.entity_allocator().alloc_many(count - index.len() as u32));
         let entities = index[first..].to_vec();
+        let mut pending: Vec<Box<dyn PendingColumn>> = Vec::new();
         for (b, (bname, table)) in pop.behaviours.iter().enumerate() {
             let bpath = format!("{path}.behaviours.{bname}");
             let (order, kind) = registry.behaviour(bname).ok_or_else(|| {
@@ -810,13 +1075,15 @@ fn spawn_populations(
                     ),
                 )
             })?;
+            let values = Values::read(kind.params(), names.source, &bpath, table)?;
             let mut ctx = PopulationBuilder {
                 names,
                 path: bpath,
-                table,
+                values,
                 world,
                 schedule: parts.schedule,
                 entities: &entities,
+                pending: &mut pending,
                 rng: stream_rng(run.seed, Stream::Population, &[p as u64, b as u64]),
                 order,
                 registered: &mut registered,
@@ -827,8 +1094,41 @@ fn spawn_populations(
             };
             kind.attach(&mut ctx)?;
         }
+        let (mut rng, mut id) = (balance_rng, first_id);
+        let base = || {
+            let mut wallet = Wallet::default();
+            for (slot, param, _) in &balances {
+                *wallet.get_mut(*slot) = param.0.sample(&mut rng);
+            }
+            id += 1;
+            (AgentId(id - 1), wallet, AgentRng::new(run.seed, id - 1))
+        };
+        spawn_agents(world, &entities, base, &mut pending);
     }
     Ok((index, sc.populations.values().map(|p| p.count).sum()))
+}
+
+/// Bytes one agent takes at peak, whole process: its row in the final
+/// table (id, wallet, generator, two change ticks per component), bevy's
+/// entity record, the id index, intents and output buffers; each behaviour
+/// adds its component and its sampled copy while the population spawns.
+/// Measured: `market` (two behaviours) peaks at 368 bytes per agent at
+/// 1,000,000 and 10,000,000 agents (ARCHITECTURE.md, "Memory per agent").
+const AGENT_BYTES: u128 = 240;
+const BEHAVIOUR_BYTES: u128 = 64;
+
+/// Refuses populations whose agents cannot fit in this machine's memory,
+/// at the count of the largest one, naming the figure.
+fn check_population_memory(source: &Source, sc: &crate::scenario::Scenario) -> Result<(), ScenarioError> {
+    let mut agents = 0u128;
+    let mut bytes = 0u128;
+    for pop in sc.populations.values() {
+        agents += u128::from(pop.count);
+        bytes += u128::from(pop.count) * (AGENT_BYTES + BEHAVIOUR_BYTES * pop.behaviours.len() as u128);
+    }
+    let Some((name, _)) = sc.populations.iter().max_by_key(|(_, p)| p.count) else { return Ok(()) };
+    crate::memory::fits("agents", agents, bytes.div_ceil(agents.max(1)), crate::memory::available())
+        .map_err(|m| source.error(&format!("populations.{name}.count"), m))
 }
 
 fn load_replay(
@@ -845,42 +1145,48 @@ fn load_replay(
             .error("orders.file", format!("orders file `{}` does not exist", path.display()))
             .into());
     }
+    if path.is_dir() {
+        return Err(names
+            .source
+            .error("orders.file", format!("`{}` is a directory; name a CSV or Parquet file", path.display()))
+            .into());
+    }
     let raw = read_orders(&path)?;
     let contracts = world.resource::<Contracts>();
-    let curves: Vec<&ContractSlot> = contracts
-        .0
-        .iter()
-        .filter(|s| {
-            s.contract.accepts().contains(&Action::Buy) && s.contract.accepts().contains(&Action::Sell)
-        })
-        .collect();
     let data_err = |message: String| Error::Data { path: path.clone(), message };
     let mut orders = Vec::with_capacity(raw.len());
     for o in &raw {
-        if o.agent_id >= n_agents {
-            return Err(data_err(format!(
-                "{}: agent_id {} does not exist; the scenario has agents 0..{}",
-                o.place,
-                o.agent_id,
-                n_agents.saturating_sub(1)
-            )));
-        }
-        let slot = match &o.contract {
-            Some(name) => curves.iter().find(|s| &s.name == name).ok_or_else(|| {
-                let names: Vec<&str> = curves.iter().map(|s| s.name.as_str()).collect();
-                data_err(format!(
-                    "{}: contract `{name}` does not exist or does not trade; contracts that do: {}",
+        for (column, id) in [("agent_id", Some(o.agent_id)), ("about", o.about)] {
+            if let Some(id) = id.filter(|&id| id >= n_agents) {
+                return Err(data_err(format!(
+                    "{}: `{column}` {id} does not exist; the scenario has agents 0..{}",
                     o.place,
-                    names.join(", ")
-                ))
+                    n_agents.saturating_sub(1)
+                )));
+            }
+        }
+        let action = side_action(&o.side).expect("side checked on read");
+        let accepting: Vec<&ContractSlot> =
+            contracts.0.iter().filter(|s| s.contract.accepts().contains(&action)).collect();
+        let names = || accepting.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+        let slot = match &o.contract {
+            Some(name) => accepting.iter().find(|s| &s.name == name).ok_or_else(|| {
+                let what = if contracts.0.iter().any(|s| &s.name == name) {
+                    format!("contract `{name}` does not accept {}", action.name())
+                } else {
+                    format!("contract `{name}` does not exist")
+                };
+                data_err(format!("{}: `contract`: {what}; contracts that accept it: {}", o.place, names()))
             })?,
-            None => match curves.as_slice() {
+            None => match accepting.as_slice() {
                 [only] => only,
                 _ => {
                     return Err(data_err(format!(
-                        "{}: no `contract` column, but the scenario has {} contracts that trade; add a `contract` column",
+                        "{}: no `contract` given, and {} contracts accept {} ({}); add a `contract` column",
                         o.place,
-                        curves.len()
+                        accepting.len(),
+                        action.name(),
+                        names()
                     )));
                 }
             },

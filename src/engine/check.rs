@@ -2,71 +2,14 @@
 //! negative balance) and each contract's own invariants.
 
 use bevy_ecs::prelude::*;
-use rayon::prelude::*;
 
-use super::accrue::CHUNK;
-use super::contract::{CheckCtx, Contracts, Violation, within_tolerance};
-use super::ledger::{Ledger, MAX_SLOTS, SlotTable, Wallet};
+use super::contract::{CheckCtx, Contracts, Measure, Violation, within_tolerance};
+use super::ledger::{Ledger, SlotTable, Wallet};
 use super::phase::{Clock, TickLog};
+pub use super::totals::AgentTotals;
 
 /// Tolerance below zero still counted as zero (rounding of a full sale).
 const NEGATIVE_EPSILON: f64 = 1e-9;
-
-/// Per-slot sum and minimum over all agents, computed by the Accrue
-/// phase's pass over every wallet for the tick in `tick`.
-#[derive(Resource, Clone, Copy, Debug)]
-pub struct AgentTotals {
-    /// Sum of each slot.
-    pub sum: [f64; MAX_SLOTS],
-    /// Smallest value of each slot (`+inf` with no agents).
-    pub min: [f64; MAX_SLOTS],
-    /// The tick these totals describe (0: none yet).
-    pub tick: u32,
-}
-
-impl Default for AgentTotals {
-    fn default() -> Self {
-        AgentTotals::EMPTY
-    }
-}
-
-impl AgentTotals {
-    const EMPTY: AgentTotals =
-        AgentTotals { sum: [0.0; MAX_SLOTS], min: [f64::INFINITY; MAX_SLOTS], tick: 0 };
-
-    /// Combines the totals of two disjoint sets of wallets.
-    pub fn merge(mut self, other: &AgentTotals) -> AgentTotals {
-        for i in 0..MAX_SLOTS {
-            self.sum[i] += other.sum[i];
-            self.min[i] = self.min[i].min(other.min[i]);
-        }
-        self
-    }
-
-    /// Totals of one chunk of wallets.
-    pub fn of(chunk: &[Wallet]) -> AgentTotals {
-        let mut t = AgentTotals::EMPTY;
-        for w in chunk {
-            for i in 0..MAX_SLOTS {
-                t.sum[i] += w.0[i];
-                t.min[i] = t.min[i].min(w.0[i]);
-            }
-        }
-        t
-    }
-
-    /// Totals over every wallet. Sums fixed-size chunks in parallel and
-    /// adds the partial sums in order, so the result does not depend on
-    /// the number of threads.
-    pub fn compute(wallets: &Query<&Wallet>) -> AgentTotals {
-        let mut total = AgentTotals::EMPTY;
-        for table in wallets.contiguous_iter().expect("wallets are table-stored") {
-            let parts: Vec<AgentTotals> = table.par_chunks(CHUNK).map(AgentTotals::of).collect();
-            total = parts.iter().fold(total, AgentTotals::merge);
-        }
-        total
-    }
-}
 
 /// The Check-phase system. Uses the totals of this tick's Accrue pass
 /// (balances do not change after it), computing them only if missing.
@@ -129,7 +72,10 @@ pub fn check_system(
 pub fn measure_system(contracts: Res<Contracts>, ledger: Res<Ledger>, mut log: ResMut<TickLog>) {
     let log = &mut *log;
     for slot in &contracts.0 {
-        slot.contract.measure(&ledger, &mut log.metrics);
+        let defs = slot.contract.metrics();
+        let start = log.metrics.len();
+        log.metrics.resize(start + defs.len(), 0.0);
+        slot.contract.measure(&ledger, &mut Measure::new(defs, &mut log.metrics[start..]));
     }
     log.metrics.push(log.n_tx as f64);
     log.metrics.push(log.n_rejected as f64);

@@ -6,7 +6,7 @@ use std::any::Any;
 
 use bevy_ecs::prelude::Resource;
 
-use super::ids::{AccountId, AgentId, ContractId, SlotId};
+use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
 use super::intent::{Action, Amount, Intent};
 use super::ledger::{Ledger, MAX_SLOTS, Wallet};
 
@@ -161,6 +161,17 @@ pub fn within_tolerance(expected: f64, actual: f64) -> bool {
     (expected - actual).abs() <= TOLERANCE * scale
 }
 
+/// Like [`within_tolerance`], with the tolerance also relative to
+/// `scale`, the largest amount the two values were computed alongside
+/// (e.g. the asset's total issuance): sums of amounts many orders of
+/// magnitude apart round at the scale of the largest, so a position of
+/// `1e-4` next to flows of `1e14` is only known to within `1e14·ε`.
+#[inline]
+pub fn within_tolerance_of(expected: f64, actual: f64, scale: f64) -> bool {
+    let scale = expected.abs().max(actual.abs()).max(scale.abs()).max(1.0);
+    (expected - actual).abs() <= TOLERANCE * scale
+}
+
 /// Column type of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricKind {
@@ -170,7 +181,85 @@ pub enum MetricKind {
     Count,
 }
 
-/// A metric a contract reports every tick.
+/// Whether a metric is a level or an amount over the tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nature {
+    /// A level at one moment (a balance, a price, a count so far): the
+    /// last value of a window is its value; do not sum over ticks.
+    Stock,
+    /// An amount over this tick only (volume, rewards paid, a rate derived
+    /// from them): sum over ticks for a total.
+    Flow,
+}
+
+impl Nature {
+    /// `stock` or `flow`, as in `manifest.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Nature::Stock => "stock",
+            Nature::Flow => "flow",
+        }
+    }
+}
+
+/// When in the tick a metric's value is taken (see the phases in
+/// ARCHITECTURE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timing {
+    /// At Observe, after exogenous prices moved and before this tick's
+    /// transactions (so before this tick's liquidations).
+    Observe,
+    /// Summed over this tick's Settle phase (the agents' and contracts'
+    /// transactions).
+    Settle,
+    /// Summed over this tick's Accrue phase (rewards, interest, emissions,
+    /// unlocks, slashes).
+    Accrue,
+    /// From Observe to Measure: the change over the whole tick.
+    Tick,
+    /// At Measure, after this tick's transactions and accrual.
+    End,
+}
+
+impl Timing {
+    /// Every timing, in tick order.
+    pub const ALL: [Timing; 5] = [Timing::Observe, Timing::Settle, Timing::Accrue, Timing::Tick, Timing::End];
+
+    /// One word for tables (`observe`, `settle`, `accrue`, `tick`, `end`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Timing::Observe => "observe",
+            Timing::Settle => "settle",
+            Timing::Accrue => "accrue",
+            Timing::Tick => "tick",
+            Timing::End => "end",
+        }
+    }
+
+    /// One phrase for listings and `manifest.json`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Timing::Observe => "at Observe: after prices moved, before this tick's transactions",
+            Timing::Settle => "over this tick's Settle phase (its transactions)",
+            Timing::Accrue => "over this tick's Accrue phase (after its transactions)",
+            Timing::Tick => "over the whole tick, from Observe to Measure",
+            Timing::End => "at Measure: after this tick's transactions and accrual",
+        }
+    }
+}
+
+/// A metric a contract reports every tick, declared once: its column type,
+/// meaning, unit, nature and timing are what `tokensim list`,
+/// `tokensim metrics`, `docs/reference.md` and `manifest.json` show.
+///
+/// ```
+/// use tokensim::prelude::*;
+/// const SUPPLY: MetricDef = MetricDef::stock("supply", "{token}", "token supply S");
+/// const TRADES: MetricDef = MetricDef::flow("n_trades", "count", "trades settled").count().at(Timing::Settle);
+/// assert_eq!((SUPPLY.nature, SUPPLY.measured), (Nature::Stock, Timing::End));
+/// assert_eq!(TRADES.kind, MetricKind::Count);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricDef {
     /// Name within the contract (`price`); the column is
@@ -180,6 +269,109 @@ pub struct MetricDef {
     pub kind: MetricKind,
     /// One line on what it measures.
     pub doc: &'static str,
+    /// Its unit; `{param}` stands for the asset the contract's parameter
+    /// `param` names (`{quote}/{base}`), `1` for a pure number, `count`,
+    /// `1/year` for annualised rates.
+    pub unit: &'static str,
+    /// Stock or per-tick flow.
+    pub nature: Nature,
+    /// When in the tick it is taken.
+    pub measured: Timing,
+}
+
+impl MetricDef {
+    /// A float stock taken at the end of the tick.
+    pub const fn stock(name: &'static str, unit: &'static str, doc: &'static str) -> Self {
+        MetricDef { name, kind: MetricKind::Float, doc, unit, nature: Nature::Stock, measured: Timing::End }
+    }
+
+    /// A float flow over the tick.
+    pub const fn flow(name: &'static str, unit: &'static str, doc: &'static str) -> Self {
+        MetricDef { name, kind: MetricKind::Float, doc, unit, nature: Nature::Flow, measured: Timing::Tick }
+    }
+
+    /// The same metric written as an integer column.
+    pub const fn count(self) -> Self {
+        MetricDef { kind: MetricKind::Count, ..self }
+    }
+
+    /// The same metric taken at `measured`.
+    pub const fn at(self, measured: Timing) -> Self {
+        MetricDef { measured, ..self }
+    }
+
+    /// Its unit with every `{param}` replaced by `asset(param)` (the asset
+    /// name a contract's parameter holds), or the parameter's name when
+    /// `asset` does not know it.
+    pub fn unit_with(&self, asset: impl Fn(&str) -> Option<String>) -> String {
+        let mut out = String::new();
+        let mut rest = self.unit;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else { break };
+            let param = &rest[open + 1..open + close];
+            out.push_str(&rest[..open]);
+            out.push_str(&asset(param).unwrap_or_else(|| param.to_string()));
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// Where a contract's [`measure`](Contract::measure) writes its metrics:
+/// by name, into the column its [`metrics`](Contract::metrics) declares,
+/// so a value can never land in another metric's column whatever the
+/// order or number of calls. The builder measures every contract once
+/// and refuses one that leaves a declared metric unset or sets an
+/// undeclared one (which metrics a contract sets may depend on its
+/// parameters, not on its state).
+pub struct Measure<'a> {
+    defs: &'static [MetricDef],
+    values: &'a mut [f64],
+    set: u128,
+    unknown: Option<&'static str>,
+}
+
+impl<'a> Measure<'a> {
+    /// Most metrics one contract may declare.
+    pub const MAX_METRICS: usize = 128;
+
+    /// A measure of `defs` into `values` (one per def).
+    pub fn new(defs: &'static [MetricDef], values: &'a mut [f64]) -> Self {
+        debug_assert_eq!(defs.len(), values.len());
+        Measure { defs, values, set: 0, unknown: None }
+    }
+
+    /// Sets metric `name` to `value`.
+    #[inline]
+    pub fn set(&mut self, name: &'static str, value: f64) {
+        match self.defs.iter().position(|d| d.name == name) {
+            Some(i) if i < Self::MAX_METRICS => {
+                self.values[i] = value;
+                self.set |= 1 << i;
+            }
+            _ => self.unknown = Some(name),
+        }
+    }
+
+    /// The first declared metric left unset, or the first name set that
+    /// is not declared, as an error message.
+    pub fn problem(&self) -> Option<String> {
+        if let Some(name) = self.unknown {
+            return Some(format!("sets metric `{name}`, which it does not declare"));
+        }
+        let missing = (0..self.defs.len()).find(|&i| i >= Self::MAX_METRICS || self.set & (1 << i) == 0)?;
+        Some(format!("declares metric `{}` but does not measure it", self.defs[missing].name))
+    }
+}
+
+/// Every metric `contract` measures now, in [`Contract::metrics`] order
+/// (what a tick's row holds for it); for tests and tools.
+pub fn measured(contract: &dyn Contract, ledger: &Ledger) -> Vec<f64> {
+    let defs = contract.metrics();
+    let mut values = vec![0.0; defs.len()];
+    contract.measure(ledger, &mut Measure::new(defs, &mut values));
+    values
 }
 
 /// Lets code that knows a contract's concrete type read it (a liquidator
@@ -237,6 +429,29 @@ pub trait Contract: AsAny + Send + Sync + 'static {
         let _ = tick;
     }
 
+    /// Whether this contract's account is a plain holder of funds that
+    /// others may pay into and name as a source (a treasury): what a
+    /// parameter declared with [`Need::holder`](crate::params::Need::holder)
+    /// requires. A curve's or a pool's account backs its own invariant, so
+    /// the default is `false`.
+    fn holds_funds(&self) -> bool {
+        false
+    }
+
+    /// The market this contract makes, if it is one: `(token, quote)`, the
+    /// asset its [`price`](Self::price) is quoted for and the asset it is
+    /// quoted in; it then accepts buy (pay quote, get token) and sell. What
+    /// a behaviour that needs a venue asks for, whatever the mechanism.
+    fn market(&self) -> Option<(AssetId, AssetId)> {
+        None
+    }
+
+    /// The token this contract issues for deposits (an AMM's LP token), if
+    /// any: what a liquidity provider holds as its position.
+    fn share_token(&self) -> Option<AssetId> {
+        None
+    }
+
     /// Spot price of the contract's token in its quote asset (a curve's or
     /// an AMM's marginal price, a feed's value), or `None`. Published to
     /// [`Prices`] each tick for behaviours and oracles.
@@ -284,13 +499,15 @@ pub trait Contract: AsAny + Send + Sync + 'static {
         let _ = (ctx, out);
     }
 
-    /// The metrics [`measure`](Self::measure) reports, in order.
+    /// The metrics [`measure`](Self::measure) reports: the columns, in
+    /// column order.
     fn metrics(&self) -> &'static [MetricDef] {
         &[]
     }
 
-    /// Pushes one value per [`metrics`](Self::metrics) entry.
-    fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
+    /// Sets every [`metrics`](Self::metrics) entry by name
+    /// ([`Measure::set`]).
+    fn measure(&self, ledger: &Ledger, out: &mut Measure<'_>) {
         let _ = (ledger, out);
     }
 }

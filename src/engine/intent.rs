@@ -6,6 +6,7 @@ use std::num::NonZeroU64;
 use bevy_ecs::prelude::Resource;
 
 use super::ids::{AgentId, ContractId};
+use super::topology::Way;
 
 /// How much an intent moves: a fraction of the agent's balance at
 /// settlement time, or an absolute amount.
@@ -97,6 +98,99 @@ impl Action {
     /// Lower-case name used in output and error messages.
     pub fn name(self) -> &'static str {
         Action::NAMES[self.index()]
+    }
+
+    /// Every built-in action (not [`Action::Custom`]), in [`Action::NAMES`]
+    /// order.
+    pub const BUILTIN: [Action; 10] = [
+        Action::Buy,
+        Action::Sell,
+        Action::Stake,
+        Action::Unstake,
+        Action::Withdraw,
+        Action::Deposit,
+        Action::Redeem,
+        Action::Borrow,
+        Action::Repay,
+        Action::Liquidate,
+    ];
+
+    /// The built-in action called `name` (`buy`, …).
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::BUILTIN.into_iter().find(|a| a.name() == name)
+    }
+
+    /// What a filled action's `amount_in` and `amount_out` are in
+    /// `events.parquet`, per mechanism family, declared once here (the
+    /// `fee` column is in the unit of whichever side pays it).
+    pub fn amounts(self) -> (&'static str, &'static str) {
+        match self {
+            Action::Buy => (
+                "quote paid, fees and tributes included (a curve's reserve asset, an AMM's quote, a hatch contribution)",
+                "tokens received (minted by a curve, base out of an AMM)",
+            ),
+            Action::Sell => (
+                "tokens paid (burnt by a curve, base into an AMM)",
+                "quote received, net of exit tribute or fee",
+            ),
+            Action::Stake => {
+                ("tokens moved from the liquid balance", "the same amount added to the staked position")
+            }
+            Action::Unstake => (
+                "tokens taken from the staked position",
+                "the same amount, paid out liquid (or moved to the unbonding position when the pool unbonds)",
+            ),
+            Action::Withdraw => {
+                ("matured tokens taken from the unbonding position", "the same amount, paid out liquid")
+            }
+            Action::Deposit => (
+                "lending market: collateral deposited; AMM: quote deposited (base goes in proportion, not recorded)",
+                "lending market: 0; AMM: LP tokens minted",
+            ),
+            Action::Redeem => (
+                "lending market: 0; AMM: LP tokens burnt; augmented curve after a failed hatch: locked hatch tokens burnt",
+                "lending market: collateral returned; AMM: quote returned (base returned in proportion, not recorded); augmented curve: reserve refunded",
+            ),
+            Action::Borrow => ("0", "debt asset received"),
+            Action::Repay => ("debt asset paid back", "0"),
+            Action::Liquidate => (
+                "debt repaid for the borrower named by `about`",
+                "collateral seized (bonus included; `fee` is the bonus, in collateral)",
+            ),
+            Action::Custom(_) => ("defined by the contract", "defined by the contract"),
+        }
+    }
+
+    /// What the `amount` of an intent (and of a replayed order) refers to:
+    /// the balance a fraction is of, the unit of an absolute amount.
+    pub fn amount_of(self) -> &'static str {
+        match self {
+            Action::Buy => "quote to pay",
+            Action::Sell => "tokens to sell",
+            Action::Stake => "liquid tokens to stake",
+            Action::Unstake => "staked tokens to release",
+            Action::Withdraw => "matured unbonding tokens to release",
+            Action::Deposit => "collateral (lending market) or quote (AMM) to deposit",
+            Action::Redeem => {
+                "collateral (lending market), LP tokens (AMM) or reserve of the hatch contribution (failed hatch) to take back"
+            }
+            Action::Borrow => "debt asset to borrow",
+            Action::Repay => "debt asset to repay",
+            Action::Liquidate => "debt to repay for the borrower",
+            Action::Custom(_) => "defined by the contract",
+        }
+    }
+
+    /// Which way the principal moves between the agent (`from`) and the
+    /// contract (`to`), for the diagram: in with a stake, deposit or
+    /// repayment, out with an unstake, withdrawal, redemption or loan, both
+    /// ways in a trade or a liquidation (debt repaid, collateral seized).
+    pub fn way(self) -> Way {
+        match self {
+            Action::Stake | Action::Deposit | Action::Repay => Way::Forward,
+            Action::Unstake | Action::Withdraw | Action::Redeem | Action::Borrow => Way::Backward,
+            Action::Buy | Action::Sell | Action::Liquidate | Action::Custom(_) => Way::Both,
+        }
     }
 }
 

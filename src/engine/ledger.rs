@@ -113,6 +113,11 @@ pub struct Ledger {
     pub accounts: Vec<Account>,
     /// Total outstanding amount of each asset.
     pub issued: [f64; MAX_SLOTS],
+    /// Everything ever created of each asset (genesis and mints, burns not
+    /// subtracted): its change over a tick is that tick's issuance,
+    /// whichever contract minted, so metrics built on it agree between
+    /// contracts sharing a token.
+    pub minted: [f64; MAX_SLOTS],
 }
 
 impl Ledger {
@@ -140,6 +145,7 @@ impl Ledger {
     pub fn issue(&mut self, account: AccountId, asset: AssetId, amount: f64) {
         *self.balance_mut(account, asset) += amount;
         self.issued[asset.0 as usize] += amount;
+        self.minted[asset.0 as usize] += amount;
     }
 
     /// Records that `amount` of `asset` was minted straight into an agent
@@ -147,6 +153,7 @@ impl Ledger {
     #[inline]
     pub fn record_mint(&mut self, asset: AssetId, amount: f64) {
         self.issued[asset.0 as usize] += amount;
+        self.minted[asset.0 as usize] += amount;
     }
 
     /// Records that `amount` of `asset` was burnt from an agent wallet (the

@@ -10,13 +10,18 @@ pub mod contract;
 pub mod ids;
 pub mod intent;
 pub mod ledger;
+pub mod metric_info;
+pub mod monitor;
 pub mod observe;
 pub mod phase;
+pub mod population;
 pub mod replay;
 pub mod rng;
 pub mod settle;
 pub mod sim;
+mod spawn;
 pub mod topology;
+pub mod totals;
 
 pub use build::{MetricColumn, RunSpec};
 pub use ledger::{Ledger, Wallet};

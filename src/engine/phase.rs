@@ -62,7 +62,8 @@ pub struct EventRow {
     pub action: Action,
     /// `None` when filled, otherwise why it was rejected.
     pub rejected: Option<&'static str>,
-    /// What the agent gave (requested amount if rejected).
+    /// What the agent gave (if rejected: the units requested, or 0 for a
+    /// fraction of a balance, never NaN).
     pub amount_in: f64,
     /// What the agent received.
     pub amount_out: f64,

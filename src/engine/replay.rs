@@ -1,7 +1,10 @@
 //! Replayed orders: a CSV or Parquet table `tick, agent_id, side, amount
-//! [, contract]` applied in the Settle phase before agents' own intents, in
-//! file order within a tick. Lets recorded history or hand-written cases
-//! drive the mechanisms with no randomness.
+//! [, contract] [, about]` applied in the Settle phase before agents' own
+//! intents, in file order within a tick. `side` is any action a behaviour
+//! can send ([`Action::BUILTIN`]), `amount` its size in units (see
+//! [`Action::amount_of`]), `about` the other agent a liquidation is about.
+//! Lets recorded history or hand-written cases drive every mechanism
+//! deterministically, tick by tick.
 
 use std::fs::File;
 use std::path::Path;
@@ -25,12 +28,14 @@ pub struct RawOrder {
     pub tick: u64,
     /// Sending agent.
     pub agent_id: u64,
-    /// `buy` or `sell`.
+    /// The action's name (`buy`, `stake`, `liquidate`, …).
     pub side: String,
-    /// Reserve units for buys, token units for sells.
+    /// The action's size in units ([`Action::amount_of`]).
     pub amount: f64,
     /// Target contract name, if given.
     pub contract: Option<String>,
+    /// The agent the action is about (a liquidation's borrower).
+    pub about: Option<u64>,
 }
 
 /// A resolved order.
@@ -87,7 +92,27 @@ impl Replay {
 }
 
 const REQUIRED: [&str; 4] = ["tick", "agent_id", "side", "amount"];
-const COLUMNS: &str = "tick, agent_id, side, amount, contract (optional)";
+const OPTIONAL: [&str; 2] = ["contract", "about"];
+const COLUMNS: &str =
+    "tick, agent_id, side, amount, contract (optional), about (optional; the borrower of a liquidate)";
+
+/// The orders file's columns and what each holds, for the reference.
+pub const COLUMN_DOCS: [(&str, &str); 6] = [
+    ("tick", "tick it settles at (>= 1), before the agents' own intents of that tick, in file order"),
+    ("agent_id", "the sending agent (ids count from 0 over the populations in scenario order)"),
+    ("side", "the action: buy, sell, stake, unstake, withdraw, deposit, redeem, borrow, repay or liquidate"),
+    ("amount", "its size in units, >= 0 (what it counts: see the actions table)"),
+    (
+        "contract",
+        "optional: the contract it is sent to; may be left out when exactly one contract accepts the action",
+    ),
+    ("about", "the borrower a liquidate repays for (required with liquidate, empty otherwise)"),
+];
+
+/// The valid `side` values, for error messages.
+fn side_choices() -> String {
+    Action::BUILTIN.map(Action::name).join(", ")
+}
 
 /// Reads an orders file (`.csv` or `.parquet`), checking every value.
 pub fn read_orders(path: &Path) -> Result<Vec<RawOrder>, Error> {
@@ -110,8 +135,29 @@ pub fn read_orders(path: &Path) -> Result<Vec<RawOrder>, Error> {
                 o.place, o.amount
             )));
         }
-        if side_action(&o.side).is_none() {
-            return Err(data_err(format!("{}: `side` is `{}`; valid choices: buy, sell", o.place, o.side)));
+        let Some(action) = side_action(&o.side) else {
+            return Err(data_err(format!(
+                "{}: `side` is `{}`; valid choices: {}",
+                o.place,
+                o.side,
+                side_choices()
+            )));
+        };
+        match (action, o.about) {
+            (Action::Liquidate, None) => {
+                return Err(data_err(format!(
+                    "{}: `about` is empty; a liquidate names the borrower it repays for (an agent id)",
+                    o.place
+                )));
+            }
+            (a, Some(_)) if a != Action::Liquidate => {
+                return Err(data_err(format!(
+                    "{}: `about` applies only to liquidate, not to {}; leave it empty",
+                    o.place,
+                    a.name()
+                )));
+            }
+            _ => {}
         }
     }
     Ok(orders)
@@ -119,16 +165,17 @@ pub fn read_orders(path: &Path) -> Result<Vec<RawOrder>, Error> {
 
 /// The action of a `side` value.
 pub fn side_action(side: &str) -> Option<Action> {
-    match side {
-        "buy" => Some(Action::Buy),
-        "sell" => Some(Action::Sell),
-        _ => None,
-    }
+    Action::from_name(side)
 }
 
 /// An [`Intent`] for a resolved raw order.
 pub fn order_intent(o: &RawOrder, contract: super::ids::ContractId) -> Intent {
-    Intent::new(contract, side_action(&o.side).expect("side checked on read"), Amount::Units(o.amount))
+    let intent =
+        Intent::new(contract, side_action(&o.side).expect("side checked on read"), Amount::Units(o.amount));
+    match o.about {
+        Some(id) => intent.about(AgentId(id)),
+        None => intent,
+    }
 }
 
 fn check_columns<'a>(path: &Path, names: impl Iterator<Item = &'a str> + Clone) -> Result<(), Error> {
@@ -140,7 +187,7 @@ fn check_columns<'a>(path: &Path, names: impl Iterator<Item = &'a str> + Clone) 
             });
         }
     }
-    if let Some(extra) = names.clone().find(|n| !REQUIRED.contains(n) && *n != "contract") {
+    if let Some(extra) = names.clone().find(|n| !REQUIRED.contains(n) && !OPTIONAL.contains(n)) {
         return Err(Error::Data {
             path: path.to_path_buf(),
             message: format!("unknown column `{extra}`; expected columns: {COLUMNS}"),
@@ -158,6 +205,8 @@ fn read_csv(path: &Path) -> Result<Vec<RawOrder>, Error> {
         amount: f64,
         #[serde(default)]
         contract: Option<String>,
+        #[serde(default)]
+        about: Option<u64>,
     }
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -182,6 +231,7 @@ fn read_csv(path: &Path) -> Result<Vec<RawOrder>, Error> {
             side: row.side,
             amount: row.amount,
             contract: row.contract.filter(|c| !c.is_empty()),
+            about: row.about,
         });
     }
     Ok(out)
@@ -200,7 +250,7 @@ fn read_parquet(path: &Path) -> Result<Vec<RawOrder>, Error> {
         let batch = batch.map_err(|e| data_err(e.to_string()))?;
         let column = |name: &str, to: &DataType| -> Result<arrow::array::ArrayRef, Error> {
             let col = batch.column_by_name(name).expect("checked columns");
-            if col.null_count() > 0 && name != "contract" {
+            if col.null_count() > 0 && !OPTIONAL.contains(&name) {
                 return Err(data_err(format!("column `{name}` has empty values")));
             }
             cast(col, to).map_err(|e| data_err(format!("column `{name}`: {e}")))
@@ -211,6 +261,10 @@ fn read_parquet(path: &Path) -> Result<Vec<RawOrder>, Error> {
         let amount = column("amount", &DataType::Float64)?;
         let contract = match batch.column_by_name("contract") {
             Some(_) => Some(column("contract", &DataType::Utf8)?),
+            None => None,
+        };
+        let about = match batch.column_by_name("about") {
+            Some(_) => Some(column("about", &DataType::UInt64)?),
             None => None,
         };
         let (tick, agent) = (tick.as_primitive::<UInt64Type>(), agent.as_primitive::<UInt64Type>());
@@ -228,6 +282,11 @@ fn read_parquet(path: &Path) -> Result<Vec<RawOrder>, Error> {
                 side: side.value(i).to_string(),
                 amount: amount.value(i),
                 contract,
+                about: about
+                    .as_ref()
+                    .map(|c| c.as_primitive::<UInt64Type>())
+                    .filter(|c| c.is_valid(i))
+                    .map(|c| c.value(i)),
             });
         }
     }
@@ -250,6 +309,49 @@ mod tests {
         assert_eq!(r.take_tick(2), vec![o(2, 5), o(2, 3)]);
         assert_eq!(r.take_tick(3), vec![]);
         assert_eq!(r.take_tick(4), vec![o(4, 1)]);
+    }
+
+    #[test]
+    fn parquet_orders_read_any_action_and_the_about_column() {
+        use arrow::array::{Float64Array, RecordBatch, StringArray, UInt64Array};
+        use arrow::datatypes::{Field, Schema};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("o.parquet");
+        let write = |sides: Vec<&str>, about: Vec<Option<u64>>| {
+            let n = sides.len() as u64;
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("tick", DataType::UInt64, false),
+                Field::new("agent_id", DataType::UInt64, false),
+                Field::new("side", DataType::Utf8, false),
+                Field::new("amount", DataType::Float64, false),
+                Field::new("about", DataType::UInt64, true),
+            ]));
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(UInt64Array::from_iter_values(1..=n)),
+                    Arc::new(UInt64Array::from_iter_values(0..n)),
+                    Arc::new(StringArray::from(sides)),
+                    Arc::new(Float64Array::from_iter_values((0..n).map(|i| i as f64))),
+                    Arc::new(UInt64Array::from(about)),
+                ],
+            )
+            .unwrap();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(File::create(&p).unwrap(), schema, None).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+        };
+        write(vec!["stake", "liquidate", "withdraw"], vec![None, Some(0), None]);
+        let orders = read_orders(&p).unwrap();
+        assert_eq!(orders.iter().map(|o| o.about).collect::<Vec<_>>(), [None, Some(0), None]);
+        let intent = order_intent(&orders[1], crate::engine::ids::ContractId(3));
+        assert_eq!((intent.action, intent.target()), (Action::Liquidate, Some(AgentId(0))));
+        assert_eq!(intent.amount, Amount::Units(1.0));
+        write(vec!["stake", "liquidate"], vec![None, None]);
+        let e = read_orders(&p).unwrap_err().to_string();
+        assert!(e.contains("row 2") && e.contains("`about`"), "{e}");
     }
 
     #[test]

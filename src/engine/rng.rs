@@ -16,8 +16,13 @@ pub fn mix64(mut z: u64) -> u64 {
 
 /// Hashes a sequence of words into 128 bits (two independent lanes).
 pub fn hash128(words: &[u64]) -> u128 {
+    hash128_of(words.iter().copied())
+}
+
+/// [`hash128`] of words from an iterator (no list to allocate).
+fn hash128_of(words: impl IntoIterator<Item = u64>) -> u128 {
     let (mut a, mut b) = (0x243F_6A88_85A3_08D3u64, 0x1319_8A2E_0370_7344u64);
-    for &w in words {
+    for w in words {
         a = mix64(a ^ w);
         b = mix64(b.rotate_left(17) ^ w ^ 0xA409_3822_299F_31D0);
     }
@@ -42,10 +47,9 @@ pub enum Stream {
 
 /// A generator for `(run_seed, stream, index…)`.
 pub fn stream_rng(run_seed: u64, stream: Stream, index: &[u64]) -> Pcg64Mcg {
-    let mut words = vec![run_seed, stream as u64];
-    words.extend_from_slice(index);
+    let words = [run_seed, stream as u64].into_iter().chain(index.iter().copied());
     // Pcg64Mcg ignores the two low bits of its state; the hash has 126 more.
-    Pcg64Mcg::new(hash128(&words) | 1)
+    Pcg64Mcg::new(hash128_of(words) | 1)
 }
 
 /// The seed of Monte Carlo replicate `replicate` of a scenario with
@@ -83,5 +87,8 @@ mod tests {
         assert_ne!(draw(Stream::Agent, 3), draw(Stream::Settle, 3));
         assert_ne!(run_seed(1, 0), run_seed(1, 1));
         assert_ne!(run_seed(1, 0), run_seed(2, 0));
+        // The stream is the hash of the words written out in one list.
+        let listed = Pcg64Mcg::new(hash128(&[7, Stream::Agent as u64, 3]) | 1);
+        assert_eq!(stream_rng(7, Stream::Agent, &[3]), listed);
     }
 }

@@ -63,9 +63,11 @@ impl Block<'_> {
             }
             Settlement::Rejected(reason) => {
                 log.n_rejected += 1;
+                // Units asked for; a fraction's size depends on which balance
+                // the contract would have read, so nothing (0) is recorded.
                 let requested = match intent.amount {
                     Amount::Units(u) => u,
-                    Amount::Fraction(_) => f64::NAN,
+                    Amount::Fraction(_) => 0.0,
                 };
                 (Some(reason), Fill { amount_in: requested, ..Default::default() })
             }

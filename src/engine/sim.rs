@@ -115,6 +115,20 @@ impl Simulation {
         self.world.resource::<TickLog>()
     }
 
+    /// Every declared property's verdict over the ticks simulated so far
+    /// (after the last tick: the run's verdicts), in scenario order.
+    pub fn verdicts(&self) -> Vec<crate::properties::Verdict> {
+        self.world.get_resource::<super::monitor::PropertyMonitor>().map_or_else(Vec::new, |m| m.verdicts())
+    }
+
+    /// Every declared property's name and `max_failure_rate`, in scenario
+    /// order.
+    pub fn property_gates(&self) -> Vec<(String, Option<f64>)> {
+        self.world.get_resource::<super::monitor::PropertyMonitor>().map_or_else(Vec::new, |m| {
+            m.properties.iter().map(|p| (p.name.clone(), p.max_failure_rate)).collect()
+        })
+    }
+
     /// Whether this tick is a snapshot tick.
     pub fn snapshot_due(&self) -> bool {
         self.snapshot_every > 0 && self.tick().is_multiple_of(self.snapshot_every)

@@ -44,6 +44,40 @@ pub enum EdgeKind {
     Acts,
 }
 
+/// Which way value moves along a relation, for the diagram: declared on
+/// a reference parameter ([`Param::moves`](crate::params::Param::moves))
+/// or, for a behaviour, by its actions ([`Action::way`](crate::engine::intent::Action::way)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Way {
+    /// From `from` to `to` (a curve's tributes into its treasury, an agent
+    /// staking into a pool).
+    Forward,
+    /// From `to` to `from` (a pool paying out an unstake, a loan).
+    Backward,
+    /// Both ways: an exchange (a trade, a buyback).
+    Both,
+    /// From `to` to the populations acting on `from` (a treasury paying a
+    /// staking pool's rewards straight into stakers' wallets); for a
+    /// position, from the contract to the populations holding it (a
+    /// vesting contract's unlocks).
+    ToUsers,
+    /// No value: `from` reads `to`'s price.
+    Reads,
+}
+
+/// What a reference moves, as its parameter declares it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Moves {
+    /// Which way.
+    pub way: Way,
+    /// What the value is (`tributes`, `rewards`, `price`).
+    pub what: String,
+    /// The asset moved, resolved from the declared asset parameter; empty
+    /// if none.
+    pub asset: String,
+}
+
 /// One declared relation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Edge {
@@ -56,6 +90,9 @@ pub struct Edge {
     pub label: String,
     /// The relation.
     pub kind: EdgeKind,
+    /// For [`EdgeKind::Reference`] and [`EdgeKind::Acts`]: what moves
+    /// which way (`None` when a reference parameter declares nothing).
+    pub moves: Option<Moves>,
 }
 
 /// Everything a scenario declares about how its parts connect.
@@ -78,8 +115,8 @@ impl Topology {
     }
 
     /// Records a relation once.
-    pub fn edge(&mut self, from: &str, to: &str, label: &str, kind: EdgeKind) {
-        let edge = Edge { from: from.to_string(), to: to.to_string(), label: label.to_string(), kind };
+    pub fn edge(&mut self, from: &str, to: &str, label: &str, kind: EdgeKind, moves: Option<Moves>) {
+        let edge = Edge { from: from.to_string(), to: to.to_string(), label: label.to_string(), kind, moves };
         if !self.edges.contains(&edge) {
             self.edges.push(edge);
         }

@@ -16,6 +16,12 @@
 //! In `sample` mode each path takes `{ low, high }` and `samples = N`
 //! points are drawn, `method = "uniform"` or `"lhs"` (Latin hypercube),
 //! from the master seed.
+//!
+//! The sensitivity modes take the same ranges: `mode = "morris"` with
+//! `trajectories = r` and `levels = p` (even, default 4) makes `r·(d+1)`
+//! points, `mode = "sobol"` with `samples = N` makes Saltelli's `N·(d+2)`
+//! points. Their point ids follow [`crate::search::design`], which
+//! `tokensim sensitivity` recomputes from the manifest's scenario and seed.
 
 use rand::RngExt;
 use rand::seq::SliceRandom;
@@ -23,11 +29,19 @@ use rand::seq::SliceRandom;
 use crate::engine::RunSpec;
 use crate::engine::rng::{Stream, run_seed, stream_rng};
 use crate::error::{Error, ScenarioError};
-use crate::scenario::LoadedScenario;
 use crate::scenario::source::join;
+use crate::scenario::{LoadedScenario, get_path};
 
 /// Keys of `[sweep]` that configure it rather than name a path.
-const SWEEP_KEYS: [&str; 3] = ["mode", "samples", "method"];
+const SWEEP_KEYS: [&str; 5] = ["mode", "samples", "method", "trajectories", "levels"];
+
+/// Which modes use each configuration key.
+const KEY_MODES: [(&str, &str); 4] = [
+    ("samples", "mode = \"sample\" or \"sobol\""),
+    ("method", "mode = \"sample\""),
+    ("trajectories", "mode = \"morris\""),
+    ("levels", "mode = \"morris\""),
+];
 
 /// One run of the plan, with the overrides that make its scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,19 +69,7 @@ pub struct Plan {
     pub variants: Vec<String>,
 }
 
-/// The type of a swept value's column in `runs.parquet`, decided over every
-/// run of the plan so that every shard writes the same schema.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParamType {
-    /// All values are integers.
-    Int,
-    /// All values are numbers, some not integers (integers are widened).
-    Float,
-    /// All values are booleans.
-    Bool,
-    /// Anything else, written as text.
-    Text,
-}
+pub use crate::output::runs::ParamType;
 
 impl ParamType {
     fn of(values: &[&toml::Value]) -> ParamType {
@@ -83,25 +85,39 @@ impl ParamType {
     }
 }
 
-/// The value at a dotted path of a table, if any.
-fn get_path<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
-    let (head, rest) = match path.split_once('.') {
-        Some((h, r)) => (h, Some(r)),
-        None => (path, None),
-    };
-    match (table.get(head)?, rest) {
-        (v, None) => Some(v),
-        (toml::Value::Table(t), Some(rest)) => get_path(t, rest),
-        _ => None,
-    }
-}
-
 /// How sweep points are formed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
+pub enum Mode {
+    /// Cartesian product of value lists.
     Grid,
+    /// Value lists walked together.
     Zip,
-    Sample { n: usize, lhs: bool },
+    /// `n` points from ranges, uniform or Latin hypercube.
+    Sample {
+        /// Number of points.
+        n: usize,
+        /// Latin hypercube rather than independent uniform draws.
+        lhs: bool,
+    },
+    /// Morris trajectories over ranges.
+    Morris {
+        /// Number of trajectories `r`.
+        trajectories: usize,
+        /// Grid levels `p`.
+        levels: usize,
+    },
+    /// Saltelli's design for Sobol indices over ranges.
+    Sobol {
+        /// Base samples `N`.
+        n: usize,
+    },
+}
+
+impl Mode {
+    /// Whether the mode takes `{ low, high }` ranges rather than lists.
+    fn ranges(self) -> bool {
+        !matches!(self, Mode::Grid | Mode::Zip)
+    }
 }
 
 /// Expands `loaded` (after command-line overrides) into its runs, resolving
@@ -113,6 +129,7 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
         return Err(source.error("runs", "must be at least 1").into());
     }
     let (mode, axes) = sweep_axes(loaded)?;
+    check_points(loaded, mode, &axes)?;
     let points = points(loaded, mode, &axes)?;
     let swept: Vec<String> = axes.iter().map(|(p, _)| p.clone()).collect();
 
@@ -128,6 +145,7 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
     if variants.is_empty() {
         variants.push((String::new(), Vec::new()));
     }
+    check_size(loaded, &points, &variants)?;
 
     let mut scenarios = Vec::new();
     let mut runs = Vec::new();
@@ -137,6 +155,12 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
             let origin = if name.is_empty() { "variants".to_string() } else { format!("variants.{name}") };
             let resolved = at_point.with_overrides(overrides, &origin)?;
             let (replicates, seed) = (resolved.scenario.runs, resolved.scenario.seed);
+            if replicates == 0 {
+                return Err(resolved
+                    .source
+                    .error("runs", "must be at least 1 (a variant with 0 runs produces nothing)")
+                    .into());
+            }
             // Record the values the run really uses: a variant may override a swept path.
             let params: Vec<(String, toml::Value)> = point
                 .iter()
@@ -172,6 +196,73 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
         n_points: points.len(),
         variants: variants.into_iter().map(|(n, _)| n).collect(),
     })
+}
+
+/// Bytes a planned (point, variant) scenario takes: its resolved copy of
+/// the scenario (text, table, schema) is about four times its text.
+fn scenario_bytes(loaded: &LoadedScenario) -> u128 {
+    4 * loaded.source.text_len() as u128 + 16 * 1024
+}
+
+/// Bytes one planned run takes (its spec, seed and swept values).
+const RUN_BYTES: u128 = 256;
+
+/// Refuses a sweep whose number of points cannot be held in memory,
+/// before the points are built (a grid's size is the product of its
+/// axes' lengths).
+fn check_points(loaded: &LoadedScenario, mode: Mode, axes: &[(String, Axis)]) -> Result<(), ScenarioError> {
+    let n: u128 = match mode {
+        Mode::Grid => axes.iter().fold(1u128, |n, (_, a)| match a {
+            Axis::Values(v) => n.saturating_mul(v.len() as u128),
+            Axis::Range { .. } => n,
+        }),
+        Mode::Zip => axes.first().map_or(1, |(_, a)| match a {
+            Axis::Values(v) => v.len() as u128,
+            Axis::Range { .. } => 1,
+        }),
+        Mode::Sample { n, .. } => n as u128,
+        // r trajectories of d + 1 points; N·(d + 2) Saltelli points.
+        Mode::Morris { trajectories, .. } => (trajectories as u128).saturating_mul(axes.len() as u128 + 1),
+        Mode::Sobol { n } => (n as u128).saturating_mul(axes.len() as u128 + 2),
+    };
+    let field = match mode {
+        Mode::Sample { .. } | Mode::Sobol { .. } => "sweep.samples",
+        Mode::Morris { .. } => "sweep.trajectories",
+        _ => "sweep",
+    };
+    crate::memory::fits("sweep points", n, scenario_bytes(loaded) + RUN_BYTES, crate::memory::available())
+        .map_err(|m| loaded.source.error(field, m))
+}
+
+/// Refuses a plan (points × variants × runs) that cannot be held in
+/// memory or numbered with 32-bit run ids, naming the figure.
+fn check_size(
+    loaded: &LoadedScenario,
+    points: &[Vec<(String, toml::Value)>],
+    variants: &[(String, Vec<(String, toml::Value)>)],
+) -> Result<(), ScenarioError> {
+    let most_runs = variants
+        .iter()
+        .flat_map(|(_, o)| o.iter().filter(|(p, _)| p == "runs").filter_map(|(_, v)| v.as_integer()))
+        .map(|r| r.max(0) as u128)
+        .chain([u128::from(loaded.scenario.runs)])
+        .max()
+        .unwrap_or(1);
+    let scenarios = points.len() as u128 * variants.len() as u128;
+    let runs = scenarios.saturating_mul(most_runs);
+    let source = &loaded.source;
+    if runs > u128::from(u32::MAX) {
+        return Err(source.error(
+            "runs",
+            format!(
+                "the plan has {runs} runs (points × variants × runs); at most {} are supported",
+                u32::MAX
+            ),
+        ));
+    }
+    let bytes = scenarios * scenario_bytes(loaded) + runs * RUN_BYTES;
+    crate::memory::fits("planned runs", runs, bytes.div_ceil(runs.max(1)), crate::memory::available())
+        .map_err(|m| source.error("runs", m))
 }
 
 /// What a swept path ranges over.
@@ -214,19 +305,24 @@ fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), Sc
             }
         }
     };
-    let mode = match string("mode", "grid")?.as_str() {
+    let count = |key: &str, min: i64, max: i64, example: &str| -> Result<usize, ScenarioError> {
+        match sweep.get(key) {
+            Some(toml::Value::Integer(n)) if (min..=max).contains(n) => Ok(*n as usize),
+            Some(other) => Err(source.error(
+                &format!("sweep.{key}"),
+                format!("must be an integer from {min} to {max}, got `{other}`"),
+            )),
+            None => {
+                Err(source.error(&format!("sweep.{key}"), format!("this mode needs `{key} = N` ({example})")))
+            }
+        }
+    };
+    let mode_name = string("mode", "grid")?;
+    let mode = match mode_name.as_str() {
         "grid" => Mode::Grid,
         "zip" => Mode::Zip,
         "sample" => {
-            let n = match sweep.get("samples") {
-                Some(toml::Value::Integer(n)) if *n >= 1 => *n as usize,
-                Some(other) => {
-                    return Err(
-                        source.error("sweep.samples", format!("must be an integer >= 1, got `{other}`"))
-                    );
-                }
-                None => return Err(source.error("sweep.samples", "sample mode needs `samples = N`")),
-            };
+            let n = count("samples", 1, i64::from(u32::MAX), "e.g. samples = 100")?;
             let lhs = match string("method", "uniform")?.as_str() {
                 "uniform" => false,
                 "lhs" => true,
@@ -239,16 +335,42 @@ fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), Sc
             };
             Mode::Sample { n, lhs }
         }
+        "morris" => {
+            let trajectories = count("trajectories", 1, 1_000_000, "e.g. trajectories = 20")?;
+            let levels = if sweep.contains_key("levels") {
+                count("levels", 2, 1_000_000, "e.g. levels = 4")?
+            } else {
+                4
+            };
+            if levels % 2 != 0 {
+                return Err(source.error(
+                    "sweep.levels",
+                    format!("must be even (a step of p/(2(p−1)) needs it), got {levels}"),
+                ));
+            }
+            Mode::Morris { trajectories, levels }
+        }
+        "sobol" => Mode::Sobol {
+            n: count("samples", 2, crate::search::design::MAX_SOBOL_SAMPLES as i64, "e.g. samples = 1024")?,
+        },
         other => {
-            return Err(source
-                .error("sweep.mode", format!("unknown mode `{other}`; valid choices: grid, zip, sample")));
+            return Err(source.error(
+                "sweep.mode",
+                format!("unknown mode `{other}`; valid choices: grid, zip, sample, morris, sobol"),
+            ));
         }
     };
-    if !matches!(mode, Mode::Sample { .. }) {
-        for key in ["samples", "method"] {
-            if sweep.contains_key(key) {
-                return Err(source.error(&format!("sweep.{key}"), "only used with mode = \"sample\""));
-            }
+    for (key, modes) in KEY_MODES {
+        let used = match key {
+            "samples" => matches!(mode, Mode::Sample { .. } | Mode::Sobol { .. }),
+            "method" => matches!(mode, Mode::Sample { .. }),
+            _ => matches!(mode, Mode::Morris { .. }),
+        };
+        if sweep.contains_key(key) && !used {
+            return Err(source.error(
+                &format!("sweep.{key}"),
+                format!("only used with {modes}, not mode = \"{mode_name}\""),
+            ));
         }
     }
     let mut leaves = Vec::new();
@@ -271,7 +393,7 @@ fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), Sc
                 }
                 Axis::Values(values.clone())
             }
-            (toml::Value::Table(t), Mode::Sample { .. }) => {
+            (toml::Value::Table(t), m) if m.ranges() => {
                 let bound = |k: &str| match t.get(k) {
                     Some(toml::Value::Integer(i)) => Ok((*i as f64, true)),
                     Some(toml::Value::Float(f)) if f.is_finite() => Ok((*f, false)),
@@ -283,8 +405,10 @@ fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), Sc
                 }
                 Axis::Range { low, high, integer: li && hi }
             }
-            (_, Mode::Sample { .. }) => {
-                return Err(source.error(&field, "in sample mode give a range { low = …, high = … }"));
+            (_, m) if m.ranges() => {
+                return Err(
+                    source.error(&field, format!("in {mode_name} mode give a range {{ low = …, high = … }}"))
+                );
             }
             _ => return Err(source.error(&field, "give a list of values, e.g. [0.01, 0.05]")),
         };
@@ -341,9 +465,6 @@ fn points(
             let mut rng = stream_rng(loaded.scenario.seed, Stream::Sweep, &[]);
             let mut columns: Vec<Vec<toml::Value>> = Vec::new();
             for (_, axis) in axes {
-                let Axis::Range { low, high, integer } = *axis else {
-                    unreachable!("sample mode has ranges")
-                };
                 let mut strata: Vec<usize> = (0..n).collect();
                 if lhs {
                     strata.shuffle(&mut rng);
@@ -352,15 +473,7 @@ fn points(
                     .iter()
                     .map(|&s| {
                         let u: f64 = rng.random();
-                        let x = if lhs { (s as f64 + u) / n as f64 } else { u };
-                        if integer {
-                            // Uniform over the integers low..=high.
-                            toml::Value::Integer(
-                                (low + (x * (high - low + 1.0)).floor().min(high - low)) as i64,
-                            )
-                        } else {
-                            toml::Value::Float(low + x * (high - low))
-                        }
+                        range_value(axis, if lhs { (s as f64 + u) / n as f64 } else { u })
                     })
                     .collect();
                 columns.push(column);
@@ -369,7 +482,44 @@ fn points(
                 .map(|i| axes.iter().zip(&columns).map(|((p, _), c)| (p.clone(), c[i].clone())).collect())
                 .collect()
         }
+        Mode::Morris { trajectories, levels } => {
+            let design =
+                crate::search::design::morris(axes.len(), trajectories, levels, loaded.scenario.seed);
+            unit_points(axes, &design.points)
+        }
+        Mode::Sobol { n } => {
+            let d = axes.len();
+            if d > crate::search::design::MAX_SOBOL_DIMS {
+                return Err(loaded.source.error(
+                    "sweep",
+                    format!(
+                        "sobol mode takes at most {} paths, got {d}",
+                        crate::search::design::MAX_SOBOL_DIMS
+                    ),
+                ));
+            }
+            unit_points(axes, &crate::search::design::saltelli(n, d, loaded.scenario.seed))
+        }
     })
+}
+
+/// The sweep points of unit-cube design points.
+fn unit_points(axes: &[(String, Axis)], points: &[Vec<f64>]) -> Vec<Vec<(String, toml::Value)>> {
+    points
+        .iter()
+        .map(|u| axes.iter().zip(u).map(|((p, a), &u)| (p.clone(), range_value(a, u))).collect())
+        .collect()
+}
+
+/// The value of a range axis at unit coordinate `x` in [0, 1]: uniform over
+/// the integers `low..=high` for integer bounds.
+fn range_value(axis: &Axis, x: f64) -> toml::Value {
+    let Axis::Range { low, high, integer } = *axis else { unreachable!("range modes have ranges") };
+    if integer {
+        toml::Value::Integer((low + (x * (high - low + 1.0)).floor().min(high - low)) as i64)
+    } else {
+        toml::Value::Float(low + x * (high - low))
+    }
 }
 
 #[cfg(test)]
@@ -463,12 +613,43 @@ count = 10
         let e = plan("[sweep]\n\"ticks\" = [\"many\"]\n").unwrap_err().to_string();
         assert!(e.contains("`ticks`") && e.contains("integer"), "{e}");
         let e = plan("[sweep]\nmode = \"random\"\n").unwrap_err().to_string();
-        assert!(e.contains("grid, zip, sample"), "{e}");
+        assert!(e.contains("grid, zip, sample, morris, sobol"), "{e}");
         let e = plan("[variants.x]\ncontracts.curve.entry_tribute = \"high\"\n").unwrap_err().to_string();
         assert!(
             e.contains("`contracts.curve.entry_tribute`")
                 && e.ends_with("(set by `variants.x.contracts.curve.entry_tribute`)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn morris_and_sobol_designs_have_their_sizes_and_check_their_keys() {
+        let ranges = "contracts.curve.entry_tribute = { low = 0.0, high = 0.5 }\npopulations.p.count = { low = 1, high = 10 }\n";
+        let p = plan(&format!("[sweep]\nmode = \"morris\"\ntrajectories = 5\n{ranges}")).unwrap();
+        assert_eq!(p.n_points, 5 * 3);
+        // Within a trajectory, consecutive points differ in exactly one value.
+        for t in 0..5 {
+            for k in 1..3 {
+                let (a, b) = (&p.runs[t * 3 + k - 1], &p.runs[t * 3 + k]);
+                assert_eq!((0..2).filter(|&i| param(a, i) != param(b, i)).count(), 1);
+            }
+        }
+        let p = plan(&format!("runs = 2\n[sweep]\nmode = \"sobol\"\nsamples = 8\n{ranges}")).unwrap();
+        assert_eq!((p.n_points, p.runs.len()), (8 * 4, 8 * 4 * 2));
+        assert_eq!(param(&p.runs[2 * 2], 0), param(&p.runs[0], 0), "AB_1 keeps A's first column");
+        assert_eq!(param(&p.runs[2 * 2], 1), param(&p.runs[3 * 2], 1), "and takes B's second");
+        let err = |extra: &str| plan(&format!("[sweep]\n{extra}{ranges}")).unwrap_err().to_string();
+        let e = err("mode = \"morris\"\n");
+        assert!(e.contains("`sweep.trajectories`: this mode needs `trajectories = N`"), "{e}");
+        let e = err("mode = \"morris\"\ntrajectories = 4\nlevels = 5\n");
+        assert!(e.starts_with("s.toml:") && e.contains("`sweep.levels`: must be even"), "{e}");
+        let e = err("mode = \"sobol\"\nsamples = 8\ntrajectories = 3\n");
+        assert!(e.contains("`sweep.trajectories`: only used with mode = \"morris\""), "{e}");
+        let e = err("mode = \"sobol\"\nsamples = 100000\n");
+        assert!(e.contains("from 2 to 65536"), "{e}");
+        let e = plan("[sweep]\nmode = \"sobol\"\nsamples = 4\n\"populations.p.count\" = [1, 2]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("in sobol mode give a range"), "{e}");
     }
 }

@@ -44,15 +44,14 @@
 //! of the tick (`lp_share_decrease`); the LP supply equals the ledger's
 //! issuance of `lp_token` (`lp_supply`).
 
-use serde::Deserialize;
-
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, ContractId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::{Need, Param, Way};
+use crate::registry::MechanismKind;
 
 /// Constant-product swap math with the fee kept in the pool, independent of
 /// any world: use it to reason about or test the mechanism.
@@ -92,6 +91,31 @@ impl ConstantProduct {
     pub fn amount_out(&self, r_in: f64, r_out: f64, amount_in: f64) -> f64 {
         let a = self.gamma() * amount_in;
         r_out * a / (r_in + a)
+    }
+
+    /// [`amount_out`](Self::amount_out), lowered by as many units in the
+    /// last place as it takes for `(r_in + amount_in)·(r_out − out)` as
+    /// computed to stay at or above `r_in·r_out`: rounding never lowers
+    /// `x·y`, even in a swap that nearly drains a pool (where `r_out − out`
+    /// is tiny next to `r_out`). Usually it is `amount_out` itself, since
+    /// the fee raises `x·y` by far more than rounding.
+    pub fn settled_out(&self, r_in: f64, r_out: f64, amount_in: f64) -> f64 {
+        let k = r_in * r_out;
+        let r_in_after = r_in + amount_in;
+        let mut out = self.amount_out(r_in, r_out, amount_in);
+        for _ in 0..64 {
+            if out <= 0.0 || r_in_after * (r_out - out) >= k {
+                return out.max(0.0);
+            }
+            out = out.next_down();
+        }
+        // Far from the exact value: fall back to the reserve left.
+        let left = r_out * (r_in / (r_in + self.gamma() * amount_in));
+        let mut out = r_out - left;
+        while out > 0.0 && r_out - out < left {
+            out = out.next_down();
+        }
+        out.max(0.0)
     }
 
     /// The input `a` after which `r_in'/r_out' = γ·t`, where `r_in' = r_in
@@ -148,22 +172,26 @@ const K_TOLERANCE: f64 = 1e-12;
 macro_rules! base_metrics {
     () => {
         [
-            MetricDef { name: "price", kind: MetricKind::Float, doc: "spot price y/x, quote per base" },
-            MetricDef { name: "reserve_base", kind: MetricKind::Float, doc: "base reserve x" },
-            MetricDef { name: "reserve_quote", kind: MetricKind::Float, doc: "quote reserve y" },
-            MetricDef { name: "k", kind: MetricKind::Float, doc: "invariant x·y (grows by fees)" },
-            MetricDef { name: "lp_supply", kind: MetricKind::Float, doc: "LP tokens outstanding" },
-            MetricDef {
-                name: "volume_quote",
-                kind: MetricKind::Float,
-                doc: "quote side of the swaps this tick (paid in by buys, paid out to sells)",
-            },
-            MetricDef {
-                name: "fees_quote",
-                kind: MetricKind::Float,
-                doc: "fees left in the pool this tick, in quote (sell fees valued at the pre-trade price)",
-            },
-            MetricDef { name: "n_swaps", kind: MetricKind::Count, doc: "buys and sells settled this tick" },
+            MetricDef::stock("price", "{quote}/{base}", "spot price y/x, quote per base"),
+            MetricDef::stock("reserve_base", "{base}", "base reserve x"),
+            MetricDef::stock("reserve_quote", "{quote}", "quote reserve y"),
+            MetricDef::stock("k", "{base}·{quote}", "invariant x·y (grows by fees)"),
+            MetricDef::stock("lp_supply", "{lp_token}", "LP tokens outstanding"),
+            MetricDef::flow(
+                "volume_quote",
+                "{quote}",
+                "quote side of the swaps this tick (paid in by buys, paid out to sells)",
+            )
+            .at(Timing::Settle),
+            MetricDef::flow(
+                "fees_quote",
+                "{quote}",
+                "fees left in the pool this tick, in quote (sell fees valued at the pre-trade price)",
+            )
+            .at(Timing::Settle),
+            MetricDef::flow("n_swaps", "count", "buys and sells settled this tick")
+                .count()
+                .at(Timing::Settle),
         ]
     };
 }
@@ -181,26 +209,26 @@ const METRICS_VALUED: &[MetricDef] = &{
         base[5],
         base[6],
         base[7],
-        MetricDef {
-            name: "lp_share_value",
-            kind: MetricKind::Float,
-            doc: "quote value of one LP token's base and quote at the valuation price",
-        },
-        MetricDef {
-            name: "hold_share_value",
-            kind: MetricKind::Float,
-            doc: "quote value, at the valuation price, of the base and quote one LP token held at genesis",
-        },
-        MetricDef {
-            name: "impermanent_loss",
-            kind: MetricKind::Float,
-            doc: "lp_share_value / hold_share_value − 1, fees included (> 0: providing beat holding)",
-        },
-        MetricDef {
-            name: "tracking_error",
-            kind: MetricKind::Float,
-            doc: "price / valuation price − 1 at the end of the tick (how far arbitrage left the pool)",
-        },
+        MetricDef::stock(
+            "lp_share_value",
+            "{quote}/{lp_token}",
+            "quote value of one LP token's base and quote (end-of-tick reserves) at the valuation price taken at Observe",
+        ),
+        MetricDef::stock(
+            "hold_share_value",
+            "{quote}/{lp_token}",
+            "quote value, at the valuation price taken at Observe, of the base and quote one LP token held at genesis",
+        ),
+        MetricDef::stock(
+            "impermanent_loss",
+            "1",
+            "lp_share_value / hold_share_value − 1, fees included (> 0: providing beat holding)",
+        ),
+        MetricDef::stock(
+            "tracking_error",
+            "1",
+            "end-of-tick price / valuation price taken at Observe − 1 (how far arbitrage left the pool)",
+        ),
     ]
 };
 
@@ -260,7 +288,7 @@ impl Amm {
         }
         let (x, y) = (self.reserve_base, self.reserve_quote);
         let (r_in, r_out) = if buy { (y, x) } else { (x, y) };
-        let out = self.curve.amount_out(r_in, r_out, a);
+        let out = self.curve.settled_out(r_in, r_out, a);
         if !(out.is_finite() && out < r_out) {
             return Settlement::Rejected("trade would drain the pool");
         }
@@ -350,6 +378,14 @@ impl Contract for Amm {
         ACCEPTS
     }
 
+    fn market(&self) -> Option<(AssetId, AssetId)> {
+        Some((self.base, self.quote))
+    }
+
+    fn share_token(&self) -> Option<AssetId> {
+        Some(self.lp_token)
+    }
+
     /// Buy: `amount` is quote paid (units or fraction of the quote balance),
     /// `amount_out` base received. Sell: base paid, quote received.
     /// Deposit: `amount` is quote (units or fraction of the quote balance);
@@ -389,11 +425,11 @@ impl Contract for Amm {
             return Some(PriceTrade {
                 action: Action::Buy,
                 amount_in: a,
-                amount_out: self.curve.amount_out(y, x, a),
+                amount_out: self.curve.settled_out(y, x, a),
             });
         }
         let s = self.curve.input_to_ratio(x, y, 1.0 / target)?;
-        Some(PriceTrade { action: Action::Sell, amount_in: s, amount_out: self.curve.amount_out(x, y, s) })
+        Some(PriceTrade { action: Action::Sell, amount_in: s, amount_out: self.curve.settled_out(x, y, s) })
     }
 
     fn observe(&mut self, ctx: &ObserveCtx<'_>) {
@@ -434,54 +470,55 @@ impl Contract for Amm {
         if self.valuation.is_some() { METRICS_VALUED } else { METRICS }
     }
 
-    fn measure(&self, _ledger: &Ledger, out: &mut Vec<f64>) {
+    fn measure(&self, _ledger: &Ledger, out: &mut Measure<'_>) {
         let (x, y) = (self.reserve_base, self.reserve_quote);
-        out.extend([
-            self.spot(),
-            x,
-            y,
-            x * y,
-            self.lp_supply,
-            self.volume_quote,
-            self.fees_quote,
-            self.n_swaps as f64,
-        ]);
+        out.set("price", self.spot());
+        out.set("reserve_base", x);
+        out.set("reserve_quote", y);
+        out.set("k", x * y);
+        out.set("lp_supply", self.lp_supply);
+        out.set("volume_quote", self.volume_quote);
+        out.set("fees_quote", self.fees_quote);
+        out.set("n_swaps", self.n_swaps as f64);
         if self.valuation.is_some() {
             let p = self.valuation_price;
             let lp = (x * p + y) / self.lp_supply;
             let hold = self.genesis_per_lp.0 * p + self.genesis_per_lp.1;
-            out.extend([lp, hold, lp / hold - 1.0, y / x / p - 1.0]);
+            out.set("lp_share_value", lp);
+            out.set("hold_share_value", hold);
+            // A valuation price of 0 (a curve with no supply yet) leaves
+            // both ratios undefined: they read 0 until there is a price.
+            let ratio = |a: f64, b: f64| if b > 0.0 && (a / b).is_finite() { a / b - 1.0 } else { 0.0 };
+            out.set("impermanent_loss", ratio(lp, hold));
+            out.set("tracking_error", ratio(y / x, p));
         }
     }
 }
 
 /// Parameters of `kind = "amm"`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    base: String,
-    quote: String,
-    lp_token: String,
-    #[serde(default = "default_fee")]
-    fee: f64,
-    initial_base: f64,
-    initial_quote: f64,
-    #[serde(default = "genesis_lp")]
-    initial_holder: String,
-    #[serde(default)]
-    valuation: Option<String>,
-}
-
-fn default_fee() -> f64 {
-    0.003
-}
-
-fn genesis_lp() -> String {
-    "genesis_lp".into()
-}
-
 /// The `amm` mechanism kind.
 pub struct AmmKind;
+
+const PARAMS: &[Param] = &[
+    Param::asset("base").doc("asset traded (x), priced in quote"),
+    Param::asset("quote").doc("numeraire asset (y)"),
+    Param::asset("lp_token")
+        .doc("asset minted to liquidity providers and burnt on redeem; the pool is its only issuer"),
+    Param::float("fee", 0.0, 1.0)
+        .open_high()
+        .default_float(0.003)
+        .doc("fraction of each swap's input left in the pool for liquidity providers"),
+    Param::positive_amount("initial_base").doc("base reserve x0 created in the pool at genesis"),
+    Param::positive_amount("initial_quote")
+        .doc("quote reserve y0 created in the pool at genesis (initial price y0/x0)"),
+    Param::account("initial_holder", Need::HOLDER)
+        .moves(Way::Forward, "initial LP tokens", "lp_token")
+        .default_str("genesis_lp")
+        .doc("account that receives the initial sqrt(x0·y0) LP tokens"),
+    Param::contract("valuation", Need::PRICED).moves(Way::Reads, "price", "").optional("none").doc(
+        "contract whose price values LP vs holding (e.g. a price_feed); adds lp_share_value, hold_share_value, impermanent_loss, tracking_error",
+    ),
+];
 
 impl MechanismKind for AmmKind {
     fn name(&self) -> &'static str {
@@ -492,59 +529,19 @@ impl MechanismKind for AmmKind {
         "Uniswap-v2-style constant-product pool x·y = k with a swap fee kept in the pool and LP tokens."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "base",
-                ty: "asset name",
-                default: None,
-                doc: "asset traded (x), priced in quote",
-            },
-            ParamDoc { name: "quote", ty: "asset name", default: None, doc: "numeraire asset (y)" },
-            ParamDoc {
-                name: "lp_token",
-                ty: "asset name",
-                default: None,
-                doc: "asset minted to liquidity providers and burnt on redeem; the pool is its only issuer",
-            },
-            ParamDoc {
-                name: "fee",
-                ty: "float in [0, 1)",
-                default: Some("0.003"),
-                doc: "fraction of each swap's input left in the pool for liquidity providers",
-            },
-            ParamDoc {
-                name: "initial_base",
-                ty: "float > 0",
-                default: None,
-                doc: "base reserve x0 created in the pool at genesis",
-            },
-            ParamDoc {
-                name: "initial_quote",
-                ty: "float > 0",
-                default: None,
-                doc: "quote reserve y0 created in the pool at genesis (initial price y0/x0)",
-            },
-            ParamDoc {
-                name: "initial_holder",
-                ty: "account name",
-                default: Some("\"genesis_lp\""),
-                doc: "account that receives the initial sqrt(x0·y0) LP tokens",
-            },
-            ParamDoc {
-                name: "valuation",
-                ty: "contract name",
-                default: Some("none"),
-                doc: "contract whose price values LP vs holding (e.g. a price_feed); adds lp_share_value, hold_share_value, impermanent_loss, tracking_error",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS_VALUED
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let base = ctx.asset("base", &p.base)?;
-        let quote = ctx.asset("quote", &p.quote)?;
-        let lp_token = ctx.asset("lp_token", &p.lp_token)?;
+        let p = ctx.params();
+        let base = ctx.asset_param("base")?;
+        let quote = ctx.asset_param("quote")?;
+        let lp_token = ctx.asset_param("lp_token")?;
         if quote == base {
             return Err(ctx.invalid("quote", "must differ from base"));
         }
@@ -554,35 +551,21 @@ impl MechanismKind for AmmKind {
                 "must be an asset of its own (the pool mints and burns it), not base or quote",
             ));
         }
-        if !(p.fee.is_finite() && (0.0..1.0).contains(&p.fee)) {
-            return Err(ctx.invalid("fee", format!("{} is out of range: must be in [0, 1)", p.fee)));
-        }
-        for (field, v) in [("initial_base", p.initial_base), ("initial_quote", p.initial_quote)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(ctx.invalid(field, format!("{v} is out of range: must be > 0")));
-            }
-        }
-        let valuation = match &p.valuation {
-            Some(name) => Some(ctx.priced_contract("valuation", name)?),
-            None => None,
-        };
+        let valuation = ctx.opt_contract_param("valuation")?;
         let account = ctx.account();
-        let (x0, y0) = (p.initial_base, p.initial_quote);
+        let (x0, y0) = (p.float("initial_base"), p.float("initial_quote"));
         let l0 = (x0 * y0).sqrt();
         if !(l0.is_finite() && l0 > 0.0) {
             return Err(
                 ctx.invalid("initial_quote", "initial_base·initial_quote must be a finite positive number")
             );
         }
-        let holder = ctx.named_account("initial_holder", &p.initial_holder);
-        if holder == account {
-            return Err(ctx.invalid("initial_holder", "must not be the pool itself"));
-        }
+        let holder = ctx.account_param("initial_holder")?;
         ctx.issue(account, base, x0);
         ctx.issue(account, quote, y0);
         ctx.issue(holder, lp_token, l0);
         Ok(Box::new(Amm {
-            curve: ConstantProduct { fee: p.fee },
+            curve: ConstantProduct { fee: p.float("fee") },
             base,
             quote,
             lp_token,
@@ -910,8 +893,7 @@ mod tests {
         prices.0[9] = 4_000.0;
         amm.observe(&ObserveCtx { ledger: &ledger, prices: &prices, tick: 2 });
         assert_eq!(amm.metrics().len(), 12);
-        let mut out = Vec::new();
-        amm.measure(&ledger, &mut out);
+        let out = measured(&amm, &ledger);
         let il = out[10];
         let expected = 2.0 * 2f64.sqrt() / 3.0 - 1.0;
         assert!(close(il, expected, 1e-9), "IL {il} vs {expected}");

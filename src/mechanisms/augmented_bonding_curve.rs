@@ -34,16 +34,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
-use super::bancor::{BancorCurve, CurveTrade, check_positive, check_tribute, curve_buy, curve_sell};
+use super::bancor::{BancorCurve, CurveTrade, curve_buy, curve_sell};
+use super::bonding_curve::{curve_metrics, curve_params};
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AgentId, AssetId, SlotId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::{Need, Param, Way};
+use crate::registry::MechanismKind;
 
 /// Where an augmented bonding curve is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,41 +110,29 @@ pub struct AugmentedBondingCurve {
     pool: AccountId,
     n_trades: u64,
     volume: f64,
+    /// Largest reserve amount one trade moved: the scale the reserve's
+    /// rounding is relative to.
+    largest_flow: f64,
     tributes: f64,
 }
 
 const ACCEPTS: &[Action] = &[Action::Buy, Action::Sell, Action::Redeem];
 
 const METRICS: &[MetricDef] = &[
-    MetricDef { name: "phase", kind: MetricKind::Count, doc: "0 hatch, 1 open, 2 failed" },
-    MetricDef {
-        name: "raised",
-        kind: MetricKind::Float,
-        doc: "reserve raised by the hatch (less redemptions)",
-    },
-    MetricDef {
-        name: "supply",
-        kind: MetricKind::Float,
-        doc: "tokens outstanding from this curve, locked included",
-    },
-    MetricDef {
-        name: "reserve",
-        kind: MetricKind::Float,
-        doc: "reserve balance (hatch escrow before the close)",
-    },
-    MetricDef { name: "price", kind: MetricKind::Float, doc: "hatch price, then κ·R/S" },
-    MetricDef { name: "locked", kind: MetricKind::Float, doc: "hatch tokens still locked (Σ hatch_locked)" },
-    MetricDef {
-        name: "tributes",
-        kind: MetricKind::Float,
-        doc: "paid to the funding pool this tick (hatch tribute, entry and exit tributes)",
-    },
-    MetricDef { name: "n_trades", kind: MetricKind::Count, doc: "buys and sells settled this tick" },
-    MetricDef {
-        name: "volume",
-        kind: MetricKind::Float,
-        doc: "reserve units traded this tick (buys: paid; sells: released)",
-    },
+    MetricDef::stock("phase", "code", "0 hatch, 1 open, 2 failed").count(),
+    MetricDef::stock("raised", "{reserve_asset}", "reserve raised by the hatch (less redemptions)"),
+    MetricDef::stock("supply", "{token}", "tokens outstanding from this curve, locked included"),
+    MetricDef::stock("reserve", "{reserve_asset}", "reserve balance (hatch escrow before the close)"),
+    MetricDef::stock("price", "{reserve_asset}/{token}", "hatch price, then κ·R/S"),
+    MetricDef::stock("locked", "{token}", "hatch tokens still locked (Σ hatch_locked)"),
+    MetricDef::flow(
+        "tributes",
+        "{reserve_asset}",
+        "paid to the funding pool this tick (hatch tribute, entry and exit tributes)",
+    )
+    .at(Timing::Settle),
+    curve_metrics::N_TRADES,
+    curve_metrics::VOLUME,
 ];
 
 impl AugmentedBondingCurve {
@@ -219,6 +207,7 @@ impl AugmentedBondingCurve {
         self.reserve += fill;
         self.n_trades += 1;
         self.volume += fill;
+        self.largest_flow = self.largest_flow.max(fill);
         if d >= room {
             self.raised = self.hatch_goal;
             self.close(ctx.ledger, ctx.tick);
@@ -284,6 +273,7 @@ impl AugmentedBondingCurve {
             Ok(Some(t)) => {
                 self.n_trades += 1;
                 self.volume += t.volume;
+                self.largest_flow = self.largest_flow.max(t.volume);
                 self.tributes += t.fill.fee;
                 Settlement::Filled(t.fill)
             }
@@ -319,6 +309,10 @@ impl AugmentedBondingCurve {
 impl Contract for AugmentedBondingCurve {
     fn accepts(&self) -> &'static [Action] {
         ACCEPTS
+    }
+
+    fn market(&self) -> Option<(AssetId, AssetId)> {
+        Some((self.token, self.reserve_asset))
     }
 
     fn settle(&mut self, tx: &Tx, ctx: &mut SettleCtx<'_>) -> Settlement {
@@ -393,8 +387,9 @@ impl Contract for AugmentedBondingCurve {
     }
 
     fn check(&self, ctx: &CheckCtx<'_>, out: &mut Vec<Violation>) {
+        let scale = self.largest_flow;
         let mut push = |invariant: &str, expected: f64, actual: f64| {
-            if !within_tolerance(expected, actual) {
+            if !within_tolerance_of(expected, actual, scale) {
                 out.push(Violation { source: String::new(), invariant: invariant.into(), expected, actual });
             }
         };
@@ -409,51 +404,55 @@ impl Contract for AugmentedBondingCurve {
         METRICS
     }
 
-    fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
-        out.extend([
-            self.phase.code(),
-            self.raised,
-            self.supply(ledger),
-            self.reserve,
-            self.spot(),
-            self.locked_backing(ledger),
-            self.tributes,
-            self.n_trades as f64,
-            self.volume,
-        ]);
+    fn measure(&self, ledger: &Ledger, out: &mut Measure<'_>) {
+        out.set("phase", self.phase.code());
+        out.set("raised", self.raised);
+        out.set("supply", self.supply(ledger));
+        out.set("reserve", self.reserve);
+        out.set("price", self.spot());
+        out.set("locked", self.locked_backing(ledger));
+        out.set("tributes", self.tributes);
+        out.set("n_trades", self.n_trades as f64);
+        out.set("volume", self.volume);
     }
 }
 
 /// Parameters of `kind = "augmented_bonding_curve"`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    reserve_asset: String,
-    token: String,
-    funding_pool: String,
-    hatch_price: f64,
-    hatch_goal: f64,
-    #[serde(default)]
-    hatch_deadline: Option<u32>,
-    #[serde(default)]
-    hatch_tribute: f64,
-    #[serde(default)]
-    vesting_ticks: u32,
-    kappa: f64,
-    #[serde(default)]
-    entry_tribute: f64,
-    #[serde(default)]
-    exit_tribute: f64,
-    #[serde(default = "hatch_locked")]
-    position: String,
-}
-
-fn hatch_locked() -> String {
-    "hatch_locked".into()
-}
-
 /// The `augmented_bonding_curve` mechanism kind.
 pub struct AugmentedBondingCurveKind;
+
+const PARAMS: &[Param] = &[
+    curve_params::RESERVE_ASSET,
+    curve_params::TOKEN,
+    Param::account("funding_pool", Need::HOLDER)
+        .moves(Way::Forward, "tributes", "reserve_asset")
+        .doc("contract receiving the hatch tribute and the entry/exit tributes (e.g. a treasury)"),
+    Param::float("hatch_price", 1e-9, 1e9).doc("reserve units per token during the hatch"),
+    Param::positive_amount("hatch_goal")
+        .doc("reserve the hatch raises; the buy that reaches it is filled up to it and opens the curve"),
+    Param::ticks("hatch_deadline", 1)
+        .optional("none")
+        .doc("last tick of the hatch; after it an unmet goal fails the hatch and contributors redeem"),
+    Param::float("hatch_tribute", 0.0, 1.0)
+        .open_high()
+        .default_float(0.0)
+        .doc("fraction θ of the hatch funds sent to the funding pool at the close; R0 = (1 − θ)·goal"),
+    Param::ticks("vesting_ticks", 0)
+        .default_int(0)
+        .doc("hatch tokens unlock linearly over this many ticks after the close"),
+    Param::float("kappa", 1.0, 20.0).doc("κ: invariant V = S^κ/R, price = κ·R/S"),
+    Param::float("entry_tribute", 0.0, 1.0)
+        .open_high()
+        .default_float(0.0)
+        .doc("fraction of each open-phase buy paid to the funding pool"),
+    Param::float("exit_tribute", 0.0, 1.0)
+        .open_high()
+        .default_float(0.0)
+        .doc("fraction of each sale's proceeds paid to the funding pool"),
+    Param::name("position")
+        .default_str("hatch_locked")
+        .doc("wallet column of each agent's locked hatch tokens"),
+];
 
 impl MechanismKind for AugmentedBondingCurveKind {
     fn name(&self) -> &'static str {
@@ -464,100 +463,32 @@ impl MechanismKind for AugmentedBondingCurveKind {
         "Commons Stack ABC: a hatch at a fixed price into vesting locked tokens, then a curve with invariant S^κ/R and tributes to a funding pool."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            super::bonding_curve::curve_params::RESERVE_ASSET,
-            super::bonding_curve::curve_params::TOKEN,
-            ParamDoc {
-                name: "funding_pool",
-                ty: "contract name",
-                default: None,
-                doc: "contract receiving the hatch tribute and the entry/exit tributes (e.g. a treasury)",
-            },
-            ParamDoc {
-                name: "hatch_price",
-                ty: "float > 0",
-                default: None,
-                doc: "reserve units per token during the hatch",
-            },
-            ParamDoc {
-                name: "hatch_goal",
-                ty: "float > 0",
-                default: None,
-                doc: "reserve the hatch raises; the buy that reaches it is filled up to it and opens the curve",
-            },
-            ParamDoc {
-                name: "hatch_deadline",
-                ty: "tick >= 1",
-                default: Some("none"),
-                doc: "last tick of the hatch; after it an unmet goal fails the hatch and contributors redeem",
-            },
-            ParamDoc {
-                name: "hatch_tribute",
-                ty: "float in [0, 1)",
-                default: Some("0"),
-                doc: "fraction θ of the hatch funds sent to the funding pool at the close; R0 = (1 − θ)·goal",
-            },
-            ParamDoc {
-                name: "vesting_ticks",
-                ty: "integer >= 0",
-                default: Some("0"),
-                doc: "hatch tokens unlock linearly over this many ticks after the close",
-            },
-            ParamDoc {
-                name: "kappa",
-                ty: "float in [1, 20]",
-                default: None,
-                doc: "κ: invariant V = S^κ/R, price = κ·R/S",
-            },
-            ParamDoc {
-                name: "entry_tribute",
-                ty: "float in [0, 1)",
-                default: Some("0"),
-                doc: "fraction of each open-phase buy paid to the funding pool",
-            },
-            ParamDoc {
-                name: "exit_tribute",
-                ty: "float in [0, 1)",
-                default: Some("0"),
-                doc: "fraction of each sale's proceeds paid to the funding pool",
-            },
-            ParamDoc {
-                name: "position",
-                ty: "name",
-                default: Some("\"hatch_locked\""),
-                doc: "wallet column of each agent's locked hatch tokens",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let reserve_asset = ctx.asset("reserve_asset", &p.reserve_asset)?;
-        let token = ctx.asset("token", &p.token)?;
+        let p = ctx.params();
+        let reserve_asset = ctx.asset_param("reserve_asset")?;
+        let token = ctx.asset_param("token")?;
         if reserve_asset == token {
             return Err(ctx.invalid("token", "must differ from reserve_asset"));
         }
-        let pool = ctx.contract_account("funding_pool", &p.funding_pool)?;
-        check_positive(ctx, "hatch_price", p.hatch_price)?;
-        check_positive(ctx, "hatch_goal", p.hatch_goal)?;
-        if p.hatch_deadline == Some(0) {
-            return Err(ctx.invalid("hatch_deadline", "must be a tick >= 1"));
-        }
-        check_tribute(ctx, "hatch_tribute", p.hatch_tribute)?;
-        check_tribute(ctx, "entry_tribute", p.entry_tribute)?;
-        check_tribute(ctx, "exit_tribute", p.exit_tribute)?;
-        ctx.check_range("kappa", p.kappa, 1.0, 20.0)?;
-        let locked = ctx.add_position("position", &p.position, Some(token))?;
+        let pool = ctx.account_param("funding_pool")?;
+        let locked = ctx.add_position("position", p.str("position"), Some(token))?;
         Ok(Box::new(AugmentedBondingCurve {
-            kappa: p.kappa,
-            hatch_price: p.hatch_price,
-            hatch_goal: p.hatch_goal,
-            hatch_deadline: p.hatch_deadline,
-            hatch_tribute: p.hatch_tribute,
-            vesting_ticks: p.vesting_ticks,
-            entry_tribute: p.entry_tribute,
-            exit_tribute: p.exit_tribute,
+            kappa: p.float("kappa"),
+            hatch_price: p.float("hatch_price"),
+            hatch_goal: p.float("hatch_goal"),
+            hatch_deadline: p.opt_tick("hatch_deadline"),
+            hatch_tribute: p.float("hatch_tribute"),
+            vesting_ticks: p.tick("vesting_ticks"),
+            entry_tribute: p.float("entry_tribute"),
+            exit_tribute: p.float("exit_tribute"),
             phase: AbcPhase::Hatch,
             raised: 0.0,
             reserve: 0.0,
@@ -572,6 +503,7 @@ impl MechanismKind for AugmentedBondingCurveKind {
             pool,
             n_trades: 0,
             volume: 0.0,
+            largest_flow: 0.0,
             tributes: 0.0,
         }))
     }
@@ -632,6 +564,7 @@ mod tests {
                 pool: POOL,
                 n_trades: 0,
                 volume: 0.0,
+                largest_flow: 0.0,
                 tributes: 0.0,
             };
             World { abc, ledger, wallets, tick: 0 }
@@ -812,8 +745,7 @@ mod tests {
         assert!(close(w.abc.reserve(), r2));
         assert!(close(w.ledger.balance(POOL, DAI), pool));
         assert!(close(w.abc.price(&w.ledger).unwrap(), kappa * r2 / (s1 - q)));
-        let mut m = Vec::new();
-        w.abc.measure(&w.ledger, &mut m);
+        let m = measured(&w.abc, &w.ledger);
         assert!(close(m[6], f_in * 2_000.0 + f_out * released), "tributes this tick: {}", m[6]);
         assert!(w.violations().is_empty(), "{:?}", w.violations());
 

@@ -20,15 +20,15 @@
 //! `exp_m1`, accurate for trades much smaller than the reserve); the
 //! identity holds because they compose exactly in real arithmetic.
 
-use serde::Deserialize;
-
+use super::bonding_curve::{curve_metrics, curve_params};
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::Param;
+use crate::registry::MechanismKind;
 
 /// The closed-form constant-reserve-ratio curve, independent of any world,
 /// anchored at `(supply0, reserve0)`. Use it to reason about or test the
@@ -240,22 +240,21 @@ pub struct Bancor {
     treasury: AccountId,
     n_trades: u64,
     volume: f64,
+    /// Largest reserve amount one trade moved: the scale the reserve's
+    /// rounding is relative to.
+    largest_flow: f64,
     tributes: f64,
 }
 
 const ACCEPTS: &[Action] = &[Action::Buy, Action::Sell];
 
 const METRICS: &[MetricDef] = &[
-    MetricDef { name: "supply", kind: MetricKind::Float, doc: "token supply S" },
-    MetricDef { name: "reserve", kind: MetricKind::Float, doc: "reserve balance R" },
-    MetricDef { name: "price", kind: MetricKind::Float, doc: "spot price R/(S·CRR)" },
-    MetricDef { name: "n_trades", kind: MetricKind::Count, doc: "buys and sells settled this tick" },
-    MetricDef {
-        name: "volume",
-        kind: MetricKind::Float,
-        doc: "reserve units traded this tick (buys: paid; sells: released)",
-    },
-    MetricDef { name: "tributes", kind: MetricKind::Float, doc: "tributes paid to the treasury this tick" },
+    curve_metrics::SUPPLY,
+    curve_metrics::RESERVE,
+    MetricDef::stock("price", "{reserve_asset}/{token}", "spot price R/(S·CRR)"),
+    curve_metrics::N_TRADES,
+    curve_metrics::VOLUME,
+    curve_metrics::TRIBUTES,
 ];
 
 impl Bancor {
@@ -275,6 +274,7 @@ impl Bancor {
             Ok(Some(t)) => {
                 self.n_trades += 1;
                 self.volume += t.volume;
+                self.largest_flow = self.largest_flow.max(t.volume);
                 self.tributes += t.fill.fee;
                 Settlement::Filled(t.fill)
             }
@@ -285,6 +285,10 @@ impl Bancor {
 impl Contract for Bancor {
     fn accepts(&self) -> &'static [Action] {
         ACCEPTS
+    }
+
+    fn market(&self) -> Option<(AssetId, AssetId)> {
+        Some((self.token, self.reserve_asset))
     }
 
     fn settle(&mut self, tx: &Tx, ctx: &mut SettleCtx<'_>) -> Settlement {
@@ -338,7 +342,7 @@ impl Contract for Bancor {
     fn check(&self, ctx: &CheckCtx<'_>, out: &mut Vec<Violation>) {
         let expected = self.curve.reserve_at(self.supply);
         let actual = self.reserve(ctx.ledger);
-        if !within_tolerance(expected, actual) {
+        if !within_tolerance_of(expected, actual, self.largest_flow) {
             out.push(Violation {
                 source: String::new(),
                 invariant: "curve_identity".into(),
@@ -352,62 +356,33 @@ impl Contract for Bancor {
         METRICS
     }
 
-    fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
+    fn measure(&self, ledger: &Ledger, out: &mut Measure<'_>) {
         let reserve = self.reserve(ledger);
-        out.extend([
-            self.supply,
-            reserve,
-            reserve / (self.supply * self.curve.reserve_ratio),
-            self.n_trades as f64,
-            self.volume,
-            self.tributes,
-        ]);
+        out.set("supply", self.supply);
+        out.set("reserve", reserve);
+        out.set("price", reserve / (self.supply * self.curve.reserve_ratio));
+        out.set("n_trades", self.n_trades as f64);
+        out.set("volume", self.volume);
+        out.set("tributes", self.tributes);
     }
 }
 
 /// Parameters of `kind = "bancor"`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    reserve_asset: String,
-    token: String,
-    reserve_ratio: f64,
-    initial_supply: f64,
-    initial_reserve: f64,
-    #[serde(default = "hatch")]
-    initial_holder: String,
-    #[serde(default)]
-    entry_tribute: f64,
-    #[serde(default)]
-    exit_tribute: f64,
-    #[serde(default)]
-    treasury: Option<String>,
-}
-
-fn hatch() -> String {
-    "hatch".into()
-}
-
-/// Checks a tribute lies in `[0, 1)`.
-pub(crate) fn check_tribute(ctx: &ContractBuilder<'_>, field: &str, f: f64) -> Result<(), ScenarioError> {
-    if f.is_finite() && (0.0..1.0).contains(&f) {
-        Ok(())
-    } else {
-        Err(ctx.invalid(field, format!("{f} is out of range: must be in [0, 1)")))
-    }
-}
-
-/// Checks a value is finite and `> 0`.
-pub(crate) fn check_positive(ctx: &ContractBuilder<'_>, field: &str, v: f64) -> Result<(), ScenarioError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(ctx.invalid(field, format!("{v} is out of range: must be a finite number > 0")))
-    }
-}
-
 /// The `bancor` mechanism kind.
 pub struct BancorKind;
+
+const PARAMS: &[Param] = &[
+    curve_params::RESERVE_ASSET,
+    curve_params::TOKEN,
+    Param::float("reserve_ratio", 1e-6, 1.0)
+        .doc("CRR: reserve / (price·supply); 1 = constant price, 0.5 = linear price"),
+    Param::positive_amount("initial_supply").doc("supply S0 issued at genesis to initial_holder"),
+    Param::positive_amount("initial_reserve").doc("reserve R0 issued at genesis into the contract's account"),
+    curve_params::INITIAL_HOLDER,
+    curve_params::ENTRY_TRIBUTE,
+    curve_params::EXIT_TRIBUTE,
+    curve_params::TREASURY,
+];
 
 impl MechanismKind for BancorKind {
     fn name(&self) -> &'static str {
@@ -418,81 +393,39 @@ impl MechanismKind for BancorKind {
         "Bancor curve with a constant reserve ratio: price = R/(S·CRR); mints on buy, burns on sell, tributes to a treasury."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            super::bonding_curve::curve_params::RESERVE_ASSET,
-            super::bonding_curve::curve_params::TOKEN,
-            ParamDoc {
-                name: "reserve_ratio",
-                ty: "float in (0, 1]",
-                default: None,
-                doc: "CRR: reserve / (price·supply); 1 = constant price, 0.5 = linear price",
-            },
-            ParamDoc {
-                name: "initial_supply",
-                ty: "float > 0",
-                default: None,
-                doc: "supply S0 issued at genesis to initial_holder",
-            },
-            ParamDoc {
-                name: "initial_reserve",
-                ty: "float > 0",
-                default: None,
-                doc: "reserve R0 issued at genesis into the contract's account",
-            },
-            super::bonding_curve::curve_params::INITIAL_HOLDER,
-            super::bonding_curve::curve_params::ENTRY_TRIBUTE,
-            super::bonding_curve::curve_params::EXIT_TRIBUTE,
-            super::bonding_curve::curve_params::TREASURY,
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let reserve_asset = ctx.asset("reserve_asset", &p.reserve_asset)?;
-        let token = ctx.asset("token", &p.token)?;
+        let p = ctx.params();
+        let reserve_asset = ctx.asset_param("reserve_asset")?;
+        let token = ctx.asset_param("token")?;
         if reserve_asset == token {
             return Err(ctx.invalid("token", "must differ from reserve_asset"));
         }
-        if !(p.reserve_ratio.is_finite() && p.reserve_ratio > 0.0 && p.reserve_ratio <= 1.0) {
-            return Err(ctx.invalid(
-                "reserve_ratio",
-                format!("{} is out of range: must be in (0, 1]", p.reserve_ratio),
-            ));
-        }
-        check_positive(ctx, "initial_supply", p.initial_supply)?;
-        check_positive(ctx, "initial_reserve", p.initial_reserve)?;
-        check_tribute(ctx, "entry_tribute", p.entry_tribute)?;
-        check_tribute(ctx, "exit_tribute", p.exit_tribute)?;
-        let treasury = match &p.treasury {
-            Some(name) => ctx.contract_account("treasury", name)?,
-            None if p.entry_tribute > 0.0 || p.exit_tribute > 0.0 => {
-                return Err(ctx.invalid(
-                    "treasury",
-                    "required when a tribute is above 0: name the contract that receives tributes",
-                ));
-            }
-            None => ctx.account(),
-        };
+        let treasury = curve_params::treasury(ctx, &p)?;
         let account = ctx.account();
-        let holder = ctx.named_account("initial_holder", &p.initial_holder);
-        ctx.issue(holder, token, p.initial_supply);
-        ctx.issue(account, reserve_asset, p.initial_reserve);
+        let holder = ctx.account_param("initial_holder")?;
+        let (supply0, reserve0) = (p.float("initial_supply"), p.float("initial_reserve"));
+        ctx.issue(holder, token, supply0);
+        ctx.issue(account, reserve_asset, reserve0);
         Ok(Box::new(Bancor {
-            curve: BancorCurve {
-                reserve_ratio: p.reserve_ratio,
-                supply0: p.initial_supply,
-                reserve0: p.initial_reserve,
-            },
-            supply: p.initial_supply,
-            entry_tribute: p.entry_tribute,
-            exit_tribute: p.exit_tribute,
+            curve: BancorCurve { reserve_ratio: p.float("reserve_ratio"), supply0, reserve0 },
+            supply: supply0,
+            entry_tribute: p.float("entry_tribute"),
+            exit_tribute: p.float("exit_tribute"),
             reserve_asset,
             token,
             account,
             treasury,
             n_trades: 0,
             volume: 0.0,
+            largest_flow: 0.0,
             tributes: 0.0,
         }))
     }
@@ -530,6 +463,7 @@ mod tests {
             treasury: AccountId(1),
             n_trades: 0,
             volume: 0.0,
+            largest_flow: 0.0,
             tributes: 0.0,
         };
         (b, ledger)

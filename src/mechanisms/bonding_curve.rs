@@ -7,15 +7,14 @@
 //! tokens burns them and releases `x = reserve(S) − reserve(S−q)`, of which
 //! `f_out·x` goes to the treasury.
 
-use serde::Deserialize;
-
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::{MAX_AMOUNT, Param};
+use crate::registry::MechanismKind;
 
 /// The closed-form curve, independent of any world: use it to reason about
 /// or test the mechanism.
@@ -131,23 +130,47 @@ pub struct BondingCurve {
     treasury: AccountId,
     n_trades: u64,
     volume: f64,
+    /// Largest reserve amount one trade moved: the scale the reserve's
+    /// rounding is relative to.
+    largest_flow: f64,
     tributes: f64,
 }
 
 const ACCEPTS: &[Action] = &[Action::Buy, Action::Sell];
 
 const METRICS: &[MetricDef] = &[
-    MetricDef { name: "supply", kind: MetricKind::Float, doc: "token supply S" },
-    MetricDef { name: "reserve", kind: MetricKind::Float, doc: "reserve balance" },
-    MetricDef { name: "price", kind: MetricKind::Float, doc: "spot price m·S^k" },
-    MetricDef { name: "n_trades", kind: MetricKind::Count, doc: "buys and sells settled this tick" },
-    MetricDef {
-        name: "volume",
-        kind: MetricKind::Float,
-        doc: "reserve units traded this tick (buys: paid; sells: released)",
-    },
-    MetricDef { name: "tributes", kind: MetricKind::Float, doc: "tributes paid to the treasury this tick" },
+    curve_metrics::SUPPLY,
+    curve_metrics::RESERVE,
+    MetricDef::stock("price", "{reserve_asset}/{token}", "spot price m·S^k"),
+    curve_metrics::N_TRADES,
+    curve_metrics::VOLUME,
+    curve_metrics::TRIBUTES,
 ];
+
+/// Metrics every curve kind (`bonding_curve`, `bancor`,
+/// `augmented_bonding_curve`) reports the same way, defined once.
+pub(crate) mod curve_metrics {
+    use crate::engine::contract::{MetricDef, Timing};
+
+    /// Tokens outstanding.
+    pub const SUPPLY: MetricDef = MetricDef::stock("supply", "{token}", "token supply S");
+    /// The reserve held.
+    pub const RESERVE: MetricDef = MetricDef::stock("reserve", "{reserve_asset}", "reserve balance R");
+    /// Trades of the tick.
+    pub const N_TRADES: MetricDef =
+        MetricDef::flow("n_trades", "count", "buys and sells settled this tick").count().at(Timing::Settle);
+    /// Reserve traded in the tick.
+    pub const VOLUME: MetricDef = MetricDef::flow(
+        "volume",
+        "{reserve_asset}",
+        "reserve units traded this tick (buys: paid; sells: released)",
+    )
+    .at(Timing::Settle);
+    /// Tributes of the tick.
+    pub const TRIBUTES: MetricDef =
+        MetricDef::flow("tributes", "{reserve_asset}", "tributes paid to the treasury this tick")
+            .at(Timing::Settle);
+}
 
 impl BondingCurve {
     fn reserve(&self, ledger: &Ledger) -> f64 {
@@ -175,6 +198,7 @@ impl BondingCurve {
         self.supply += minted;
         self.n_trades += 1;
         self.volume += d;
+        self.largest_flow = self.largest_flow.max(d);
         self.tributes += tribute;
         Settlement::Filled(Fill { amount_in: d, amount_out: minted, fee: tribute })
     }
@@ -202,6 +226,7 @@ impl BondingCurve {
         self.supply = new_supply;
         self.n_trades += 1;
         self.volume += released;
+        self.largest_flow = self.largest_flow.max(released);
         self.tributes += tribute;
         Settlement::Filled(Fill { amount_in: q, amount_out: released - tribute, fee: tribute })
     }
@@ -210,6 +235,10 @@ impl BondingCurve {
 impl Contract for BondingCurve {
     fn accepts(&self) -> &'static [Action] {
         ACCEPTS
+    }
+
+    fn market(&self) -> Option<(AssetId, AssetId)> {
+        Some((self.token, self.reserve_asset))
     }
 
     fn settle(&mut self, tx: &Tx, ctx: &mut SettleCtx<'_>) -> Settlement {
@@ -237,7 +266,7 @@ impl Contract for BondingCurve {
     fn check(&self, ctx: &CheckCtx<'_>, out: &mut Vec<Violation>) {
         let expected = self.curve.reserve_at(self.supply);
         let actual = self.reserve(ctx.ledger);
-        if !within_tolerance(expected, actual) {
+        if !within_tolerance_of(expected, actual, self.largest_flow) {
             out.push(Violation {
                 source: String::new(),
                 invariant: "curve_identity".into(),
@@ -251,88 +280,75 @@ impl Contract for BondingCurve {
         METRICS
     }
 
-    fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
-        out.extend([
-            self.supply,
-            self.reserve(ledger),
-            self.curve.price(self.supply),
-            self.n_trades as f64,
-            self.volume,
-            self.tributes,
-        ]);
+    fn measure(&self, ledger: &Ledger, out: &mut Measure<'_>) {
+        out.set("supply", self.supply);
+        out.set("reserve", self.reserve(ledger));
+        out.set("price", self.curve.price(self.supply));
+        out.set("n_trades", self.n_trades as f64);
+        out.set("volume", self.volume);
+        out.set("tributes", self.tributes);
     }
 }
 
 /// Parameters of `kind = "bonding_curve"`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    reserve_asset: String,
-    token: String,
-    #[serde(default = "one")]
-    exponent: f64,
-    slope: f64,
-    #[serde(default)]
-    initial_supply: f64,
-    #[serde(default = "hatch")]
-    initial_holder: String,
-    #[serde(default)]
-    entry_tribute: f64,
-    #[serde(default)]
-    exit_tribute: f64,
-    #[serde(default)]
-    treasury: Option<String>,
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-fn hatch() -> String {
-    "hatch".into()
-}
-
 /// Parameters every curve kind (`bonding_curve`, `bancor`,
-/// `augmented_bonding_curve`) documents the same way, defined once.
+/// `augmented_bonding_curve`) declares the same way, defined once.
 pub(crate) mod curve_params {
-    use crate::registry::ParamDoc;
+    use crate::params::{Need, Param, Way};
 
-    pub(crate) const RESERVE_ASSET: ParamDoc = ParamDoc {
-        name: "reserve_asset",
-        ty: "asset name",
-        default: None,
-        doc: "asset paid in and held as reserve",
-    };
-    pub(crate) const TOKEN: ParamDoc =
-        ParamDoc { name: "token", ty: "asset name", default: None, doc: "asset the curve mints and burns" };
-    pub(crate) const INITIAL_HOLDER: ParamDoc = ParamDoc {
-        name: "initial_holder",
-        ty: "account name",
-        default: Some("\"hatch\""),
-        doc: "account that receives the initial supply",
-    };
-    pub(crate) const ENTRY_TRIBUTE: ParamDoc = ParamDoc {
-        name: "entry_tribute",
-        ty: "float in [0, 1)",
-        default: Some("0"),
-        doc: "fraction of each buy paid to the treasury",
-    };
-    pub(crate) const EXIT_TRIBUTE: ParamDoc = ParamDoc {
-        name: "exit_tribute",
-        ty: "float in [0, 1)",
-        default: Some("0"),
-        doc: "fraction of each sale's proceeds paid to the treasury",
-    };
-    pub(crate) const TREASURY: ParamDoc = ParamDoc {
-        name: "treasury",
-        ty: "contract name",
-        default: Some("none"),
-        doc: "contract receiving tributes (required if a tribute > 0)",
-    };
+    pub(crate) const RESERVE_ASSET: Param =
+        Param::asset("reserve_asset").doc("asset paid in and held as reserve");
+    pub(crate) const TOKEN: Param = Param::asset("token").doc("asset the curve mints and burns");
+    pub(crate) const INITIAL_HOLDER: Param = Param::account("initial_holder", Need::HOLDER)
+        .moves(Way::Forward, "initial supply", "token")
+        .default_str("hatch")
+        .doc("account that receives the initial supply");
+    pub(crate) const ENTRY_TRIBUTE: Param = Param::float("entry_tribute", 0.0, 1.0)
+        .open_high()
+        .default_float(0.0)
+        .doc("fraction of each buy paid to the treasury");
+    pub(crate) const EXIT_TRIBUTE: Param = Param::float("exit_tribute", 0.0, 1.0)
+        .open_high()
+        .default_float(0.0)
+        .doc("fraction of each sale's proceeds paid to the treasury");
+    pub(crate) const TREASURY: Param = Param::account("treasury", Need::HOLDER)
+        .moves(Way::Forward, "tributes", "reserve_asset")
+        .optional("none")
+        .doc("contract or account receiving tributes (required if a tribute > 0)");
+
+    /// The tribute receiver: `treasury`, required when a tribute is above 0
+    /// (else the curve's own account, which then receives nothing).
+    pub(crate) fn treasury(
+        ctx: &mut crate::engine::build::ContractBuilder<'_>,
+        p: &crate::params::Values,
+    ) -> Result<crate::engine::ids::AccountId, crate::error::ScenarioError> {
+        match ctx.opt_account_param("treasury")? {
+            Some(account) => Ok(account),
+            None if p.float("entry_tribute") > 0.0 || p.float("exit_tribute") > 0.0 => Err(ctx.invalid(
+                "treasury",
+                "required when a tribute is above 0: name the contract that receives tributes",
+            )),
+            None => Ok(ctx.account()),
+        }
+    }
 }
 
 /// The `bonding_curve` mechanism kind.
 pub struct BondingCurveKind;
+
+const PARAMS: &[Param] = &[
+    curve_params::RESERVE_ASSET,
+    curve_params::TOKEN,
+    Param::float("exponent", 0.0, 10.0).default_float(1.0).doc("k in price = m·S^k"),
+    Param::float("slope", 1e-12, 1e12).doc("m in price = m·S^k"),
+    Param::amount("initial_supply")
+        .default_float(0.0)
+        .doc("supply S0 minted at genesis to initial_holder, backed by reserve(S0)"),
+    curve_params::INITIAL_HOLDER,
+    curve_params::ENTRY_TRIBUTE,
+    curve_params::EXIT_TRIBUTE,
+    curve_params::TREASURY,
+];
 
 impl MechanismKind for BondingCurveKind {
     fn name(&self) -> &'static str {
@@ -343,73 +359,47 @@ impl MechanismKind for BondingCurveKind {
         "Power bonding curve price = slope·supply^exponent; mints on buy, burns on sell, tributes to a treasury."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            curve_params::RESERVE_ASSET,
-            curve_params::TOKEN,
-            ParamDoc {
-                name: "exponent",
-                ty: "float in [0, 10]",
-                default: Some("1.0"),
-                doc: "k in price = m·S^k",
-            },
-            ParamDoc { name: "slope", ty: "float > 0", default: None, doc: "m in price = m·S^k" },
-            ParamDoc {
-                name: "initial_supply",
-                ty: "float >= 0",
-                default: Some("0"),
-                doc: "supply S0 minted at genesis to initial_holder, backed by reserve(S0)",
-            },
-            curve_params::INITIAL_HOLDER,
-            curve_params::ENTRY_TRIBUTE,
-            curve_params::EXIT_TRIBUTE,
-            curve_params::TREASURY,
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let reserve_asset = ctx.asset("reserve_asset", &p.reserve_asset)?;
-        let token = ctx.asset("token", &p.token)?;
+        let p = ctx.params();
+        let reserve_asset = ctx.asset_param("reserve_asset")?;
+        let token = ctx.asset_param("token")?;
         if reserve_asset == token {
             return Err(ctx.invalid("token", "must differ from reserve_asset"));
         }
-        ctx.check_range("exponent", p.exponent, 0.0, 10.0)?;
-        if !(p.slope.is_finite() && p.slope > 0.0) {
-            return Err(ctx.invalid("slope", format!("{} is out of range: must be > 0", p.slope)));
+        let treasury = curve_params::treasury(ctx, &p)?;
+        let curve = PowerCurve { exponent: p.float("exponent"), slope: p.float("slope") };
+        let supply = p.float("initial_supply");
+        let reserve = curve.reserve_at(supply);
+        if reserve.is_nan() || reserve > MAX_AMOUNT {
+            return Err(ctx.invalid(
+                "initial_supply",
+                format!("backing {supply} tokens needs a reserve of {reserve}, above the limit {MAX_AMOUNT}"),
+            ));
         }
-        ctx.check_range("initial_supply", p.initial_supply, 0.0, f64::MAX)?;
-        for (field, f) in [("entry_tribute", p.entry_tribute), ("exit_tribute", p.exit_tribute)] {
-            if !(f.is_finite() && (0.0..1.0).contains(&f)) {
-                return Err(ctx.invalid(field, format!("{f} is out of range: must be in [0, 1)")));
-            }
-        }
-        let treasury = match &p.treasury {
-            Some(name) => ctx.contract_account("treasury", name)?,
-            None if p.entry_tribute > 0.0 || p.exit_tribute > 0.0 => {
-                return Err(ctx.invalid(
-                    "treasury",
-                    "required when a tribute is above 0: name the contract that receives tributes",
-                ));
-            }
-            None => ctx.account(),
-        };
-        let curve = PowerCurve { exponent: p.exponent, slope: p.slope };
         let account = ctx.account();
-        let holder = ctx.named_account("initial_holder", &p.initial_holder);
-        ctx.issue(holder, token, p.initial_supply);
-        ctx.issue(account, reserve_asset, curve.reserve_at(p.initial_supply));
+        let holder = ctx.account_param("initial_holder")?;
+        ctx.issue(holder, token, supply);
+        ctx.issue(account, reserve_asset, reserve);
         Ok(Box::new(BondingCurve {
             curve,
-            supply: p.initial_supply,
-            entry_tribute: p.entry_tribute,
-            exit_tribute: p.exit_tribute,
+            supply,
+            entry_tribute: p.float("entry_tribute"),
+            exit_tribute: p.float("exit_tribute"),
             reserve_asset,
             token,
             account,
             treasury,
             n_trades: 0,
             volume: 0.0,
+            largest_flow: 0.0,
             tributes: 0.0,
         }))
     }
@@ -446,6 +436,7 @@ mod tests {
             treasury: AccountId(1),
             n_trades: 0,
             volume: 0.0,
+            largest_flow: 0.0,
             tributes: 0.0,
         };
         (bc, ledger)

@@ -25,14 +25,13 @@
 //! whose treasury is the emission's recipient, with the pool's `rate = 1`,
 //! the pool pays out each tick's whole emission in the same tick.
 
-use serde::Deserialize;
-
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::{Need, Param, Way};
+use crate::registry::MechanismKind;
 
 /// The shape of an emission schedule.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -151,13 +150,14 @@ pub struct Emission {
 }
 
 const METRICS: &[MetricDef] = &[
-    MetricDef { name: "emitted", kind: MetricKind::Float, doc: "tokens minted this tick" },
-    MetricDef { name: "total_emitted", kind: MetricKind::Float, doc: "tokens minted since the start" },
-    MetricDef {
-        name: "inflation",
-        kind: MetricKind::Float,
-        doc: "annualised supply growth from this tick's mint: emitted / supply before it · ticks_per_year",
-    },
+    MetricDef::flow("emitted", "{token}", "tokens minted this tick").at(Timing::Accrue),
+    MetricDef::stock("total_emitted", "{token}", "tokens minted since the start"),
+    MetricDef::flow(
+        "inflation",
+        "1/year",
+        "annualised supply growth from this tick's mint: emitted / supply just before it · ticks_per_year",
+    )
+    .at(Timing::Accrue),
 ];
 
 impl Emission {
@@ -207,54 +207,39 @@ impl Contract for Emission {
         METRICS
     }
 
-    fn measure(&self, _ledger: &Ledger, out: &mut Vec<f64>) {
-        out.extend([self.emitted, self.total_emitted, self.inflation]);
+    fn measure(&self, _ledger: &Ledger, out: &mut Measure<'_>) {
+        out.set("emitted", self.emitted);
+        out.set("total_emitted", self.total_emitted);
+        out.set("inflation", self.inflation);
     }
-}
-
-/// `schedule = "…"`.
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Shape {
-    Constant,
-    Exponential,
-    Halving,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    token: String,
-    recipient: String,
-    #[serde(default = "constant")]
-    schedule: Shape,
-    amount: f64,
-    #[serde(default)]
-    decay: Option<f64>,
-    #[serde(default)]
-    halving_ticks: Option<u32>,
-    #[serde(default = "first_tick")]
-    start_tick: u32,
-    #[serde(default)]
-    max_supply: Option<f64>,
-    #[serde(default = "year")]
-    ticks_per_year: f64,
-}
-
-fn constant() -> Shape {
-    Shape::Constant
-}
-
-fn first_tick() -> u32 {
-    1
-}
-
-fn year() -> f64 {
-    365.0
 }
 
 /// The `emission` mechanism kind.
 pub struct EmissionKind;
+
+const PARAMS: &[Param] = &[
+    Param::asset("token").doc("asset minted"),
+    Param::account("recipient", Need::HOLDER).moves(Way::Forward, "emissions", "token").doc(
+        "account that receives the emission, e.g. a rewards treasury (a name that is no contract is a named account)",
+    ),
+    Param::choice("schedule", &["constant", "exponential", "halving"])
+        .default_str("constant")
+        .doc("shape of the per-tick amount"),
+    Param::amount("amount").doc("tokens minted in the first tick"),
+    Param::float("decay", 0.0, 1.0)
+        .optional("none; required with schedule = \"exponential\"")
+        .only_with("schedule", &["exponential"])
+        .doc("amount_n = amount·(1−decay)^(n−1)"),
+    Param::ticks("halving_ticks", 1)
+        .optional("none; required with schedule = \"halving\"")
+        .only_with("schedule", &["halving"])
+        .doc("amount_n = amount / 2^floor((n−1)/halving_ticks)"),
+    Param::ticks("start_tick", 1).default_int(1).doc("tick of the first emission"),
+    Param::amount("max_supply")
+        .optional("none")
+        .doc("cap on the total emitted; the emission that crosses it is truncated"),
+    Param::float("ticks_per_year", 0.0, 1e9).open_low().default_float(365.0).doc("ticks in a year, to annualise `inflation`"),
+];
 
 impl MechanismKind for EmissionKind {
     fn name(&self) -> &'static str {
@@ -265,121 +250,46 @@ impl MechanismKind for EmissionKind {
         "Mints a token every tick into a recipient account on a constant, exponential-decay or halving schedule, optionally capped."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc { name: "token", ty: "asset name", default: None, doc: "asset minted" },
-            ParamDoc {
-                name: "recipient",
-                ty: "contract or account name",
-                default: None,
-                doc: "account that receives the emission, e.g. a rewards treasury (a name that is no contract is a named account)",
-            },
-            ParamDoc {
-                name: "schedule",
-                ty: "\"constant\" | \"exponential\" | \"halving\"",
-                default: Some("\"constant\""),
-                doc: "shape of the per-tick amount",
-            },
-            ParamDoc {
-                name: "amount",
-                ty: "float >= 0",
-                default: None,
-                doc: "tokens minted in the first tick",
-            },
-            ParamDoc {
-                name: "decay",
-                ty: "float in [0, 1]",
-                default: Some("none; required with schedule = \"exponential\""),
-                doc: "exponential only: amount_n = amount·(1−decay)^(n−1)",
-            },
-            ParamDoc {
-                name: "halving_ticks",
-                ty: "integer >= 1",
-                default: Some("none; required with schedule = \"halving\""),
-                doc: "halving only: amount_n = amount / 2^floor((n−1)/halving_ticks)",
-            },
-            ParamDoc {
-                name: "start_tick",
-                ty: "integer >= 1",
-                default: Some("1"),
-                doc: "tick of the first emission",
-            },
-            ParamDoc {
-                name: "max_supply",
-                ty: "float >= 0",
-                default: Some("none"),
-                doc: "cap on the total emitted; the emission that crosses it is truncated",
-            },
-            ParamDoc {
-                name: "ticks_per_year",
-                ty: "float > 0",
-                default: Some("365"),
-                doc: "ticks in a year, to annualise `inflation`",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let token = ctx.asset("token", &p.token)?;
-        if p.recipient == ctx.name() {
-            return Err(ctx.invalid("recipient", "an emission cannot mint into its own account"));
-        }
-        let recipient = ctx.named_account("recipient", &p.recipient);
-        ctx.check_range("amount", p.amount, 0.0, f64::MAX)?;
-        let stray = |field: &str, used_by: &str| {
-            ctx.invalid(
-                field,
-                format!("is only used with schedule = \"{used_by}\"; remove it or change `schedule`"),
-            )
+        let p = ctx.params();
+        let token = ctx.asset_param("token")?;
+        let recipient = ctx.account_param("recipient")?;
+        let required = |field: &str, value: Option<u64>| {
+            value.ok_or_else(|| {
+                ctx.invalid(field, format!("required with schedule = \"{}\"", p.choice("schedule")))
+            })
         };
-        let curve = match p.schedule {
-            Shape::Constant => Curve::Constant,
-            Shape::Exponential => {
+        let curve = match p.choice("schedule") {
+            "exponential" => {
                 let decay = p
-                    .decay
+                    .opt_float("decay")
                     .ok_or_else(|| ctx.invalid("decay", "required with schedule = \"exponential\""))?;
-                ctx.check_range("decay", decay, 0.0, 1.0)?;
                 Curve::Exponential { decay }
             }
-            Shape::Halving => {
-                let halving_ticks = p
-                    .halving_ticks
-                    .ok_or_else(|| ctx.invalid("halving_ticks", "required with schedule = \"halving\""))?;
-                if halving_ticks == 0 {
-                    return Err(ctx.invalid("halving_ticks", "0 is out of range: must be at least 1"));
-                }
-                Curve::Halving { halving_ticks }
-            }
+            "halving" => Curve::Halving {
+                halving_ticks: required("halving_ticks", p.opt_int("halving_ticks"))? as u32,
+            },
+            _ => Curve::Constant,
         };
-        if p.decay.is_some() && p.schedule != Shape::Exponential {
-            return Err(stray("decay", "exponential"));
-        }
-        if p.halving_ticks.is_some() && p.schedule != Shape::Halving {
-            return Err(stray("halving_ticks", "halving"));
-        }
-        if p.start_tick == 0 {
-            return Err(ctx.invalid("start_tick", "0 is out of range: ticks count from 1"));
-        }
-        if let Some(m) = p.max_supply {
-            ctx.check_range("max_supply", m, 0.0, f64::MAX)?;
-        }
-        if !(p.ticks_per_year.is_finite() && p.ticks_per_year > 0.0) {
-            return Err(
-                ctx.invalid("ticks_per_year", format!("{} is out of range: must be > 0", p.ticks_per_year))
-            );
-        }
         let schedule = Schedule {
-            amount: p.amount,
+            amount: p.float("amount"),
             curve,
-            start_tick: p.start_tick,
-            max_supply: p.max_supply.unwrap_or(f64::INFINITY),
+            start_tick: p.tick("start_tick"),
+            max_supply: p.opt_float("max_supply").unwrap_or(f64::INFINITY),
         };
         Ok(Box::new(Emission {
             schedule,
             token,
             recipient,
-            ticks_per_year: p.ticks_per_year,
+            ticks_per_year: p.float("ticks_per_year"),
             emitted: 0.0,
             total_emitted: 0.0,
             inflation: 0.0,

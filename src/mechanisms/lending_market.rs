@@ -41,15 +41,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::{Need, Param, Way};
+use crate::registry::MechanismKind;
 
 /// The kinked (jump) interest-rate model, independent of any world.
 ///
@@ -226,34 +225,27 @@ const ACCEPTS: &[Action] =
     &[Action::Deposit, Action::Redeem, Action::Borrow, Action::Repay, Action::Liquidate];
 
 const METRICS: &[MetricDef] = &[
-    MetricDef {
-        name: "oracle_price",
-        kind: MetricKind::Float,
-        doc: "oracle price this tick (debt per collateral)",
-    },
-    MetricDef { name: "utilisation", kind: MetricKind::Float, doc: "total debt / (cash + total debt)" },
-    MetricDef {
-        name: "borrow_rate",
-        kind: MetricKind::Float,
-        doc: "annual borrow rate at the current utilisation",
-    },
-    MetricDef { name: "total_debt", kind: MetricKind::Float, doc: "debt outstanding, interest included" },
-    MetricDef { name: "total_collateral", kind: MetricKind::Float, doc: "collateral deposited" },
-    MetricDef { name: "cash", kind: MetricKind::Float, doc: "debt asset available to borrow" },
-    MetricDef {
-        name: "n_unhealthy",
-        kind: MetricKind::Count,
-        doc: "loans with health factor < 1 at the start of the tick",
-    },
-    MetricDef {
-        name: "shortfall",
-        kind: MetricKind::Float,
-        doc: "debt its collateral no longer covers, Σ max(0, d − c·p), at the start of the tick",
-    },
-    MetricDef { name: "n_liquidations", kind: MetricKind::Count, doc: "liquidations settled this tick" },
-    MetricDef { name: "liquidated_collateral", kind: MetricKind::Float, doc: "collateral seized this tick" },
-    MetricDef { name: "bad_debt", kind: MetricKind::Float, doc: "debt written off so far (cumulative)" },
-    MetricDef { name: "interest", kind: MetricKind::Float, doc: "interest accrued this tick" },
+    MetricDef::stock("oracle_price", "{debt}/{collateral}", "oracle price this tick (debt per collateral)")
+        .at(Timing::Observe),
+    MetricDef::stock("utilisation", "1", "total debt / (cash + total debt)"),
+    MetricDef::stock("borrow_rate", "1/year", "annual borrow rate at the current utilisation"),
+    MetricDef::stock("total_debt", "{debt}", "debt outstanding, interest included"),
+    MetricDef::stock("total_collateral", "{collateral}", "collateral deposited"),
+    MetricDef::stock("cash", "{debt}", "debt asset available to borrow"),
+    MetricDef::stock("n_unhealthy", "count", "loans with health factor < 1 at the oracle price of the tick")
+        .count()
+        .at(Timing::Observe),
+    MetricDef::stock(
+        "shortfall",
+        "{debt}",
+        "debt its collateral no longer covers at the oracle price, Σ max(0, d − c·p)",
+    )
+    .at(Timing::Observe),
+    MetricDef::flow("n_liquidations", "count", "liquidations settled this tick").count().at(Timing::Settle),
+    MetricDef::flow("liquidated_collateral", "{collateral}", "collateral seized this tick")
+        .at(Timing::Settle),
+    MetricDef::stock("bad_debt", "{debt}", "debt written off so far (cumulative)"),
+    MetricDef::flow("interest", "{debt}", "interest accrued this tick").at(Timing::Accrue),
 ];
 
 impl LendingMarket {
@@ -605,72 +597,61 @@ impl Contract for LendingMarket {
         METRICS
     }
 
-    fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
-        out.extend([
-            self.price,
-            self.utilisation(),
-            self.borrow_rate(),
-            self.total_debt(),
-            self.collateral_total(ledger),
-            self.cash,
-            self.unhealthy.len() as f64,
-            self.shortfall,
-            self.n_liquidations as f64,
-            self.liquidated_collateral,
-            self.bad_debt_total,
-            self.interest,
-        ]);
+    fn measure(&self, ledger: &Ledger, out: &mut Measure<'_>) {
+        out.set("oracle_price", self.price);
+        out.set("utilisation", self.utilisation());
+        out.set("borrow_rate", self.borrow_rate());
+        out.set("total_debt", self.total_debt());
+        out.set("total_collateral", self.collateral_total(ledger));
+        out.set("cash", self.cash);
+        out.set("n_unhealthy", self.unhealthy.len() as f64);
+        out.set("shortfall", self.shortfall);
+        out.set("n_liquidations", self.n_liquidations as f64);
+        out.set("liquidated_collateral", self.liquidated_collateral);
+        out.set("bad_debt", self.bad_debt_total);
+        out.set("interest", self.interest);
     }
 }
 
 /// Parameters of `kind = "lending_market"`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    collateral: String,
-    debt: String,
-    oracle: String,
-    #[serde(default)]
-    initial_liquidity: f64,
-    max_ltv: f64,
-    liquidation_threshold: f64,
-    #[serde(default = "default_bonus")]
-    liquidation_bonus: f64,
-    #[serde(default = "default_close_factor")]
-    close_factor: f64,
-    #[serde(default)]
-    base_rate: f64,
-    #[serde(default = "default_slope1")]
-    slope1: f64,
-    #[serde(default = "default_kink")]
-    kink: f64,
-    #[serde(default = "default_slope2")]
-    slope2: f64,
-    #[serde(default = "default_ticks_per_year")]
-    ticks_per_year: f64,
-}
-
-fn default_bonus() -> f64 {
-    0.05
-}
-fn default_close_factor() -> f64 {
-    0.5
-}
-fn default_slope1() -> f64 {
-    0.04
-}
-fn default_kink() -> f64 {
-    0.8
-}
-fn default_slope2() -> f64 {
-    0.75
-}
-fn default_ticks_per_year() -> f64 {
-    365.0
-}
-
 /// The `lending_market` mechanism kind.
 pub struct LendingMarketKind;
+
+const PARAMS: &[Param] = &[
+    Param::asset("collateral").doc("asset deposited as collateral"),
+    Param::asset("debt").stock("cash").doc("asset lent, repaid and used to liquidate"),
+    Param::contract("oracle", Need::PRICED).moves(Way::Reads, "price", "").doc(
+        "contract whose price is the collateral's value in debt units (price_feed, curve, AMM), read once per tick",
+    ),
+    Param::amount("initial_liquidity")
+        .default_float(0.0)
+        .doc("debt asset issued into the market at genesis (its cash)"),
+    Param::float("max_ltv", 0.0, 1.0)
+        .open_low()
+        .open_high()
+        .doc("largest debt / collateral value a borrow or redeem may leave"),
+    Param::float("liquidation_threshold", 0.0, 1.0)
+        .open_high()
+        .doc("LTV at which a loan becomes liquidatable: HF = c·p·threshold/d < 1; at least max_ltv"),
+    Param::float("liquidation_bonus", 0.0, 1.0)
+        .default_float(0.05)
+        .doc("liquidator receives collateral worth repaid·(1 + bonus)"),
+    Param::float("close_factor", 0.0, 1.0)
+        .open_low()
+        .default_float(0.5)
+        .doc("largest fraction of a loan's debt one liquidation repays"),
+    Param::float("base_rate", 0.0, 10.0).default_float(0.0).doc("annual borrow rate at zero utilisation"),
+    Param::float("slope1", 0.0, 10.0).default_float(0.04).doc("annual rate added between U = 0 and U = kink"),
+    Param::float("kink", 0.0, 1.0)
+        .open_low()
+        .open_high()
+        .default_float(0.8)
+        .doc("utilisation where the rate curve steepens"),
+    Param::float("slope2", 0.0, 100.0).default_float(0.75).doc("annual rate added between U = kink and U = 1"),
+    Param::float("ticks_per_year", 1.0, 1e9)
+        .default_float(365.0)
+        .doc("ticks in a year; per-tick rate = annual rate / ticks_per_year"),
+];
 
 impl MechanismKind for LendingMarketKind {
     fn name(&self) -> &'static str {
@@ -681,146 +662,55 @@ impl MechanismKind for LendingMarketKind {
         "Over-collateralised lending: deposit collateral, borrow against it at a kinked utilisation rate, liquidate loans whose health factor falls below 1."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "collateral",
-                ty: "asset name",
-                default: None,
-                doc: "asset deposited as collateral",
-            },
-            ParamDoc {
-                name: "debt",
-                ty: "asset name",
-                default: None,
-                doc: "asset lent, repaid and used to liquidate",
-            },
-            ParamDoc {
-                name: "oracle",
-                ty: "contract name",
-                default: None,
-                doc: "contract whose price is the collateral's value in debt units (price_feed, curve, AMM), read once per tick",
-            },
-            ParamDoc {
-                name: "initial_liquidity",
-                ty: "float >= 0",
-                default: Some("0"),
-                doc: "debt asset issued into the market at genesis (its cash)",
-            },
-            ParamDoc {
-                name: "max_ltv",
-                ty: "float in (0, 1)",
-                default: None,
-                doc: "largest debt / collateral value a borrow or redeem may leave",
-            },
-            ParamDoc {
-                name: "liquidation_threshold",
-                ty: "float in [max_ltv, 1)",
-                default: None,
-                doc: "LTV at which a loan becomes liquidatable: HF = c·p·threshold/d < 1",
-            },
-            ParamDoc {
-                name: "liquidation_bonus",
-                ty: "float in [0, 1]",
-                default: Some("0.05"),
-                doc: "liquidator receives collateral worth repaid·(1 + bonus)",
-            },
-            ParamDoc {
-                name: "close_factor",
-                ty: "float in (0, 1]",
-                default: Some("0.5"),
-                doc: "largest fraction of a loan's debt one liquidation repays",
-            },
-            ParamDoc {
-                name: "base_rate",
-                ty: "float in [0, 10]",
-                default: Some("0"),
-                doc: "annual borrow rate at zero utilisation",
-            },
-            ParamDoc {
-                name: "slope1",
-                ty: "float in [0, 10]",
-                default: Some("0.04"),
-                doc: "annual rate added between U = 0 and U = kink",
-            },
-            ParamDoc {
-                name: "kink",
-                ty: "float in (0, 1)",
-                default: Some("0.8"),
-                doc: "utilisation where the rate curve steepens",
-            },
-            ParamDoc {
-                name: "slope2",
-                ty: "float in [0, 100]",
-                default: Some("0.75"),
-                doc: "annual rate added between U = kink and U = 1",
-            },
-            ParamDoc {
-                name: "ticks_per_year",
-                ty: "float >= 1",
-                default: Some("365"),
-                doc: "ticks in a year; per-tick rate = annual rate / ticks_per_year",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let collateral = ctx.asset("collateral", &p.collateral)?;
-        let debt = ctx.asset("debt", &p.debt)?;
+        let p = ctx.params();
+        let collateral = ctx.asset_param("collateral")?;
+        let debt = ctx.asset_param("debt")?;
         if collateral == debt {
             return Err(ctx.invalid("debt", "must differ from collateral"));
         }
-        let oracle = ctx.priced_contract("oracle", &p.oracle)?;
-        ctx.check_range("initial_liquidity", p.initial_liquidity, 0.0, f64::MAX)?;
-        if !(p.max_ltv.is_finite() && p.max_ltv > 0.0 && p.max_ltv < 1.0) {
-            return Err(ctx.invalid("max_ltv", format!("{} is out of range: must be in (0, 1)", p.max_ltv)));
-        }
-        if !(p.liquidation_threshold.is_finite()
-            && p.liquidation_threshold >= p.max_ltv
-            && p.liquidation_threshold < 1.0)
-        {
+        let oracle = ctx.contract_param("oracle")?;
+        let (max_ltv, threshold) = (p.float("max_ltv"), p.float("liquidation_threshold"));
+        if threshold < max_ltv {
             return Err(ctx.invalid(
                 "liquidation_threshold",
-                format!(
-                    "{} is out of range: must be in [max_ltv, 1) = [{}, 1)",
-                    p.liquidation_threshold, p.max_ltv
-                ),
+                format!("{threshold} is out of range: must be in [max_ltv, 1) = [{max_ltv}, 1)"),
             ));
         }
-        ctx.check_range("liquidation_bonus", p.liquidation_bonus, 0.0, 1.0)?;
-        if !(p.close_factor.is_finite() && p.close_factor > 0.0 && p.close_factor <= 1.0) {
-            return Err(
-                ctx.invalid("close_factor", format!("{} is out of range: must be in (0, 1]", p.close_factor))
-            );
-        }
-        ctx.check_range("base_rate", p.base_rate, 0.0, 10.0)?;
-        ctx.check_range("slope1", p.slope1, 0.0, 10.0)?;
-        ctx.check_range("slope2", p.slope2, 0.0, 100.0)?;
-        if !(p.kink.is_finite() && p.kink > 0.0 && p.kink < 1.0) {
-            return Err(ctx.invalid("kink", format!("{} is out of range: must be in (0, 1)", p.kink)));
-        }
-        ctx.check_range("ticks_per_year", p.ticks_per_year, 1.0, 1e9)?;
         let account = ctx.account();
-        ctx.issue(account, debt, p.initial_liquidity);
+        let initial_liquidity = p.float("initial_liquidity");
+        ctx.issue(account, debt, initial_liquidity);
         Ok(Box::new(LendingMarket {
             collateral,
             debt,
             oracle,
             account,
             params: LendingParams {
-                max_ltv: p.max_ltv,
-                liquidation_threshold: p.liquidation_threshold,
-                liquidation_bonus: p.liquidation_bonus,
-                close_factor: p.close_factor,
-                rates: RateModel { base_rate: p.base_rate, slope1: p.slope1, kink: p.kink, slope2: p.slope2 },
-                ticks_per_year: p.ticks_per_year,
+                max_ltv,
+                liquidation_threshold: threshold,
+                liquidation_bonus: p.float("liquidation_bonus"),
+                close_factor: p.float("close_factor"),
+                rates: RateModel {
+                    base_rate: p.float("base_rate"),
+                    slope1: p.float("slope1"),
+                    kink: p.float("kink"),
+                    slope2: p.float("slope2"),
+                },
+                ticks_per_year: p.float("ticks_per_year"),
             },
-            initial_liquidity: p.initial_liquidity,
+            initial_liquidity,
             book: BTreeMap::new(),
             index: 1.0,
             total_scaled: 0.0,
-            cash: p.initial_liquidity,
+            cash: initial_liquidity,
             price: f64::NAN,
             unhealthy: Vec::new(),
             shortfall: 0.0,

@@ -21,13 +21,13 @@
 
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rand_pcg::Pcg64Mcg;
-use serde::Deserialize;
 
 use crate::engine::build::ContractBuilder;
-use crate::engine::contract::{Contract, MetricDef, MetricKind};
+use crate::engine::contract::{Contract, Measure, MetricDef, Timing};
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::Param;
+use crate::registry::MechanismKind;
 
 /// The random process a feed follows.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,7 +155,8 @@ impl PriceFeed {
 }
 
 const METRICS: &[MetricDef] =
-    &[MetricDef { name: "price", kind: MetricKind::Float, doc: "the feed's price" }];
+    &[MetricDef::stock("price", "price", "the feed's price, moved at the start of the tick")
+        .at(Timing::Observe)];
 
 impl Contract for PriceFeed {
     fn begin_tick(&mut self, tick: u32) {
@@ -170,61 +171,61 @@ impl Contract for PriceFeed {
         METRICS
     }
 
-    fn measure(&self, _ledger: &Ledger, out: &mut Vec<f64>) {
-        out.push(self.feed.price());
+    fn measure(&self, _ledger: &Ledger, out: &mut Measure<'_>) {
+        out.set("price", self.feed.price());
     }
 }
 
 /// A scheduled multiplicative move.
-#[derive(Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Shock {
     tick: u32,
     factor: f64,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    #[serde(default = "gbm")]
-    process: String,
-    initial: Option<f64>,
-    drift: Option<f64>,
-    volatility: Option<f64>,
-    #[serde(default = "days")]
-    ticks_per_year: f64,
-    jump_intensity: Option<f64>,
-    jump_mean: Option<f64>,
-    jump_stdev: Option<f64>,
-    file: Option<String>,
-    #[serde(default)]
-    shocks: Vec<Shock>,
-}
-
-fn gbm() -> String {
-    "gbm".into()
-}
-
-fn days() -> f64 {
-    365.0
-}
-
-const PROCESSES: &str = "constant, gbm, merton, replay";
-
 /// The `price_feed` mechanism kind.
 pub struct PriceFeedKind;
 
-impl PriceFeedKind {
-    /// Which optional parameters each process uses.
-    fn uses(process: &str, param: &str) -> bool {
-        match param {
-            "drift" | "volatility" => matches!(process, "gbm" | "merton"),
-            "jump_intensity" | "jump_mean" | "jump_stdev" => process == "merton",
-            "file" => process == "replay",
-            _ => true,
-        }
-    }
-}
+const PARAMS: &[Param] = &[
+    Param::choice("process", &["constant", "gbm", "merton", "replay"])
+        .default_str("gbm")
+        .doc("how the price moves each tick"),
+    Param::float("initial", 1e-12, 1e12)
+        .optional("required, except with replay (the first value of the file)")
+        .doc("price at tick 0"),
+    Param::float("drift", -100.0, 100.0)
+        .optional("0")
+        .only_with("process", &["gbm", "merton"])
+        .doc("annual drift μ"),
+    Param::float("volatility", 0.0, 100.0)
+        .optional("0")
+        .only_with("process", &["gbm", "merton"])
+        .doc("annual volatility σ"),
+    Param::float("ticks_per_year", 0.0, 1e12)
+        .open_low()
+        .default_float(365.0)
+        .doc("ticks in a year: dt = 1/ticks_per_year"),
+    Param::float("jump_intensity", 0.0, 1e6)
+        .optional("0")
+        .only_with("process", &["merton"])
+        .doc("expected jumps per year λ"),
+    Param::float("jump_mean", -20.0, 20.0)
+        .optional("0")
+        .only_with("process", &["merton"])
+        .doc("mean of the log jump size (−0.2 ≈ a 18% drop)"),
+    Param::float("jump_stdev", 0.0, 20.0)
+        .optional("0")
+        .only_with("process", &["merton"])
+        .doc("standard deviation of the log jump size"),
+    Param::file("file")
+        .optional("none; required with replay")
+        .only_with("process", &["replay"])
+        .doc("CSV or Parquet with columns tick, price (relative to the scenario)"),
+    Param::tables("shocks", "list of { tick >= 1, factor in (0, 1e12] }")
+        .optional("[]")
+        .doc("multiply the price by factor at tick (a crash: factor 0.5)"),
+];
 
 impl MechanismKind for PriceFeedKind {
     fn name(&self) -> &'static str {
@@ -235,111 +236,30 @@ impl MechanismKind for PriceFeedKind {
         "An exogenous price (constant, GBM, Merton jump diffusion or a replayed series) with optional scheduled shocks."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "process",
-                ty: "constant | gbm | merton | replay",
-                default: Some("\"gbm\""),
-                doc: "how the price moves each tick",
-            },
-            ParamDoc {
-                name: "initial",
-                ty: "float > 0",
-                default: None,
-                doc: "price at tick 0 (replay: optional, defaults to the first value of the file)",
-            },
-            ParamDoc { name: "drift", ty: "float", default: Some("0"), doc: "annual drift μ (gbm, merton)" },
-            ParamDoc {
-                name: "volatility",
-                ty: "float ≥ 0",
-                default: Some("0"),
-                doc: "annual volatility σ (gbm, merton)",
-            },
-            ParamDoc {
-                name: "ticks_per_year",
-                ty: "float > 0",
-                default: Some("365"),
-                doc: "ticks in a year: dt = 1/ticks_per_year",
-            },
-            ParamDoc {
-                name: "jump_intensity",
-                ty: "float ≥ 0",
-                default: Some("0"),
-                doc: "expected jumps per year λ (merton)",
-            },
-            ParamDoc {
-                name: "jump_mean",
-                ty: "float",
-                default: Some("0"),
-                doc: "mean of the log jump size (merton; −0.2 ≈ a 18% drop)",
-            },
-            ParamDoc {
-                name: "jump_stdev",
-                ty: "float ≥ 0",
-                default: Some("0"),
-                doc: "standard deviation of the log jump size (merton)",
-            },
-            ParamDoc {
-                name: "file",
-                ty: "path",
-                default: None,
-                doc: "replay: CSV or Parquet with columns tick, price (relative to the scenario)",
-            },
-            ParamDoc {
-                name: "shocks",
-                ty: "list of { tick, factor > 0 }",
-                default: Some("[]"),
-                doc: "multiply the price by factor at tick (a crash: factor 0.5)",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let process = p.process.as_str();
-        if !PROCESSES.split(", ").any(|k| k == process) {
-            return Err(
-                ctx.invalid("process", format!("unknown process `{process}`; valid choices: {PROCESSES}"))
-            );
-        }
-        for (name, given) in [
-            ("drift", p.drift.is_some()),
-            ("volatility", p.volatility.is_some()),
-            ("jump_intensity", p.jump_intensity.is_some()),
-            ("jump_mean", p.jump_mean.is_some()),
-            ("jump_stdev", p.jump_stdev.is_some()),
-            ("file", p.file.is_some()),
-        ] {
-            if given && !Self::uses(process, name) {
-                let users: Vec<&str> = PROCESSES.split(", ").filter(|k| Self::uses(k, name)).collect();
-                return Err(ctx.invalid(
-                    name,
-                    format!("does not apply to process `{process}`; it applies to: {}", users.join(", ")),
-                ));
-            }
-        }
-        ctx.check_range("ticks_per_year", p.ticks_per_year, f64::MIN_POSITIVE, 1e12)?;
-        let drift = p.drift.unwrap_or(0.0);
-        let volatility = p.volatility.unwrap_or(0.0);
-        ctx.check_range("drift", drift, -100.0, 100.0)?;
-        ctx.check_range("volatility", volatility, 0.0, 100.0)?;
-        let process = match process {
+        let p = ctx.params();
+        let or0 = |name: &str| p.opt_float(name).unwrap_or(0.0);
+        let (drift, volatility) = (or0("drift"), or0("volatility"));
+        let process = match p.choice("process") {
             "constant" => Process::Constant,
             "gbm" => Process::Gbm { drift, volatility },
-            "merton" => {
-                let (intensity, jump_mean, jump_stdev) = (
-                    p.jump_intensity.unwrap_or(0.0),
-                    p.jump_mean.unwrap_or(0.0),
-                    p.jump_stdev.unwrap_or(0.0),
-                );
-                ctx.check_range("jump_intensity", intensity, 0.0, 1e6)?;
-                ctx.check_range("jump_mean", jump_mean, -20.0, 20.0)?;
-                ctx.check_range("jump_stdev", jump_stdev, 0.0, 20.0)?;
-                Process::Merton { drift, volatility, intensity, jump_mean, jump_stdev }
-            }
+            "merton" => Process::Merton {
+                drift,
+                volatility,
+                intensity: or0("jump_intensity"),
+                jump_mean: or0("jump_mean"),
+                jump_stdev: or0("jump_stdev"),
+            },
             _ => {
-                let file = p.file.as_deref().ok_or_else(|| {
+                let file = p.opt_str("file").ok_or_else(|| {
                     ctx.invalid(
                         "file",
                         "process `replay` needs `file` (CSV or Parquet with columns tick, price)",
@@ -348,17 +268,28 @@ impl MechanismKind for PriceFeedKind {
                 Process::Replay(ctx.read_series("file", file, "price")?)
             }
         };
-        let initial = match (&process, p.initial) {
+        let initial = match (&process, p.opt_float("initial")) {
             // A row at tick 0 is the genesis price.
             (Process::Replay(series), _) if series[0].0 == 0 => series[0].1,
             (_, Some(v)) => v,
             (Process::Replay(series), None) => series[0].1,
             (_, None) => return Err(ctx.invalid("initial", "missing field `initial` (the price at tick 0)")),
         };
-        ctx.check_range("initial", initial, f64::MIN_POSITIVE, f64::MAX)?;
-        let mut shocks = Vec::with_capacity(p.shocks.len());
-        for (i, s) in p.shocks.iter().enumerate() {
-            ctx.check_range(&format!("shocks.{i}.factor"), s.factor, f64::MIN_POSITIVE, 1e12)?;
+        if !(initial.is_finite() && initial > 0.0) {
+            return Err(ctx.invalid("initial", format!("{initial} is out of range: must be > 0")));
+        }
+        let raw: Vec<Shock> = match p.raw("shocks") {
+            Some(v) => ctx.deserialize("shocks", v.clone())?,
+            None => Vec::new(),
+        };
+        let mut shocks = Vec::with_capacity(raw.len());
+        for (i, s) in raw.iter().enumerate() {
+            if !(s.factor.is_finite() && s.factor > 0.0 && s.factor <= 1e12) {
+                let field = format!("shocks.{i}.factor");
+                return Err(
+                    ctx.invalid(&field, format!("{} is out of range: must be in (0, 1e12]", s.factor))
+                );
+            }
             if s.tick == 0 {
                 return Err(
                     ctx.invalid(&format!("shocks.{i}.tick"), "must be at least 1 (ticks count from 1)")
@@ -366,7 +297,7 @@ impl MechanismKind for PriceFeedKind {
             }
             shocks.push((s.tick, s.factor));
         }
-        let feed = Feed::new(process, initial, p.ticks_per_year, shocks);
+        let feed = Feed::new(process, initial, p.float("ticks_per_year"), shocks);
         Ok(Box::new(PriceFeed { feed, rng: ctx.rng() }))
     }
 }

@@ -21,15 +21,14 @@
 //! not on their values, so variants that set a rate to 0 keep the same
 //! columns.
 
-use serde::Deserialize;
-
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, ContractId};
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::{Need, Param, Values, Way};
+use crate::registry::MechanismKind;
 
 /// How much a treasury grants per tick.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,17 +75,13 @@ pub struct Treasury {
     pending: Option<(f64, f64)>,
 }
 
-const METRICS: &[MetricDef] =
-    &[MetricDef { name: "balance", kind: MetricKind::Float, doc: "balance of the treasury's asset" }];
-const GRANTED: MetricDef =
-    MetricDef { name: "granted", kind: MetricKind::Float, doc: "grants paid this tick" };
-const BOUGHT: MetricDef = MetricDef {
-    name: "bought_back",
-    kind: MetricKind::Float,
-    doc: "quote units spent on buy-backs this tick",
-};
+const METRICS: &[MetricDef] = &[MetricDef::stock("balance", "{asset}", "balance of the treasury's asset")];
+const GRANTED: MetricDef = MetricDef::flow("granted", "{asset}", "grants paid this tick").at(Timing::Accrue);
+const BOUGHT: MetricDef =
+    MetricDef::flow("bought_back", "{asset}", "units of the treasury's asset spent on buy-backs this tick")
+        .at(Timing::Settle);
 const BURNT: MetricDef =
-    MetricDef { name: "burnt", kind: MetricKind::Float, doc: "tokens bought back and burnt this tick" };
+    MetricDef::flow("burnt", "{buyback_token}", "tokens bought back and burnt this tick").at(Timing::Accrue);
 const WITH_GRANTS: &[MetricDef] = &[METRICS[0], GRANTED];
 const WITH_BUYBACK: &[MetricDef] = &[METRICS[0], BOUGHT, BURNT];
 const WITH_BOTH: &[MetricDef] = &[METRICS[0], GRANTED, BOUGHT, BURNT];
@@ -99,6 +94,10 @@ impl Treasury {
 }
 
 impl Contract for Treasury {
+    fn holds_funds(&self) -> bool {
+        true
+    }
+
     fn begin_tick(&mut self, _tick: u32) {
         self.granted = 0.0;
         self.bought_back = 0.0;
@@ -151,39 +150,45 @@ impl Contract for Treasury {
         }
     }
 
-    fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
-        out.push(self.balance(ledger));
+    fn measure(&self, ledger: &Ledger, out: &mut Measure<'_>) {
+        out.set("balance", self.balance(ledger));
         if self.grants.is_some() {
-            out.push(self.granted);
+            out.set("granted", self.granted);
         }
         if self.buyback.is_some() {
-            out.extend([self.bought_back, self.burnt]);
+            out.set("bought_back", self.bought_back);
+            out.set("burnt", self.burnt);
         }
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    asset: String,
-    #[serde(default)]
-    initial_balance: f64,
-    #[serde(default)]
-    grant_rate: Option<f64>,
-    #[serde(default)]
-    grant_amount: Option<f64>,
-    #[serde(default)]
-    grant_recipient: Option<String>,
-    #[serde(default)]
-    buyback_rate: Option<f64>,
-    #[serde(default)]
-    buyback_venue: Option<String>,
-    #[serde(default)]
-    buyback_token: Option<String>,
-}
-
 /// The `treasury` mechanism kind.
 pub struct TreasuryKind;
+
+const PARAMS: &[Param] = &[
+    Param::asset("asset").doc("the asset it holds and reports"),
+    Param::amount("initial_balance").default_float(0.0).doc("balance created at genesis"),
+    Param::float("grant_rate", 0.0, 1.0)
+        .optional("none")
+        .doc("fraction of the balance granted per tick (not with grant_amount)"),
+    Param::amount("grant_amount")
+        .optional("none")
+        .doc("units granted per tick, capped by the balance (not with grant_rate)"),
+    Param::account("grant_recipient", Need::HOLDER)
+        .moves(Way::Forward, "grants", "asset")
+        .optional("none")
+        .doc("who receives grants (required with a grant)"),
+    Param::float("buyback_rate", 0.0, 1.0)
+        .optional("none")
+        .doc("fraction of the balance spent per tick buying buyback_token, which is then burnt"),
+    Param::contract("buyback_venue", Need::accepting(&[Action::Buy]).and_priced())
+        .moves(Way::Both, "buybacks", "asset")
+        .optional("none")
+        .doc("contract accepting buy, quoted in `asset` (required with buyback_rate)"),
+    Param::asset("buyback_token")
+        .optional("none")
+        .doc("the token the venue sells, burnt after each buy-back (required with buyback_rate)"),
+];
 
 impl MechanismKind for TreasuryKind {
     fn name(&self) -> &'static str {
@@ -194,88 +199,44 @@ impl MechanismKind for TreasuryKind {
         "A funding pool holding one asset; receives tributes, funds rewards, optionally pays grants and buys back and burns a token."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc {
-                name: "asset",
-                ty: "asset name",
-                default: None,
-                doc: "the asset it holds and reports",
-            },
-            ParamDoc {
-                name: "initial_balance",
-                ty: "float >= 0",
-                default: Some("0"),
-                doc: "balance created at genesis",
-            },
-            ParamDoc {
-                name: "grant_rate",
-                ty: "float in [0, 1]",
-                default: Some("none"),
-                doc: "fraction of the balance granted per tick (not with grant_amount)",
-            },
-            ParamDoc {
-                name: "grant_amount",
-                ty: "float >= 0",
-                default: Some("none"),
-                doc: "units granted per tick, capped by the balance (not with grant_rate)",
-            },
-            ParamDoc {
-                name: "grant_recipient",
-                ty: "contract or account name",
-                default: Some("none"),
-                doc: "who receives grants (required with a grant)",
-            },
-            ParamDoc {
-                name: "buyback_rate",
-                ty: "float in [0, 1]",
-                default: Some("none"),
-                doc: "fraction of the balance spent per tick buying buyback_token, which is then burnt",
-            },
-            ParamDoc {
-                name: "buyback_venue",
-                ty: "contract name",
-                default: Some("none"),
-                doc: "contract accepting buy, quoted in `asset` (required with buyback_rate)",
-            },
-            ParamDoc {
-                name: "buyback_token",
-                ty: "asset name",
-                default: Some("none"),
-                doc: "the token the venue sells, burnt after each buy-back (required with buyback_rate)",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        WITH_BOTH
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let asset = ctx.asset("asset", &p.asset)?;
-        ctx.check_range("initial_balance", p.initial_balance, 0.0, f64::MAX)?;
+        let p = ctx.params();
+        let asset = ctx.asset_param("asset")?;
         let account = ctx.account();
-        ctx.issue(account, asset, p.initial_balance);
-        let grants = grants(ctx, &p, account)?;
-        let buyback = match (p.buyback_rate, &p.buyback_venue, &p.buyback_token) {
-            (None, None, None) => None,
-            (Some(rate), Some(venue), Some(token)) => {
-                ctx.check_range("buyback_rate", rate, 0.0, 1.0)?;
-                let venue = ctx.contract("buyback_venue", venue)?;
-                let token = ctx.asset("buyback_token", token)?;
-                if token == asset {
-                    return Err(ctx.invalid("buyback_token", "must differ from the treasury's asset"));
+        ctx.issue(account, asset, p.float("initial_balance"));
+        let grants = grants(ctx, &p)?;
+        let buyback =
+            match (p.opt_float("buyback_rate"), p.is_set("buyback_venue"), p.is_set("buyback_token")) {
+                (None, false, false) => None,
+                (Some(rate), true, true) => {
+                    let venue = ctx.opt_contract_param("buyback_venue")?.expect("set");
+                    let token = ctx.opt_asset_param("buyback_token")?.expect("set");
+                    if token == asset {
+                        return Err(ctx.invalid("buyback_token", "must differ from the treasury's asset"));
+                    }
+                    Some(Buyback { rate, venue, token })
                 }
-                Some(Buyback { rate, venue, token })
-            }
-            (None, _, _) => {
-                let field = if p.buyback_venue.is_some() { "buyback_venue" } else { "buyback_token" };
-                return Err(ctx.invalid(field, "only meaningful with buyback_rate; set buyback_rate too"));
-            }
-            (Some(_), None, _) => {
-                return Err(ctx.invalid("buyback_rate", "needs buyback_venue: the contract it buys on"));
-            }
-            (Some(_), _, None) => {
-                return Err(ctx.invalid("buyback_rate", "needs buyback_token: the token it buys and burns"));
-            }
-        };
+                (None, venue, _) => {
+                    let field = if venue { "buyback_venue" } else { "buyback_token" };
+                    return Err(ctx.invalid(field, "only meaningful with buyback_rate; set buyback_rate too"));
+                }
+                (Some(_), false, _) => {
+                    return Err(ctx.invalid("buyback_rate", "needs buyback_venue: the contract it buys on"));
+                }
+                (Some(_), _, false) => {
+                    return Err(
+                        ctx.invalid("buyback_rate", "needs buyback_token: the token it buys and burns")
+                    );
+                }
+            };
         Ok(Box::new(Treasury {
             account,
             asset,
@@ -289,32 +250,22 @@ impl MechanismKind for TreasuryKind {
     }
 }
 
-fn grants(ctx: &mut ContractBuilder<'_>, p: &Params, me: AccountId) -> Result<Option<Grants>, ScenarioError> {
-    let size = match (p.grant_rate, p.grant_amount) {
+fn grants(ctx: &mut ContractBuilder<'_>, p: &Values) -> Result<Option<Grants>, ScenarioError> {
+    let size = match (p.opt_float("grant_rate"), p.opt_float("grant_amount")) {
         (Some(_), Some(_)) => {
             return Err(ctx.invalid("grant_amount", "give grant_rate or grant_amount, not both"));
         }
-        (Some(r), None) => {
-            ctx.check_range("grant_rate", r, 0.0, 1.0)?;
-            GrantSize::Rate(r)
-        }
-        (None, Some(a)) => {
-            ctx.check_range("grant_amount", a, 0.0, f64::MAX)?;
-            GrantSize::Amount(a)
-        }
-        (None, None) if p.grant_recipient.is_some() => {
+        (Some(r), None) => GrantSize::Rate(r),
+        (None, Some(a)) => GrantSize::Amount(a),
+        (None, None) if p.is_set("grant_recipient") => {
             return Err(ctx.invalid("grant_recipient", "only meaningful with grant_rate or grant_amount"));
         }
         (None, None) => return Ok(None),
     };
-    let Some(name) = &p.grant_recipient else {
-        let field = if p.grant_rate.is_some() { "grant_rate" } else { "grant_amount" };
+    let Some(recipient) = ctx.opt_account_param("grant_recipient")? else {
+        let field = if p.is_set("grant_rate") { "grant_rate" } else { "grant_amount" };
         return Err(ctx.invalid(field, "needs grant_recipient: the contract or account paid"));
     };
-    let recipient = ctx.named_account("grant_recipient", name);
-    if recipient == me {
-        return Err(ctx.invalid("grant_recipient", "a treasury cannot grant to itself"));
-    }
     Ok(Some(Grants { size, recipient }))
 }
 

@@ -32,14 +32,13 @@
 //! holds the backing, so `Σ locked positions == account balance` (checked
 //! every tick as `vesting_backing`).
 
-use serde::Deserialize;
-
 use crate::engine::build::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, SlotId};
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;
-use crate::registry::{MechanismKind, ParamDoc};
+use crate::params::{Param, Way};
+use crate::registry::MechanismKind;
 
 /// A vesting schedule in closed form: start, cliff and duration in ticks.
 ///
@@ -125,9 +124,9 @@ impl Vesting {
 }
 
 const METRICS: &[MetricDef] = &[
-    MetricDef { name: "locked", kind: MetricKind::Float, doc: "tokens still locked (Σ positions)" },
-    MetricDef { name: "unlocked", kind: MetricKind::Float, doc: "tokens unlocked this tick" },
-    MetricDef { name: "total_unlocked", kind: MetricKind::Float, doc: "tokens unlocked since the start" },
+    MetricDef::stock("locked", "{token}", "tokens still locked (Σ positions)"),
+    MetricDef::flow("unlocked", "{token}", "tokens unlocked this tick").at(Timing::Accrue),
+    MetricDef::stock("total_unlocked", "{token}", "tokens unlocked since the start"),
 ];
 
 impl Contract for Vesting {
@@ -172,24 +171,27 @@ impl Contract for Vesting {
         METRICS
     }
 
-    fn measure(&self, ledger: &Ledger, out: &mut Vec<f64>) {
-        out.extend([self.locked(ledger), self.unlocked, self.total_unlocked]);
+    fn measure(&self, ledger: &Ledger, out: &mut Measure<'_>) {
+        out.set("locked", self.locked(ledger));
+        out.set("unlocked", self.unlocked);
+        out.set("total_unlocked", self.total_unlocked);
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    token: String,
-    position: String,
-    #[serde(default)]
-    start_tick: u32,
-    cliff_ticks: u32,
-    duration_ticks: u32,
 }
 
 /// The `vesting` mechanism kind.
 pub struct VestingKind;
+
+const PARAMS: &[Param] = &[
+    Param::asset("token").doc("asset that vests"),
+    Param::name("position")
+        .moves(Way::ToUsers, "unlocks", "token")
+        .doc("wallet column of each holder's locked balance (start it with `balances`)"),
+    Param::ticks("start_tick", 0).default_int(0).doc("tick the schedule counts from"),
+    Param::ticks("cliff_ticks", 0).doc(
+        "ticks after start before anything unlocks; then cliff/duration unlocks at once (<= duration_ticks)",
+    ),
+    Param::ticks("duration_ticks", 1).doc("ticks after start until everything is unlocked (linear)"),
+];
 
 impl MechanismKind for VestingKind {
     fn name(&self) -> &'static str {
@@ -200,57 +202,31 @@ impl MechanismKind for VestingKind {
         "Locked allocations (a backed position) unlocking into liquid tokens after a cliff, then linearly."
     }
 
-    fn params(&self) -> &'static [ParamDoc] {
-        &[
-            ParamDoc { name: "token", ty: "asset name", default: None, doc: "asset that vests" },
-            ParamDoc {
-                name: "position",
-                ty: "name",
-                default: None,
-                doc: "wallet column of each holder's locked balance (start it with `balances`)",
-            },
-            ParamDoc {
-                name: "start_tick",
-                ty: "integer >= 0",
-                default: Some("0"),
-                doc: "tick the schedule counts from",
-            },
-            ParamDoc {
-                name: "cliff_ticks",
-                ty: "integer >= 0",
-                default: None,
-                doc: "ticks after start before anything unlocks; then cliff/duration unlocks at once",
-            },
-            ParamDoc {
-                name: "duration_ticks",
-                ty: "integer > 0, >= cliff_ticks",
-                default: None,
-                doc: "ticks after start until everything is unlocked (linear)",
-            },
-        ]
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        METRICS
     }
 
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
-        let p: Params = ctx.params()?;
-        let token = ctx.asset("token", &p.token)?;
-        if p.duration_ticks == 0 {
-            return Err(ctx.invalid("duration_ticks", "must be at least 1"));
-        }
-        if p.cliff_ticks > p.duration_ticks {
+        let p = ctx.params();
+        let token = ctx.asset_param("token")?;
+        let (start, cliff, duration) =
+            (p.tick("start_tick"), p.tick("cliff_ticks"), p.tick("duration_ticks"));
+        if cliff > duration {
             return Err(ctx.invalid(
                 "cliff_ticks",
-                format!(
-                    "{} is out of range: must be <= duration_ticks ({})",
-                    p.cliff_ticks, p.duration_ticks
-                ),
+                format!("{cliff} is out of range: must be <= duration_ticks ({duration})"),
             ));
         }
-        if u64::from(p.start_tick) + u64::from(p.duration_ticks) > u64::from(u32::MAX) {
+        if u64::from(start) + u64::from(duration) > u64::from(u32::MAX) {
             return Err(ctx.invalid("duration_ticks", "start_tick + duration_ticks is too large"));
         }
-        let position = ctx.add_position("position", &p.position, Some(token))?;
+        let position = ctx.add_position("position", p.str("position"), Some(token))?;
         Ok(Box::new(Vesting {
-            schedule: Schedule { start: p.start_tick, cliff: p.cliff_ticks, duration: p.duration_ticks },
+            schedule: Schedule { start, cliff, duration },
             token,
             position,
             account: ctx.account(),

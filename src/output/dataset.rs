@@ -4,10 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+use super::properties::PropertiesTable;
 use super::sink::{ParquetSink, partial_path};
 use super::tables::{AgentsTable, BATCH_ROWS, EventsTable, TicksTable, ViolationsTable};
+use crate::engine::metric_info::{KEY_COLUMNS, MetricInfo};
 use crate::engine::{MetricColumn, Simulation};
 use crate::error::Error;
+use crate::properties::Verdict;
 
 /// The manifest of the shard with file-name marker `shard_suffix`
 /// (`manifest.json`, `manifest-s0of4.json`); its presence marks that shard's
@@ -17,7 +20,7 @@ pub fn manifest_name(shard_suffix: &str) -> String {
 }
 
 /// The tables a dataset may hold.
-pub const TABLES: [&str; 5] = ["runs", "ticks", "events", "agents", "violations"];
+pub const TABLES: [&str; 6] = ["runs", "ticks", "events", "agents", "violations", "properties"];
 
 /// Whether `name` is a file tokensim writes: a manifest, a part or plan
 /// marker, or a table file `TABLE.parquet` / `TABLE-SUFFIX.parquet`,
@@ -77,9 +80,35 @@ pub struct Layout {
     pub events: bool,
     /// Whether `agents` is written.
     pub snapshots: bool,
+    /// Observed columns `ticks` appends (`observed_<metric>`, value of
+    /// tick i + 1); empty without `[observed]`.
+    pub observed: Vec<ObservedColumn>,
+    /// Declared properties with their gates (`properties` is written when
+    /// there are any).
+    pub properties: Vec<(String, Option<f64>)>,
 }
 
+/// An observed column of `ticks`: its name and the value of tick `i + 1`.
+pub type ObservedColumn = (String, std::sync::Arc<[f64]>);
+
 impl Layout {
+    /// Every column of `ticks` in file order with what it means: the key
+    /// columns, the metrics, the observed columns (what `manifest.json`'s
+    /// `metrics` and `tokensim metrics` show).
+    pub fn column_infos(&self) -> indexmap::IndexMap<String, MetricInfo> {
+        let mut out: indexmap::IndexMap<String, MetricInfo> =
+            KEY_COLUMNS.iter().map(|d| (d.name.to_string(), MetricInfo::key(d))).collect();
+        for c in &self.metric_columns {
+            out.insert(c.name.clone(), c.info.clone());
+        }
+        for (name, _) in &self.observed {
+            let metric = name.strip_prefix("observed_").unwrap_or(name);
+            let simulated = self.metric_columns.iter().find(|c| c.name == metric).map(|c| &c.info);
+            out.insert(name.clone(), MetricInfo::observed(metric, simulated));
+        }
+        out
+    }
+
     /// The layout of a built simulation.
     pub fn of(sim: &Simulation) -> Layout {
         let slots = sim.slots();
@@ -92,6 +121,8 @@ impl Layout {
                 .collect(),
             events: sim.world.resource::<crate::engine::phase::TickLog>().record_events,
             snapshots: sim.snapshot_every > 0,
+            observed: Vec::new(),
+            properties: sim.property_gates(),
         }
     }
 }
@@ -156,6 +187,7 @@ pub struct DatasetWriter {
     events: Option<(EventsTable, ParquetSink)>,
     agents: Option<(AgentsTable, ParquetSink)>,
     violations: (ViolationsTable, Option<ParquetSink>),
+    properties: Option<(PropertiesTable, ParquetSink)>,
     /// What has been written so far.
     pub stats: WriteStats,
 }
@@ -171,7 +203,7 @@ impl DatasetWriter {
         let open = |table: &str, schema| {
             ParquetSink::create(&dir.join(file_name(table, suffix)), schema, metadata.clone())
         };
-        let ticks_table = TicksTable::new(&layout.metric_columns);
+        let ticks_table = TicksTable::new(&layout.metric_columns).with_observed(&layout.observed);
         let ticks = open("ticks", ticks_table.schema()).map(|s| (ticks_table, s))?;
         let events = if layout.events {
             let t = EventsTable::new(layout.contracts.clone());
@@ -185,7 +217,14 @@ impl DatasetWriter {
         } else {
             None
         };
+        let properties = if layout.properties.is_empty() {
+            None
+        } else {
+            let t = PropertiesTable::default();
+            Some(open("properties", t.schema()).map(|s| (t, s))?)
+        };
         Ok(DatasetWriter {
+            properties,
             dir: dir.to_path_buf(),
             suffix: suffix.to_string(),
             metadata,
@@ -229,6 +268,17 @@ impl DatasetWriter {
         self.flush(false)
     }
 
+    /// Records the verdicts of the run `sim` just finished.
+    /// Full batches go out with the other tables, as after every tick.
+    pub fn record_verdicts(&mut self, run_id: u32, verdicts: &[Verdict]) -> Result<(), Error> {
+        if let Some((table, _)) = &mut self.properties {
+            for v in verdicts {
+                table.push(run_id, v);
+            }
+        }
+        self.flush(false)
+    }
+
     /// Sends full batches (all batches if `all`) to the writer threads.
     fn flush(&mut self, all: bool) -> Result<(), Error> {
         let min = if all { 1 } else { BATCH_ROWS };
@@ -241,6 +291,11 @@ impl DatasetWriter {
             s.write(t.take())?;
         }
         if let Some((t, s)) = &mut self.agents
+            && t.rows() >= min
+        {
+            s.write(t.take())?;
+        }
+        if let Some((t, s)) = &mut self.properties
             && t.rows() >= min
         {
             s.write(t.take())?;
@@ -275,6 +330,9 @@ impl DatasetWriter {
             done(s)?;
         }
         if let Some(s) = self.violations.1 {
+            done(s)?;
+        }
+        if let Some((_, s)) = self.properties {
             done(s)?;
         }
         Ok(files)

@@ -61,7 +61,23 @@ pub struct Manifest {
     /// The scenario's stock-and-flow diagram (first point and variant), for
     /// `tokensim report`; absent in manifests of older versions.
     #[serde(default)]
-    pub diagram: Option<crate::report::Diagram>,
+    pub diagram: Option<super::diagram::Diagram>,
+    /// Every column of `ticks.parquet` with its meaning, unit, `stock` or
+    /// `flow`, and when in the tick it is taken (`metrics.<column>.unit`
+    /// titles a chart's axis); absent in manifests of older versions.
+    #[serde(default)]
+    pub metrics: indexmap::IndexMap<String, crate::engine::metric_info::MetricInfo>,
+    /// The backtest against the scenario's `[observed]` data, if it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<crate::observed::backtest::Backtest>,
+    /// Risk per property and (point, variant): runs, failures, P(fail) with
+    /// its 95 % Wilson interval, worst margin and run, gate; last, runs
+    /// with a mechanism invariant violation.
+    #[serde(default)]
+    pub properties: Vec<crate::properties::RiskRow>,
+    /// With `--ci-width`: how many replicates were run and why it stopped.
+    #[serde(default)]
+    pub adaptive: Option<crate::properties::risk::AdaptiveOutcome>,
     /// The experiment as resolved (scenario, shard, parts, version): what
     /// `--resume` compares to decide the results are the same experiment.
     pub fingerprint: String,

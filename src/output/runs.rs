@@ -9,7 +9,20 @@ use arrow::record_batch::RecordBatch;
 
 use crate::engine::RunSpec;
 use crate::error::Error;
-use crate::experiment::plan::ParamType;
+
+/// The type of a swept value's column in `runs.parquet`, decided over every
+/// run of the plan so that every shard writes the same schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamType {
+    /// All values are integers.
+    Int,
+    /// All values are numbers, some not integers (integers are widened).
+    Float,
+    /// All values are booleans.
+    Bool,
+    /// Anything else, written as text.
+    Text,
+}
 
 /// A run as listed in `runs.parquet`.
 #[derive(Clone, Debug, PartialEq)]

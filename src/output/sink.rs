@@ -61,7 +61,8 @@ impl ParquetSink {
             }
         }
         let props = props.build();
-        let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
+        let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| write_error(path, e))?;
+        let target = path.to_path_buf();
         let (sender, receiver) = bounded::<RecordBatch>(CHANNEL_DEPTH);
         let worker = std::thread::Builder::new()
             .name(format!("parquet:{}", path.file_name().unwrap_or_default().to_string_lossy()))
@@ -69,9 +70,9 @@ impl ParquetSink {
                 let mut rows = 0u64;
                 for batch in receiver {
                     rows += batch.num_rows() as u64;
-                    writer.write(&batch)?;
+                    writer.write(&batch).map_err(|e| write_error(&target, e))?;
                 }
-                writer.close()?;
+                writer.close().map_err(|e| write_error(&target, e))?;
                 Ok(rows)
             })
             .map_err(|e| Error::io(path, e))?;
@@ -110,6 +111,21 @@ impl ParquetSink {
     /// The final path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// A failed Parquet write as an error naming the file: a full disk or a
+/// file-size limit reads `results/…/ticks.parquet: No space left on device`.
+fn write_error(path: &Path, error: parquet::errors::ParquetError) -> Error {
+    use parquet::errors::ParquetError;
+    match error {
+        ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+            Ok(io) => Error::io(path, *io),
+            Err(other) => {
+                Error::Data { path: path.to_path_buf(), message: format!("writing Parquet: {other}") }
+            }
+        },
+        other => Error::Data { path: path.to_path_buf(), message: format!("writing Parquet: {other}") },
     }
 }
 

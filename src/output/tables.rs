@@ -43,6 +43,9 @@ pub struct TicksTable {
     tick: UInt32Builder,
     metrics: Vec<MetricBuilder>,
     rows: usize,
+    /// Observed columns `(name, value of tick i + 1)`, appended after the
+    /// metrics; empty past the observed ticks.
+    observed: Vec<(Arc<[f64]>, Float64Builder)>,
 }
 
 impl TicksTable {
@@ -54,7 +57,10 @@ impl TicksTable {
                 MetricKind::Float => DataType::Float64,
                 MetricKind::Count => DataType::UInt64,
             };
-            fields.push(field(&c.name, t));
+            // Float metrics are nullable: a value that is not finite (a
+            // population metric of an empty population, say) is written as
+            // null, never as NaN or inf.
+            fields.push(Field::new(&c.name, t, c.kind == MetricKind::Float));
         }
         let metrics = columns
             .iter()
@@ -70,7 +76,20 @@ impl TicksTable {
             tick: UInt32Builder::new(),
             metrics,
             rows: 0,
+            observed: Vec::new(),
         }
+    }
+
+    /// The same table with nullable observed columns `(name, value of tick
+    /// i + 1)` after the metrics (see [`crate::observed::backtest`]).
+    pub fn with_observed(mut self, observed: &[(String, Arc<[f64]>)]) -> Self {
+        let mut fields: Vec<Field> = self.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for (name, values) in observed {
+            fields.push(Field::new(name, DataType::Float64, true));
+            self.observed.push((values.clone(), Float64Builder::new()));
+        }
+        self.schema = Arc::new(Schema::new(fields));
+        self
     }
 
     /// The Arrow schema.
@@ -85,9 +104,12 @@ impl TicksTable {
         for (c, b) in self.columns.iter().zip(self.metrics.iter_mut()) {
             let v = values[c.index];
             match b {
-                MetricBuilder::Float(b) => b.append_value(v),
+                MetricBuilder::Float(b) => b.append_option(v.is_finite().then_some(v)),
                 MetricBuilder::Count(b) => b.append_value(v as u64),
             }
+        }
+        for (values, b) in &mut self.observed {
+            b.append_option((tick as usize).checked_sub(1).and_then(|i| values.get(i)).copied());
         }
         self.rows += 1;
     }
@@ -107,6 +129,7 @@ impl TicksTable {
                 MetricBuilder::Count(b) => Arc::new(b.finish()),
             });
         }
+        cols.extend(self.observed.iter_mut().map(|(_, b)| Arc::new(b.finish()) as ArrayRef));
         finish(&self.schema, cols)
     }
 }

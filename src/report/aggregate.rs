@@ -56,18 +56,9 @@ impl Groups {
         for r in runs {
             first.entry((r.point_id, variant_rank(&r.variant), &r.variant)).or_insert(r);
         }
-        // Short names of swept paths: the last component, unless two clash.
         let paths: Vec<String> =
             runs.first().map(|r| r.params.iter().map(|(p, _)| p.clone()).collect()).unwrap_or_default();
-        let short: Vec<String> = paths
-            .iter()
-            .map(|p| {
-                let last = p.rsplit('.').next().unwrap_or(p).to_string();
-                let clashes =
-                    paths.iter().filter(|q| q.rsplit('.').next() == Some(last.as_str())).count() > 1;
-                if clashes { p.clone() } else { last }
-            })
-            .collect();
+        let short = short_names(&paths);
         let mut index: BTreeMap<(u32, &str), u32> = BTreeMap::new();
         let mut groups: Vec<Group> = Vec::with_capacity(first.len());
         for (&(point, _, variant), run) in &first {
@@ -98,10 +89,27 @@ impl Groups {
     }
 }
 
-/// A swept value as shown in labels: numbers plainly, text unquoted.
+/// Short names of swept paths: the last component, unless two clash.
+pub fn short_names(paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| {
+            let last = p.rsplit('.').next().unwrap_or(p).to_string();
+            let clashes = paths.iter().filter(|q| q.rsplit('.').next() == Some(last.as_str())).count() > 1;
+            if clashes { p.clone() } else { last }
+        })
+        .collect()
+}
+
+/// A swept value as shown in labels: text unquoted, integers plainly,
+/// other numbers with at most 4 decimals (a Morris level 0.7666… reads
+/// 0.7667).
 pub fn value_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) if n.is_f64() => {
+            super::format::short_number(n.as_f64().unwrap_or(f64::NAN))
+        }
         other => other.to_string(),
     }
 }
@@ -121,21 +129,6 @@ pub struct Series {
     pub n: Vec<u32>,
 }
 
-/// One group's values at its last tick, across replicates.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Final {
-    /// The last tick.
-    pub tick: u32,
-    /// Replicates.
-    pub n: u32,
-    /// Mean.
-    pub mean: f64,
-    /// 5th percentile.
-    pub p5: f64,
-    /// 95th percentile.
-    pub p95: f64,
-}
-
 /// A metric summarised per group.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct MetricSummary {
@@ -143,8 +136,6 @@ pub struct MetricSummary {
     pub name: String,
     /// Per group, in group order.
     pub series: Vec<Series>,
-    /// Per group: values at the last tick (`None` if the group has no rows).
-    pub finals: Vec<Option<Final>>,
 }
 
 /// Linear-interpolation quantile of sorted values (NaN if empty).
@@ -208,10 +199,8 @@ pub fn summarise(
         }
         segments.par_iter_mut().for_each(|s| s.sort_unstable_by(f64::total_cmp));
         let mut series = Vec::with_capacity(n_groups);
-        let mut finals = Vec::with_capacity(n_groups);
         for g in 0..n_groups {
             let mut s = Series::default();
-            let mut last: Option<Final> = None;
             for t in 0..slots {
                 let k = g * slots as usize + t as usize;
                 let seg = finite(&buf[offsets[k]..offsets[k + 1]]);
@@ -223,19 +212,10 @@ pub fn summarise(
                 s.p5.push(quantile(seg, 0.05));
                 s.p95.push(quantile(seg, 0.95));
                 s.n.push(seg.len() as u32);
-                let mean = if seg.is_empty() { f64::NAN } else { seg.iter().sum::<f64>() / seg.len() as f64 };
-                last = Some(Final {
-                    tick: t,
-                    n: seg.len() as u32,
-                    mean,
-                    p5: quantile(seg, 0.05),
-                    p95: quantile(seg, 0.95),
-                });
             }
             series.push(s);
-            finals.push(last);
         }
-        out.push(MetricSummary { name: name.clone(), series, finals });
+        out.push(MetricSummary { name: name.clone(), series });
     }
     Ok(out)
 }
@@ -272,10 +252,12 @@ mod tests {
         let mut chunks = vec![
             TickChunk {
                 keys: vec![key(0, 1, slots), key(1, 2, slots), key(0, 1, slots)],
+                runs: vec![0, 1, 0],
                 values: vec![vec![5.0, 1.0, 3.0]],
             },
             TickChunk {
                 keys: vec![key(0, 1, slots), key(0, 2, slots), key(1, 2, slots)],
+                runs: vec![0, 0, 1],
                 values: vec![vec![4.0, f64::NAN, 2.0]],
             },
         ];
@@ -287,7 +269,5 @@ mod tests {
         assert!(m.series[0].median[1].is_nan());
         assert_eq!(m.series[1].ticks, vec![2]);
         assert_eq!(m.series[1].median, vec![1.5]);
-        let f = m.finals[1].as_ref().unwrap();
-        assert_eq!((f.tick, f.n, f.mean), (2, 2, 1.5));
     }
 }

@@ -1,20 +1,23 @@
-//! SVG line charts: plotters (SVG backend) draws the frame — axes, grid,
-//! tick labels, caption — and gives the exact data → pixel mapping; the
-//! series are then written with that mapping as one
-//! `<g class="series" data-group="…">` per group (a translucent 5–95 % band
-//! and the median line), so a page or a test can find and count them.
+//! SVG charts: plotters (SVG backend) draws the frame — axes, grid, tick
+//! labels in one format per axis ([`super::format`]), caption — and gives
+//! the exact data → pixel mapping; the series are then written with that
+//! mapping as one `<g class="series" data-key="…">` each (a translucent
+//! 5–95 % band and the median line), so a page, its hover script or a test
+//! can find and count them.
 
 use std::fmt::Write;
 
 use plotters::prelude::*;
 
 use super::aggregate::Series;
+use super::format::AxisFormat;
+pub use super::format::fmt_sig;
 use super::html::esc;
 use crate::error::Error;
 
 /// One group's line on a chart.
 pub struct Line<'a> {
-    /// Group id (`data-group`).
+    /// Group id (`data-key`).
     pub group: &'a str,
     /// Legend label (`<title>`, `data-label`).
     pub label: &'a str,
@@ -42,23 +45,6 @@ pub struct Chart<'a> {
     pub stride: usize,
 }
 
-/// Up to `digits` significant digits, scientific when very large or small.
-pub fn fmt_sig(v: f64, digits: usize) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e7).contains(&a) {
-        return format!("{:.*e}", digits.saturating_sub(1).min(3), v);
-    }
-    let decimals = (digits as i32 - 1 - a.log10().floor() as i32).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
-}
-
 /// A y range covering `lo..hi` with a margin; a flat range is widened.
 pub fn padded(lo: f64, hi: f64) -> (f64, f64) {
     if !(lo.is_finite() && hi.is_finite()) {
@@ -76,129 +62,243 @@ fn err(e: impl std::fmt::Debug) -> Error {
     Error::Run(format!("chart: {e:?}"))
 }
 
-/// Draws `chart` and returns an `<svg class="chart">` element.
-pub fn draw(chart: &Chart<'_>) -> Result<String, Error> {
+/// The frame of a chart: caption, axes and their titles, grid, tick labels.
+pub struct Frame<'a> {
+    /// Caption above the plot (empty: none).
+    pub caption: &'a str,
+    /// X axis title.
+    pub x_desc: &'a str,
+    /// Y axis title.
+    pub y_desc: &'a str,
+    /// Size in pixels.
+    pub size: (u32, u32),
+    /// X range.
+    pub x: (f64, f64),
+    /// Y range.
+    pub y: (f64, f64),
+    /// Categorical x: the label at each integer position.
+    pub x_labels: Option<&'a [String]>,
+    /// A seed for the clip-path id (unique per chart on a page).
+    pub id: &'a str,
+}
+
+/// Data → SVG pixel coordinates of a chart's plot area.
+pub type Px<'a> = &'a dyn Fn(f64, f64) -> (i32, i32);
+
+/// One number format for the labels plotters will put on an axis of
+/// `range` with about `n` labels.
+fn axis_format((lo, hi): (f64, f64), n: usize) -> AxisFormat {
+    use plotters::coord::ranged1d::{BoldPoints, Ranged};
+    let keys = plotters::coord::types::RangedCoordf64::from(lo..hi).key_points(BoldPoints(n));
+    let step = keys.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min);
+    let step = if step.is_finite() { step } else { (hi - lo).abs() };
+    let (a, b) = (keys.first().copied().unwrap_or(lo), keys.last().copied().unwrap_or(hi));
+    AxisFormat::new(a, b, step)
+}
+
+/// Draws `frame` and lets `plot` write the data with the pixel mapping,
+/// inside `<g class="plot">` (clipped to the plot area; its `data-x0`,
+/// `data-x1`, `data-px0`, `data-px1` map x for the page's hover script).
+/// Returns an `<svg class="chart">` element.
+pub fn framed(frame: &Frame<'_>, plot: impl FnOnce(Px<'_>, &mut String)) -> Result<String, Error> {
     let mut svg = String::new();
-    let mut series_svg = String::new();
-    let x_fmt = |v: &f64| fmt_sig(*v, 6);
-    let y_fmt = |v: &f64| fmt_sig(*v, 4);
-    {
-        let root = SVGBackend::with_string(&mut svg, chart.size).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let small = chart.size.0 < 500;
-        let mut builder = ChartBuilder::on(&root);
-        builder
-            .margin(8)
-            .margin_right(16)
-            .x_label_area_size(if small { 30 } else { 36 })
-            .y_label_area_size(if small { 56 } else { 70 });
-        if !chart.caption.is_empty() {
-            builder.caption(chart.caption, ("sans-serif", if small { 13 } else { 15 }));
+    let mut inner = String::new();
+    let small = frame.size.0 < 700;
+    let (nx, ny) = match (&frame.x_labels, small) {
+        (Some(l), _) => (l.len().max(1), 6),
+        (None, true) => (6, 6),
+        (None, false) => (10, 7),
+    };
+    let (xf, yf) = (axis_format(frame.x, nx), axis_format(frame.y, ny));
+    let x_fmt = |v: &f64| match frame.x_labels {
+        Some(labels) => {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         }
-        let mut ctx = builder.build_cartesian_2d(chart.x.0..chart.x.1, chart.y.0..chart.y.1).map_err(err)?;
+        None => xf.label(*v),
+    };
+    let y_fmt = |v: &f64| yf.label(*v);
+    {
+        let root = SVGBackend::with_string(&mut svg, frame.size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder.margin(8).margin_right(18).x_label_area_size(42).y_label_area_size(if small {
+            62
+        } else {
+            74
+        });
+        if !frame.caption.is_empty() {
+            builder.caption(frame.caption, ("sans-serif", 17));
+        }
+        let mut ctx = builder.build_cartesian_2d(frame.x.0..frame.x.1, frame.y.0..frame.y.1).map_err(err)?;
         ctx.configure_mesh()
-            .x_desc("tick")
-            .y_desc(chart.y_desc)
-            .x_labels(if small { 5 } else { 8 })
-            .y_labels(if small { 5 } else { 7 })
+            .x_desc(frame.x_desc)
+            .y_desc(frame.y_desc)
+            .x_labels(nx)
+            .y_labels(ny)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .label_style(("sans-serif", 11))
-            .axis_desc_style(("sans-serif", 12))
-            .light_line_style(RGBColor(238, 238, 238))
-            .bold_line_style(RGBColor(215, 215, 215))
+            // plotters writes SVG font sizes at 1/1.24 of these: 14 → 11.3 px.
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(218, 218, 218))
             .draw()
             .map_err(err)?;
         let (xr, yr) = ctx.plotting_area().get_pixel_range();
-        let clip = format!("clip{}", clip_id(chart));
+        let clip = format!("clip{}", clip_id(frame.id));
         let _ = write!(
-            series_svg,
-            r#"<defs><clipPath id="{clip}"><rect x="{}" y="{}" width="{}" height="{}"/></clipPath></defs><g class="plot" clip-path="url(#{clip})">"#,
+            inner,
+            r#"<defs><clipPath id="{clip}"><rect x="{}" y="{}" width="{}" height="{}"/></clipPath></defs><g class="plot" clip-path="url(#{clip})" data-x0="{}" data-x1="{}" data-px0="{}" data-px1="{}">"#,
             xr.start,
-            yr.start,
+            yr.start - 3,
             xr.end - xr.start,
-            yr.end - yr.start
+            yr.end - yr.start + 6,
+            frame.x.0,
+            frame.x.1,
+            xr.start,
+            xr.end
         );
+        plot(&|x, y| ctx.backend_coord(&(x, y)), &mut inner);
+        inner.push_str("</g>");
+        root.present().map_err(err)?;
+    }
+    let end = svg.rfind("</svg>").ok_or_else(|| Error::Run("chart: SVG backend wrote no </svg>".into()))?;
+    svg.insert_str(end, &inner);
+    Ok(svg.replacen("<svg ", r#"<svg class="chart" "#, 1))
+}
+
+/// Draws `chart` (x: ticks): one `<g class="series" data-key="…">` per
+/// line, a translucent 5–95 % band and the median.
+pub fn draw(chart: &Chart<'_>) -> Result<String, Error> {
+    let id: String = chart.lines.iter().map(|l| l.group).chain([chart.caption, chart.y_desc]).collect();
+    let frame = Frame {
+        caption: chart.caption,
+        x_desc: "tick",
+        y_desc: chart.y_desc,
+        size: chart.size,
+        x: chart.x,
+        y: chart.y,
+        x_labels: None,
+        id: &id,
+    };
+    framed(&frame, |px, out| {
         for line in &chart.lines {
             let s = line.series;
             let keep: Vec<usize> = (0..s.ticks.len())
                 .filter(|&i| i % chart.stride.max(1) == 0 || i + 1 == s.ticks.len())
                 .collect();
-            let px = |i: usize, v: f64| ctx.backend_coord(&(f64::from(s.ticks[i]), v));
-            let mut band = String::new();
-            let mut median = String::new();
-            // Contiguous runs of finite points; a NaN breaks the line.
-            let mut run: Vec<usize> = Vec::new();
-            let mut flush = |run: &mut Vec<usize>| {
-                if run.is_empty() {
-                    return;
-                }
-                for (j, &i) in run.iter().enumerate() {
-                    let (x, y) = px(i, s.p95[i]);
-                    let _ = write!(band, "{}{x},{y}", if j == 0 { "M" } else { " L" });
-                }
-                for &i in run.iter().rev() {
-                    let (x, y) = px(i, s.p5[i]);
-                    let _ = write!(band, " L{x},{y}");
-                }
-                band.push_str(" Z ");
-                for (j, &i) in run.iter().enumerate() {
-                    let (x, y) = px(i, s.median[i]);
-                    let _ = write!(median, "{}{x},{y}", if j == 0 { "M" } else { " L" });
-                }
-                median.push(' ');
-                run.clear();
-            };
-            for &i in &keep {
-                if s.median[i].is_finite() && s.p5[i].is_finite() && s.p95[i].is_finite() {
-                    run.push(i);
-                } else {
-                    flush(&mut run);
-                }
-            }
-            flush(&mut run);
-            let _ = write!(
-                series_svg,
-                r#"<g class="series" data-group="{g}" data-label="{l}"><title>{l}</title><path class="band" d="{}" fill="{c}" fill-opacity="0.16" stroke="none"/><path class="median" d="{}" fill="none" stroke="{c}" stroke-width="1.6" stroke-linejoin="round"/></g>"#,
-                band.trim_end(),
-                median.trim_end(),
-                g = esc(line.group),
-                l = esc(line.label),
-                c = line.colour,
-            );
+            let x: Vec<f64> = s.ticks.iter().map(|&t| f64::from(t)).collect();
+            let stats = [s.median.as_slice(), &s.p5, &s.p95];
+            series(out, px, line.group, line.label, line.colour, &keep, &x, stats, Style::Band);
         }
-        series_svg.push_str("</g>");
-        root.present().map_err(err)?;
-    }
-    let end = svg.rfind("</svg>").ok_or_else(|| Error::Run("chart: SVG backend wrote no </svg>".into()))?;
-    svg.insert_str(end, &series_svg);
-    Ok(svg.replacen("<svg ", r#"<svg class="chart" "#, 1))
+    })
 }
 
-/// A clip-path id unique to the chart's content.
-fn clip_id(chart: &Chart<'_>) -> String {
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Style {
+    /// Shaded band and median line (trajectories).
+    Band,
+    /// Band, line, and a dot with a 5–95 % whisker at each point.
+    BandDots,
+    /// Dots with whiskers only (points that do not form a line).
+    Dots,
+}
+
+/// Writes one series `<g class="series" data-key>`: the band `lo..hi`
+/// (shaded), the median line through `keep`'s points (a NaN breaks both),
+/// and dots with whiskers, as `style` says.
+#[allow(clippy::too_many_arguments)]
+pub fn series(
+    out: &mut String,
+    px: Px<'_>,
+    key: &str,
+    label: &str,
+    colour: &str,
+    keep: &[usize],
+    x: &[f64],
+    [median, lo, hi]: [&[f64]; 3],
+    style: Style,
+) {
+    let mut area = String::new();
+    let mut line = String::new();
+    let mut run: Vec<usize> = Vec::new();
+    let mut flush = |run: &mut Vec<usize>| {
+        if run.is_empty() {
+            return;
+        }
+        for (j, &i) in run.iter().enumerate() {
+            let (a, b) = px(x[i], hi[i]);
+            let _ = write!(area, "{}{a},{b}", if j == 0 { "M" } else { " L" });
+        }
+        for &i in run.iter().rev() {
+            let (a, b) = px(x[i], lo[i]);
+            let _ = write!(area, " L{a},{b}");
+        }
+        area.push_str(" Z ");
+        for (j, &i) in run.iter().enumerate() {
+            let (a, b) = px(x[i], median[i]);
+            let _ = write!(line, "{}{a},{b}", if j == 0 { "M" } else { " L" });
+        }
+        line.push(' ');
+        run.clear();
+    };
+    for &i in keep {
+        if median[i].is_finite() && lo[i].is_finite() && hi[i].is_finite() {
+            run.push(i);
+        } else {
+            flush(&mut run);
+        }
+    }
+    flush(&mut run);
+    let _ = write!(
+        out,
+        r#"<g class="series" data-key="{k}" data-label="{l}"><title>{l}</title>"#,
+        k = esc(key),
+        l = esc(label)
+    );
+    if style != Style::Dots {
+        let _ = write!(
+            out,
+            r#"<path class="band" d="{}" fill="{colour}" fill-opacity="0.16" stroke="none"/>"#,
+            area.trim_end()
+        );
+    }
+    if style != Style::Dots {
+        let _ = write!(
+            out,
+            r#"<path class="median" d="{}" fill="none" stroke="{colour}" stroke-width="1.8" stroke-linejoin="round"/>"#,
+            line.trim_end()
+        );
+    }
+    if style != Style::Band {
+        for &i in keep.iter().filter(|&&i| median[i].is_finite() && lo[i].is_finite() && hi[i].is_finite()) {
+            let ((a, b), (_, b0), (_, b1)) = (px(x[i], median[i]), px(x[i], lo[i]), px(x[i], hi[i]));
+            let _ = write!(
+                out,
+                r#"<line class="whisker" x1="{a}" y1="{b0}" x2="{a}" y2="{b1}" stroke="{colour}" stroke-width="1.4"/><circle class="dot" cx="{a}" cy="{b}" r="3.5" fill="{colour}"/>"#
+            );
+        }
+    }
+    out.push_str("</g>");
+}
+
+/// A clip-path id from a chart's identifying text.
+fn clip_id(seed: &str) -> String {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
-    chart.caption.hash(&mut h);
-    chart.y_desc.hash(&mut h);
-    for l in &chart.lines {
-        l.group.hash(&mut h);
-    }
+    seed.hash(&mut h);
     format!("{:x}", h.finish())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_format_compactly() {
-        assert_eq!(fmt_sig(0.0, 4), "0");
-        assert_eq!(fmt_sig(1.25, 4), "1.25");
-        assert_eq!(fmt_sig(1234.5678, 4), "1235");
-        assert_eq!(fmt_sig(0.012345, 3), "0.0123");
-        assert_eq!(fmt_sig(2.5e8, 3), "2.50e8");
-    }
 
     #[test]
     fn one_group_per_series_element() {
@@ -223,6 +323,7 @@ mod tests {
         };
         let svg = draw(&chart).unwrap();
         assert_eq!(svg.matches(r#"<g class="series""#).count(), 2);
+        assert!(svg.contains(r#"data-key="p1""#));
         assert!(svg.contains(r#"data-label="a=&lt;2&gt;""#));
         assert!(svg.starts_with(r#"<svg class="chart" "#));
         assert!(svg.trim_end().ends_with("</svg>"));

@@ -1,137 +1,31 @@
 //! The stock-and-flow diagram of a scenario, derived from the
-//! [`Topology`](crate::engine::topology::Topology) its world records while
+//! [`Topology`] its world records while
 //! it is built, never drawn by hand.
 //!
 //! - **Stocks** are what a part holds: a contract's assets under the
 //!   parameter that names them (`reserve_asset: DAI`, with its balance at
 //!   genesis), the per-agent positions it keeps (`position: staked`), a
 //!   named account's genesis holdings, a population's starting balances.
-//! - **Flows** are the mechanisms between parts: a population's behaviour
-//!   sending transactions to a contract (`noise_trader: buy, sell`), a
-//!   contract paying or reading another contract or account (`treasury`).
-//!   A flow is labelled with the assets both ends hold, which are the only
-//!   ones it can move.
+//! - **Flows** go the way value moves, as declared: a reference
+//!   parameter's [`Moves`](crate::engine::topology::Moves) (a curve's
+//!   `treasury` receives `tributes` in its reserve asset; a staking pool's
+//!   `treasury` pays `rewards` into the stakers' wallets), a behaviour's
+//!   actions by [`Action::way`](crate::engine::intent::Action::way) (a stake
+//!   goes in, a loan comes out, a trade goes both ways). Price reads are
+//!   flows of no value, from the part read to the reader.
 //!
 //! [`Diagram`] is serialisable: `manifest.json` records it so a report can
 //! draw the system without the scenario file.
 
-use serde::{Deserialize, Serialize};
-
 use crate::engine::Simulation;
 use crate::engine::ids::AssetId;
 use crate::engine::ledger::{Ledger, SlotKind};
-use crate::engine::topology::{EdgeKind, Role};
+use crate::engine::topology::{EdgeKind, Role, Topology, Way};
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
-/// What a part of the system is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PartKind {
-    /// A population of agents (drawn first, on the left).
-    Population,
-    /// A contract (a mechanism instance).
-    Contract,
-    /// A named account that is not a contract (`hatch`).
-    Account,
-}
-
-/// A stock: something a part holds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Stock {
-    /// Asset or position name (`DAI`, `staked`).
-    pub name: String,
-    /// The parameter that declared it (`reserve_asset`), empty if none.
-    pub via: String,
-    /// Whether it is a per-agent position rather than an asset.
-    pub position: bool,
-    /// Amount at genesis, as text (`500000`, `1000 each`,
-    /// `{ dist = "lognormal", … }`), empty if not known before the run.
-    pub genesis: String,
-}
-
-impl Stock {
-    /// `via: name genesis`, as one diagram line.
-    pub fn line(&self) -> String {
-        let mut s = String::new();
-        if !self.via.is_empty() {
-            s.push_str(&self.via);
-            s.push_str(": ");
-        }
-        s.push_str(&self.name);
-        if self.position {
-            s.push_str(" (per agent)");
-        }
-        if !self.genesis.is_empty() {
-            s.push(' ');
-            s.push_str(&self.genesis);
-        }
-        s
-    }
-}
-
-/// A part of the system: a population, contract or account, with its stocks.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Part {
-    /// Scenario name.
-    pub name: String,
-    /// Population, contract or account.
-    pub kind: PartKind,
-    /// Mechanism kind, `account`, or `N agents`.
-    pub detail: String,
-    /// What it holds.
-    pub stocks: Vec<Stock>,
-}
-
-/// What a flow is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlowKind {
-    /// A population's behaviour sends transactions to a contract.
-    Acts,
-    /// A contract pays, funds or reads another contract or account.
-    Reference,
-}
-
-/// A flow between two parts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Flow {
-    /// Source part.
-    pub from: String,
-    /// Target part.
-    pub to: String,
-    /// `behaviour: actions` or the parameter that declared it.
-    pub label: String,
-    /// Behaviour or reference.
-    pub kind: FlowKind,
-    /// Assets both ends hold: what the flow can move.
-    pub assets: Vec<String>,
-}
-
-impl Flow {
-    /// The label with the assets it moves: `treasury · DAI`.
-    pub fn text(&self) -> String {
-        if self.assets.is_empty() {
-            self.label.clone()
-        } else {
-            format!("{} · {}", self.label, self.assets.join(", "))
-        }
-    }
-}
-
-/// The stock-and-flow diagram of a scenario.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Diagram {
-    /// Scenario name.
-    pub name: String,
-    /// Assets in scenario order.
-    pub assets: Vec<String>,
-    /// Populations, contracts and accounts, in the order built.
-    pub parts: Vec<Part>,
-    /// Behaviours and references, in the order declared.
-    pub flows: Vec<Flow>,
-}
+pub use crate::output::diagram::{Diagram, Flow, FlowKind, Part, PartKind, Stock};
 
 impl Diagram {
     /// Builds the scenario's world (one agent per population, as
@@ -260,31 +154,7 @@ impl Diagram {
             parts.push(Part { name: node.name.clone(), kind, detail, stocks });
         }
 
-        let holds = |part: &str| -> Vec<String> {
-            parts
-                .iter()
-                .find(|p| p.name == part)
-                .map(|p| p.stocks.iter().filter(|s| !s.position).map(|s| s.name.clone()).collect())
-                .unwrap_or_default()
-        };
-        let mut flows = Vec::new();
-        for e in &topology.edges {
-            let kind = match e.kind {
-                EdgeKind::Acts => FlowKind::Acts,
-                EdgeKind::Reference => FlowKind::Reference,
-                EdgeKind::Asset | EdgeKind::Position => continue,
-            };
-            let (a, b) = (holds(&e.from), holds(&e.to));
-            // A behaviour moves what its contract holds (and what agents
-            // bring); a reference moves what both ends hold.
-            let assets: Vec<String> = match kind {
-                FlowKind::Acts => b,
-                FlowKind::Reference => {
-                    topology.assets.iter().filter(|x| a.contains(x) && b.contains(x)).cloned().collect()
-                }
-            };
-            flows.push(Flow { from: e.from.clone(), to: e.to.clone(), label: e.label.clone(), kind, assets });
-        }
+        let flows = flows(&topology, &parts);
         Diagram { name: loaded.scenario.name.clone(), assets: topology.assets.clone(), parts, flows }
     }
 
@@ -292,6 +162,96 @@ impl Diagram {
     pub fn part(&self, name: &str) -> Option<&Part> {
         self.parts.iter().find(|p| p.name == name)
     }
+}
+
+/// The flows of `topology` between `parts`, each from the part value leaves
+/// to the part it reaches, as the edges'
+/// [`Moves`](crate::engine::topology::Moves) say.
+fn flows(topology: &Topology, parts: &[Part]) -> Vec<Flow> {
+    // The assets a part holds, or the positions it starts with.
+    let stocks = |part: &str, position: bool| -> Vec<String> {
+        let part = parts.iter().find(|p| p.name == part);
+        let held = part.map(|p| p.stocks.iter().filter(|s| s.position == position).map(|s| s.name.clone()));
+        held.map(Iterator::collect).unwrap_or_default()
+    };
+    let holds = |part: &str| stocks(part, false);
+    let mut flows = Vec::new();
+    let flow = |from: &str, to: &str, label: &str, kind: FlowKind, assets: Vec<String>, two_way: bool| Flow {
+        from: from.to_string(),
+        to: to.to_string(),
+        label: label.to_string(),
+        kind,
+        assets,
+        two_way,
+    };
+    for e in &topology.edges {
+        match (e.kind, &e.moves) {
+            (EdgeKind::Acts, Some(m)) => {
+                // A behaviour moves what its contract holds (and what agents bring).
+                let assets = holds(&e.to);
+                flows.push(match m.way {
+                    Way::Forward => flow(&e.from, &e.to, &e.label, FlowKind::Acts, assets, false),
+                    Way::Backward => flow(&e.to, &e.from, &e.label, FlowKind::Acts, assets, false),
+                    Way::Reads => flow(&e.to, &e.from, &e.label, FlowKind::Reads, Vec::new(), false),
+                    Way::Both | Way::ToUsers => flow(&e.from, &e.to, &e.label, FlowKind::Acts, assets, true),
+                });
+            }
+            (EdgeKind::Reference, Some(m)) => {
+                let assets = if m.asset.is_empty() { Vec::new() } else { vec![m.asset.clone()] };
+                let what = m.what.as_str();
+                match m.way {
+                    Way::Forward => {
+                        flows.push(flow(&e.from, &e.to, what, FlowKind::Reference, assets, false))
+                    }
+                    Way::Backward => {
+                        flows.push(flow(&e.to, &e.from, what, FlowKind::Reference, assets, false))
+                    }
+                    Way::Both => flows.push(flow(&e.from, &e.to, what, FlowKind::Reference, assets, true)),
+                    Way::Reads => flows.push(flow(&e.to, &e.from, what, FlowKind::Reads, Vec::new(), false)),
+                    Way::ToUsers => {
+                        // Paid into the wallets of the populations acting on `from`.
+                        let label = format!("{what} ({})", e.from);
+                        let mut users: Vec<&str> = Vec::new();
+                        for a in topology.edges.iter().filter(|a| a.kind == EdgeKind::Acts && a.to == e.from)
+                        {
+                            let reads = a.moves.as_ref().is_some_and(|m| m.way == Way::Reads);
+                            if !reads && !users.contains(&a.from.as_str()) {
+                                users.push(&a.from);
+                            }
+                        }
+                        for user in users {
+                            flows.push(flow(&e.to, user, &label, FlowKind::Reference, assets.clone(), false));
+                        }
+                    }
+                }
+            }
+            (EdgeKind::Position, Some(m)) if m.way == Way::ToUsers => {
+                let assets = if m.asset.is_empty() { Vec::new() } else { vec![m.asset.clone()] };
+                for p in parts.iter().filter(|p| p.kind == PartKind::Population) {
+                    if stocks(&p.name, true).contains(&e.to) {
+                        flows.push(flow(
+                            &e.from,
+                            &p.name,
+                            &m.what,
+                            FlowKind::Reference,
+                            assets.clone(),
+                            false,
+                        ));
+                    }
+                }
+            }
+            (EdgeKind::Reference | EdgeKind::Acts, None) => {
+                // Declared without a direction: the contract pays or reads
+                // the referent, in what both ends hold.
+                let (a, b) = (holds(&e.from), holds(&e.to));
+                let assets =
+                    topology.assets.iter().filter(|x| a.contains(x) && b.contains(x)).cloned().collect();
+                flows.push(flow(&e.from, &e.to, &e.label, FlowKind::Reference, assets, false));
+            }
+            (EdgeKind::Asset | EdgeKind::Position, _) => {}
+        }
+    }
+    flows
 }
 
 /// A starting balance as written in the scenario: `1000`, or the

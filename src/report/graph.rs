@@ -1,9 +1,10 @@
 //! `tokensim graph`: a [`Diagram`] as Mermaid or Graphviz DOT text.
 //!
 //! Populations are rounded boxes, contracts boxes, named accounts
-//! cylinders; each box lists the part's stocks. Solid arrows are
-//! behaviours acting on contracts, dashed arrows contracts paying or
-//! reading other contracts and accounts.
+//! cylinders; each box lists the part's stocks. Arrows point the way value
+//! moves: a behaviour's transactions (two heads for a trade), payments
+//! between contracts, accounts and populations (thick), price reads
+//! (dotted, from the part read to the reader).
 
 use std::fmt::Write;
 
@@ -85,9 +86,12 @@ pub fn mermaid(d: &Diagram) -> String {
         let _ = writeln!(out, "    {node}");
     }
     for f in &d.flows {
-        let arrow = match f.kind {
-            FlowKind::Acts => "-->",
-            FlowKind::Reference => "-.->",
+        let arrow = match (f.kind, f.two_way) {
+            (FlowKind::Reads, _) => "-.->",
+            (FlowKind::Acts, true) => "<-->",
+            (FlowKind::Acts, false) => "-->",
+            (FlowKind::Reference, true) => "<==>",
+            (FlowKind::Reference, false) => "==>",
         };
         let _ = writeln!(
             out,
@@ -145,12 +149,14 @@ pub fn dot(d: &Diagram) -> String {
     }
     for f in &d.flows {
         let style = match f.kind {
-            FlowKind::Acts => "solid",
-            FlowKind::Reference => "dashed",
+            FlowKind::Acts => "style=solid, color=\"#555555\"",
+            FlowKind::Reference => "style=bold, color=\"#2f855a\"",
+            FlowKind::Reads => "style=dotted, color=\"#999999\"",
         };
+        let dir = if f.two_way { ", dir=both" } else { "" };
         let _ = writeln!(
             out,
-            "    {} -> {} [label={}, style={style}];",
+            "    {} -> {} [label={}, {style}{dir}];",
             dot_str(&f.from),
             dot_str(&f.to),
             dot_str(&f.text())

@@ -1,13 +1,18 @@
-//! HTML assembly: one self-contained page (inline CSS and SVG, no script
-//! that runs, no network), with the numbers it shows embedded as JSON in
-//! `<script type="application/json" id="report-data">` for tools and tests.
+//! HTML assembly: one self-contained page (inline CSS, SVG and a small
+//! script for hover values and legend toggles; no network), with the
+//! numbers it shows embedded as JSON in
+//! `<script type="application/json" id="report-data">` for the script,
+//! tools and tests.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::aggregate::{Group, MetricSummary, value_text};
-use super::chart::{self, Chart, Line, fmt_sig, padded};
 use super::diagram::Diagram;
+use super::format::short_number;
+use super::metric_section::{self, Context};
 use super::read::ViolationRow;
+use super::sweep::{AtTick, Layout};
 use crate::error::Error;
 use crate::output::Manifest;
 
@@ -94,6 +99,42 @@ pub struct Page<'a> {
     pub diagram: Option<&'a Diagram>,
     /// Remarks for the top of the page.
     pub notes: Vec<String>,
+    /// The properties' risk, when the scenario declares properties.
+    pub properties: Option<(&'a super::properties::PropertiesSummary, &'a super::aggregate::Groups)>,
+    /// The sweep's x axis and facets.
+    pub layout: &'a Layout,
+    /// Per metric: the statistics at the compared tick.
+    pub at: &'a [AtTick],
+    /// The compared tick: `Some(T)` with `--tick T`, `None` for each run's last.
+    pub tick: Option<u32>,
+    /// Units of the metrics that declare one.
+    pub units: &'a BTreeMap<String, String>,
+}
+
+impl Page<'_> {
+    /// A metric's title: its name and unit, `price (USD)`.
+    pub fn title(&self, metric: &str) -> String {
+        match self.units.get(metric) {
+            Some(u) => format!("{metric} ({u})"),
+            None => metric.to_string(),
+        }
+    }
+
+    /// The compared tick in words.
+    pub fn tick_text(&self) -> String {
+        match self.tick {
+            Some(t) => format!("at tick {t}"),
+            None => "at the last tick".into(),
+        }
+    }
+}
+
+/// A metric with one value in every run at every tick (`n_rejected` all
+/// zero): its value, listed in one line instead of a chart.
+pub fn constant(m: &MetricSummary) -> Option<f64> {
+    let mut values = m.series.iter().flat_map(|s| s.p5.iter().chain(&s.p95).chain(&s.median)).copied();
+    let first = values.next()?;
+    (first.is_finite() && values.all(|v| v == first)).then_some(first)
 }
 
 /// Every-k-th thinning that keeps a series under [`MAX_POINTS`].
@@ -102,7 +143,8 @@ pub fn stride(metrics: &[MetricSummary]) -> usize {
     longest.div_ceil(MAX_POINTS).max(1)
 }
 
-const CSS: &str = r#"
+/// The page's style sheet (shared with the stress and calibration reports).
+pub(crate) const CSS: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2329;background:#f6f7f9}
 main{max-width:1240px;margin:0 auto;padding:18px 28px 60px}
 h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.8em;border-bottom:2px solid #dde3ea;padding-bottom:.2em}
@@ -119,8 +161,17 @@ ul.legend{list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;g
 ul.legend li{white-space:nowrap}.swatch{display:inline-block;width:18px;height:10px;border-radius:2px;margin-right:5px;vertical-align:middle}
 pre{background:#fff;border:1px solid #dde3ea;padding:10px;overflow:auto;font-size:.85em}
 .ok{color:#2f855a;font-weight:600}.bad{color:#c53030;font-weight:600}
+tr.pass td:first-child{border-left:5px solid #2f855a}tr.fail td:first-child{border-left:5px solid #c53030}tr.warn td:first-child{border-left:5px solid #d69e2e}
+tr.fail{background:#fff1f1}.property{margin-bottom:1.4em}figure.margins{margin:.2em 0 1em}figure.margins figcaption{color:#5b6670;font-size:.85em}
 footer{color:#5b6670;font-size:.85em;margin-top:3em}
+.wide{overflow-x:auto}table.finals td{white-space:nowrap}table.finals td small{color:#5b6670}p.constant{color:#5b6670}
+ul.legend li[data-key]{cursor:pointer}ul.legend li.off{opacity:.35;text-decoration:line-through}g.series.off{display:none}
+.tip{position:fixed;z-index:10;white-space:pre;background:#fff;border:1px solid #9aa5b1;border-radius:4px;padding:4px 8px;font-size:12px;pointer-events:none;box-shadow:0 2px 6px rgba(0,0,0,.15)}
 "#;
+
+/// The page's script: a tooltip with the values under the pointer, and
+/// legend entries that hide or show their series. Reads `#report-data`.
+const SCRIPT: &str = include_str!("report.js");
 
 /// The whole page.
 pub fn page(p: &Page<'_>) -> Result<String, Error> {
@@ -133,13 +184,12 @@ pub fn page(p: &Page<'_>) -> Result<String, Error> {
             p.metrics.iter().flat_map(|m| m.series.iter().map(|s| s.ticks.len())).max().unwrap_or(0)
         ));
     }
-    if p.groups.len() > p.max_lines {
+    let lines_per_variant = |v: &String| p.groups.iter().filter(|g| g.variant == *v).count();
+    if p.layout.x_param.is_some() && p.layout.variants.iter().any(|v| lines_per_variant(v) > p.max_lines) {
         notes.push(format!(
-            "{} groups (parameter points × variants) are more than --max-lines {}: each metric is drawn as {} small panels of at most {} lines, sharing the y axis; colours repeat between panels, each panel has its own legend.",
-            p.groups.len(),
+            "Variants have more (parameter point) lines than --max-lines {}: trajectories are split by swept value into {} panels sharing the y axis.",
             p.max_lines,
-            p.groups.len().div_ceil(p.max_lines),
-            p.max_lines
+            metric_section::panels(p.groups, p.layout, p.max_lines).len()
         ));
     }
 
@@ -193,12 +243,17 @@ pub fn page(p: &Page<'_>) -> Result<String, Error> {
         }
         h.push_str("</ul></div>");
     }
+    let properties_link =
+        if p.properties.is_some() { "<a href=\"#properties\">Properties</a> · " } else { "" };
     let _ = write!(
         h,
-        "<nav><p><a href=\"#scenario\">Scenario</a> · <a href=\"#diagram\">System diagram</a> · <a href=\"#trajectories\">Trajectories</a> · <a href=\"#finals\">Final values</a> · <a href=\"#violations\">Invariant violations ({})</a></p></nav>",
+        "<nav><p>{properties_link}<a href=\"#scenario\">Scenario</a> · <a href=\"#diagram\">System diagram</a> · <a href=\"#trajectories\">Trajectories</a> · <a href=\"#finals\">Final values</a> · <a href=\"#violations\">Invariant violations ({})</a></p></nav>",
         p.violations.len()
     );
 
+    if let Some((summary, groups)) = p.properties {
+        super::properties::section(&mut h, summary, groups);
+    }
     scenario_section(&mut h, p);
     diagram_section(&mut h, p);
     trajectories_section(&mut h, p, stride)?;
@@ -212,6 +267,8 @@ pub fn page(p: &Page<'_>) -> Result<String, Error> {
     );
     h.push_str("</main><script type=\"application/json\" id=\"report-data\">");
     h.push_str(&data_json(p, stride)?.replace("</", "<\\/"));
+    h.push_str("</script><script>");
+    h.push_str(SCRIPT);
     h.push_str("</script></body></html>\n");
     Ok(h)
 }
@@ -257,7 +314,9 @@ fn scenario_section(h: &mut String, p: &Page<'_>) {
         h.push_str(
             "<h3>Variants</h3><table><thead><tr><th>variant</th><th>overrides</th></tr></thead><tbody>",
         );
-        for (name, overrides) in variants {
+        // In the scenario's order (the manifest's list), not the JSON map's.
+        for name in &m.variants {
+            let Some(overrides) = variants.get(name) else { continue };
             let text = overrides
                 .as_object()
                 .map(|o| o.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join("; "))
@@ -291,8 +350,11 @@ fn diagram_section(h: &mut String, p: &Page<'_>) {
     h.push_str("<section id=\"diagram\"><h2>System diagram</h2>");
     match p.diagram {
         Some(d) => {
-            h.push_str("<p>Stocks and flows as the scenario declares them (<code>tokensim graph</code>): populations on the left, contracts and accounts to the right of what pays them; each box lists what it holds at genesis.</p>");
+            h.push_str("<p>Stocks and flows as the scenario declares them (<code>tokensim graph</code>): arrows point the way value moves; each box lists what it holds at genesis.</p>");
+            // At its own size, so its labels stay legible: wide ones scroll.
+            h.push_str("<div style=\"overflow-x:auto\">");
             h.push_str(&super::diagram_svg::svg(d));
+            h.push_str("</div>");
             let _ = write!(
                 h,
                 "<details><summary>Mermaid source</summary><pre>{}</pre></details>",
@@ -304,120 +366,87 @@ fn diagram_section(h: &mut String, p: &Page<'_>) {
     h.push_str("</section>");
 }
 
-fn legend(h: &mut String, groups: &[(usize, String)], all: &[Group]) {
-    h.push_str("<ul class=\"legend\">");
-    for (g, c) in groups {
-        let grp = &all[*g];
+fn trajectories_section(h: &mut String, p: &Page<'_>, stride: usize) -> Result<(), Error> {
+    h.push_str("<section id=\"trajectories\"><h2>Trajectories and the sweep</h2><p>Median (line) and 5–95 % band (shaded) across replicates, per tick; with a sweep, lines are coloured by the swept value (dark: low, light: high), one panel per variant. Next to them, each metric ");
+    let _ = write!(
+        h,
+        "{} against the swept parameter (median and 5–95 % band over replicates, one line per variant) and, with variants, the difference of each variant to the first, paired by replicate. Hover a chart to read values; click a legend entry to hide its line.</p>",
+        esc(&p.tick_text())
+    );
+    let constants: Vec<String> = p
+        .metrics
+        .iter()
+        .filter_map(|m| {
+            constant(m).map(|v| format!("<code>{}</code> = {}", esc(&m.name), esc(&short_number(v))))
+        })
+        .collect();
+    if !constants.is_empty() {
         let _ = write!(
             h,
-            "<li data-group=\"{}\"><span class=\"swatch\" style=\"background:{c}\"></span>{} <small>({})</small></li>",
-            esc(&grp.id),
-            esc(&grp.label),
-            count(grp.runs, "run")
+            "<p class=\"constant\">Constant in every run and tick (not drawn): {}.</p>",
+            constants.join(", ")
         );
     }
-    h.push_str("</ul>");
-}
-
-fn trajectories_section(h: &mut String, p: &Page<'_>, stride: usize) -> Result<(), Error> {
-    h.push_str("<section id=\"trajectories\"><h2>Trajectories</h2><p>Median (line) and 5–95 % band (shaded) across replicates, per tick.</p>");
-    let n = p.groups.len();
-    let panels: Vec<Vec<usize>> =
-        (0..n).collect::<Vec<_>>().chunks(p.max_lines.max(1)).map(<[usize]>::to_vec).collect();
-    for metric in p.metrics {
-        let finite = |v: &f64| v.is_finite();
-        let lo = metric
-            .series
-            .iter()
-            .flat_map(|s| s.p5.iter().chain(&s.median))
-            .copied()
-            .filter(finite)
-            .fold(f64::INFINITY, f64::min);
-        let hi = metric
-            .series
-            .iter()
-            .flat_map(|s| s.p95.iter().chain(&s.median))
-            .copied()
-            .filter(finite)
-            .fold(f64::NEG_INFINITY, f64::max);
-        let t_lo = metric.series.iter().filter_map(|s| s.ticks.first()).min().copied().unwrap_or(0);
-        let t_hi = metric.series.iter().filter_map(|s| s.ticks.last()).max().copied().unwrap_or(1);
-        let x = if t_hi > t_lo {
-            (f64::from(t_lo), f64::from(t_hi))
-        } else {
-            (f64::from(t_lo), f64::from(t_lo) + 1.0)
-        };
-        let y = padded(lo, hi);
-        let _ = write!(
-            h,
-            "<section class=\"metric\" data-metric=\"{}\"><h3>{}</h3><div class=\"panels\">",
-            esc(&metric.name),
-            esc(&metric.name)
-        );
-        let single = panels.len() == 1;
-        for (k, members) in panels.iter().enumerate() {
-            let coloured: Vec<(usize, String)> =
-                members.iter().enumerate().map(|(i, &g)| (g, colour(i, members.len()))).collect();
-            let caption = if single {
-                String::new()
-            } else {
-                format!("{} · groups {}–{}", metric.name, members[0] + 1, members[members.len() - 1] + 1)
-            };
-            let lines = coloured
-                .iter()
-                .map(|(g, c)| Line {
-                    group: &p.groups[*g].id,
-                    label: &p.groups[*g].label,
-                    colour: c,
-                    series: &metric.series[*g],
-                })
-                .collect();
-            let svg = chart::draw(&Chart {
-                caption: &caption,
-                y_desc: &metric.name,
-                size: if single { (1000, 420) } else { (580, 300) },
-                x,
-                y,
-                lines,
-                stride,
-            })?;
-            let class = if single { "panel" } else { "panel small" };
-            let _ = write!(h, "<div class=\"{class}\" data-panel=\"{k}\">{svg}");
-            legend(h, &coloured, p.groups);
-            h.push_str("</div>");
+    let c =
+        Context { groups: p.groups, layout: p.layout, max_lines: p.max_lines, stride, tick: p.tick_text() };
+    for (metric, at) in p.metrics.iter().zip(p.at) {
+        if constant(metric).is_none() {
+            metric_section::section(h, &c, metric, at, &p.title(&metric.name))?;
         }
-        h.push_str("</div></section>");
     }
     h.push_str("</section>");
     Ok(())
 }
 
+/// One wide table: a row per group, a column per (non-constant) metric,
+/// each cell the mean over replicates with the 5–95 % band below; the
+/// exact numbers in `data-*` attributes.
 fn finals_section(h: &mut String, p: &Page<'_>) {
-    h.push_str("<section id=\"finals\"><h2>Final values</h2><p>Each group's value at its last tick across replicates: mean, 5th and 95th percentile.</p>");
-    for metric in p.metrics {
+    let _ = write!(
+        h,
+        "<section id=\"finals\"><h2>Final values</h2><p>Each group's value {} across replicates: mean, and the 5–95 % band below it.</p><div class=\"wide\"><table class=\"finals\"><thead><tr><th>group</th><th>runs</th>",
+        esc(&p.tick_text())
+    );
+    let shown: Vec<usize> = (0..p.metrics.len()).filter(|&i| constant(&p.metrics[i]).is_none()).collect();
+    for &i in &shown {
         let _ = write!(
             h,
-            "<h3>{}</h3><table class=\"finals\" data-metric=\"{}\"><thead><tr><th>group</th><th>tick</th><th>n</th><th>mean</th><th>p5</th><th>p95</th></tr></thead><tbody>",
-            esc(&metric.name),
-            esc(&metric.name)
+            "<th data-metric=\"{}\">{}</th>",
+            esc(&p.metrics[i].name),
+            esc(&p.title(&p.metrics[i].name))
         );
-        for (g, f) in p.groups.iter().zip(&metric.finals) {
-            let Some(f) = f else { continue };
-            let _ = write!(
-                h,
-                "<tr data-group=\"{}\"><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                esc(&g.id),
-                esc(&g.label),
-                f.tick,
-                f.n,
-                fmt_sig(f.mean, 6),
-                fmt_sig(f.p5, 6),
-                fmt_sig(f.p95, 6)
-            );
-        }
-        h.push_str("</tbody></table>");
     }
-    h.push_str("</section>");
+    h.push_str("</tr></thead><tbody>");
+    for (g, grp) in p.groups.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<tr data-group=\"{}\"><td>{}</td><td class=\"num\">{}</td>",
+            esc(&grp.id),
+            esc(&grp.label),
+            grp.runs
+        );
+        for &i in &shown {
+            match p.at[i].groups[g] {
+                Some(s) => {
+                    let _ = write!(
+                        h,
+                        "<td class=\"num\" data-metric=\"{}\" data-n=\"{}\" data-mean=\"{}\" data-p5=\"{}\" data-p95=\"{}\">{}<br><small>{} – {}</small></td>",
+                        esc(&p.metrics[i].name),
+                        s.n,
+                        s.mean,
+                        s.p5,
+                        s.p95,
+                        short_number(s.mean),
+                        short_number(s.p5),
+                        short_number(s.p95)
+                    );
+                }
+                None => h.push_str("<td class=\"num\">–</td>"),
+            }
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</tbody></table></div></section>");
 }
 
 fn violations_section(h: &mut String, p: &Page<'_>) {
@@ -463,7 +492,7 @@ fn data_json(p: &Page<'_>, stride: usize) -> Result<String, Error> {
         .metrics
         .iter()
         .map(|m| {
-            let series: Vec<Value> = m
+            let series: Value = m
                 .series
                 .iter()
                 .zip(p.groups)
@@ -481,15 +510,31 @@ fn data_json(p: &Page<'_>, stride: usize) -> Result<String, Error> {
                     })
                 })
                 .collect();
-            let finals: Vec<Value> = m
-                .finals
+            series
+        })
+        .collect();
+    let metrics: Vec<Value> = metrics
+        .into_iter()
+        .zip(p.metrics.iter().zip(p.at))
+        .map(|(series, (m, at))| {
+            let finals: Vec<Value> = at
+                .groups
                 .iter()
-                .zip(p.groups)
-                .filter_map(|(f, g)| {
-                    f.as_ref().map(|f| json!({"group": g.id, "tick": f.tick, "n": f.n, "mean": f.mean, "p5": f.p5, "p95": f.p95}))
+                .zip(p.groups.iter().zip(&m.series))
+                .filter_map(|(f, (g, s))| {
+                    let tick = p.tick.or_else(|| s.ticks.last().copied());
+                    f.map(|f| json!({"group": g.id, "tick": tick, "n": f.n, "mean": f.mean, "median": f.median, "p5": f.p5, "p95": f.p95}))
                 })
                 .collect();
-            json!({"name": m.name, "series": series, "finals": finals})
+            json!({
+                "name": m.name,
+                "unit": p.units.get(&m.name),
+                "constant": constant(m),
+                "series": series,
+                "finals": finals,
+                "by_parameter": at.by_parameter,
+                "delta": at.delta,
+            })
         })
         .collect();
     let data = json!({
@@ -503,6 +548,14 @@ fn data_json(p: &Page<'_>, stride: usize) -> Result<String, Error> {
         "runs": p.runs,
         "rows": p.rows,
         "groups": p.groups,
+        "tick": p.tick,
+        "layout": {
+            "x_param": p.layout.x_param.as_ref().map(|(_, short)| short),
+            "x_path": p.layout.x_param.as_ref().map(|(path, _)| path),
+            "x_labels": p.layout.x_labels,
+            "facets": p.layout.facets,
+            "variants": p.layout.variants,
+        },
         "metrics": metrics,
         "violations": {"total": p.violations.len(), "rows": p.violations.iter().take(MAX_VIOLATION_ROWS).collect::<Vec<_>>()},
         "diagram": p.diagram,

@@ -7,18 +7,35 @@
 //! - [`aggregate`] groups runs by (point, variant) and computes, per tick,
 //!   the median and the 5–95 % band across replicates (exact quantiles from
 //!   one counting sort);
-//! - [`chart`] draws them as SVG line charts (plotters' SVG backend);
+//! - [`sweep`] lays a sweep out (x parameter, facets, variants in scenario
+//!   order) and computes each run's value at the compared tick, the
+//!   by-parameter series and the paired A/B deltas;
+//! - [`chart`] draws SVG charts (plotters' SVG backend) with axes in one
+//!   [`format`](mod@format) each; [`metric_section`] and [`sweep_chart`] lay out one
+//!   metric's trajectory, by-parameter and delta charts;
 //! - [`diagram`], [`diagram_svg`] and [`graph`] derive the stock-and-flow
 //!   diagram from the scenario's topology and write it as SVG, Mermaid or DOT;
-//! - [`html`] assembles the page.
+//! - [`html`] assembles the page (its small script, `report.js`, shows
+//!   values on hover and hides a series on a legend click);
+//! - [`calibration`] is the page of a calibration directory.
 
 pub mod aggregate;
+pub mod calibration;
 pub mod chart;
 pub mod diagram;
 pub mod diagram_svg;
+pub mod format;
 pub mod graph;
 pub mod html;
+pub mod metric_section;
+pub mod properties;
 pub mod read;
+pub mod sensitivity;
+pub mod sensitivity_chart;
+pub mod stress_page;
+pub mod svg;
+pub mod sweep;
+pub mod sweep_chart;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -40,8 +57,11 @@ pub struct ReportOptions {
     pub out: Option<PathBuf>,
     /// Metrics to draw [default: every column of `ticks`].
     pub metrics: Option<Vec<String>>,
-    /// Lines per chart at most (more groups: small multiples).
+    /// Lines per chart at most (more: split by swept value).
     pub max_lines: usize,
+    /// The tick the by-parameter, delta and final-value views compare
+    /// [default: each run's last].
+    pub tick: Option<u32>,
     /// Replace an existing report.
     pub force: bool,
 }
@@ -54,6 +74,7 @@ impl ReportOptions {
             out: None,
             metrics: None,
             max_lines: DEFAULT_MAX_LINES,
+            tick: None,
             force: false,
         }
     }
@@ -88,7 +109,22 @@ pub struct ReportSummary {
 /// renames it, so the report is whole or absent.
 pub fn write_report(opts: &ReportOptions) -> Result<ReportSummary, Error> {
     let started = Instant::now();
+    if stress_page::is_stress_dir(&opts.dir) {
+        return stress_page::write(opts);
+    }
     let out = opts.out_path();
+    if let Some(m) = calibration::manifest(&opts.dir) {
+        if out.exists() && !opts.force {
+            return Err(Error::Run(format!(
+                "{}: already exists; pass --force to replace it or -o to choose another file",
+                out.display()
+            )));
+        }
+        write_new(&out, calibration::page(&opts.dir, &m)?.as_bytes())?;
+        let seconds = started.elapsed().as_secs_f64();
+        let (metrics, runs) = (m.series.len(), m.replicates as usize);
+        return Ok(ReportSummary { path: out, groups: 1, metrics, runs, rows: 0, violations: 0, seconds });
+    }
     let dataset = read::Dataset::open(&opts.dir)?;
     if out.exists() && !opts.force {
         return Err(Error::Run(format!(
@@ -137,12 +173,29 @@ pub fn write_report(opts: &ReportOptions) -> Result<ReportSummary, Error> {
         let g = groups.group(run)?;
         (tick < slots).then(|| aggregate::key(g, tick, slots))
     };
+    let last = runs.iter().map(|r| r.ticks).min().unwrap_or(0);
+    if let Some(t) = opts.tick.filter(|&t| t > last) {
+        return Err(Error::Run(format!(
+            "--tick {t}: the runs in {} end at tick {last}; choose 0..={last}",
+            opts.dir.display()
+        )));
+    }
     let mut chunks = dataset.ticks(&metrics, &key)?;
     let rows: usize = chunks.iter().map(|c| c.keys.len()).sum();
+    let layout = sweep::Layout::of(&groups, &manifest.swept);
+    let mut target = vec![u32::MAX; runs.iter().map(|r| r.run_id as usize + 1).max().unwrap_or(0)];
+    for r in &runs {
+        target[r.run_id as usize] = opts.tick.unwrap_or(r.ticks);
+    }
+    let at: Vec<sweep::AtTick> = sweep::values_at(&chunks, metrics.len(), slots, &target)
+        .iter()
+        .map(|values| sweep::at_tick(values, &runs, &groups, &layout))
+        .collect();
     let summaries = aggregate::summarise(&mut chunks, &metrics, groups.groups.len(), slots)?;
     drop(chunks);
     let violations = dataset.violations()?;
     let violation_groups = violations.iter().map(|v| groups.group(v.run_id).map(|g| g as usize)).collect();
+    let risk = properties::summarise(&dataset, &runs, &groups, &violations)?;
 
     let mut notes = Vec::new();
     if dataset.manifests.len() < dataset.shard_count {
@@ -172,8 +225,18 @@ pub fn write_report(opts: &ReportOptions) -> Result<ReportSummary, Error> {
         runs: runs.len(),
         diagram: manifest.diagram.as_ref(),
         notes,
+        properties: risk.as_ref().map(|r| (r, &groups)),
+        layout: &layout,
+        at: &at,
+        tick: opts.tick,
+        units: &dataset.units(),
     };
-    let text = html::page(&page)?;
+    let mut text = html::page(&page)?;
+    // The sensitivity section, when `tokensim sensitivity` has run here.
+    let sensitivity = sensitivity_chart::section(&opts.dir)?;
+    if let Some(at) = text.rfind("</main>") {
+        text.insert_str(at, &sensitivity);
+    }
     write_new(&out, text.as_bytes())?;
     Ok(ReportSummary {
         path: out,

@@ -36,6 +36,8 @@ pub struct Dataset {
     pub violations_files: Vec<PathBuf>,
     /// Columns of `ticks` other than `run_id` and `tick`, in file order.
     pub metrics: Vec<String>,
+    /// Every file the manifests list, sorted.
+    pub listed: Vec<String>,
 }
 
 impl Dataset {
@@ -102,16 +104,7 @@ impl Dataset {
         let mut listed: Vec<String> = manifests.iter().flat_map(|(_, m)| m.files.keys().cloned()).collect();
         listed.sort();
         listed.dedup();
-        let table = |t: &str| -> Vec<PathBuf> {
-            listed
-                .iter()
-                .filter(|n| {
-                    n.strip_suffix(".parquet")
-                        .is_some_and(|s| s == t || s.strip_prefix(t).is_some_and(|r| r.starts_with('-')))
-                })
-                .map(|n| dir.join(n))
-                .collect()
-        };
+        let table = |t: &str| table_files(dir, &listed, t);
         let (runs_files, ticks_files, violations_files) =
             (table("runs"), table("ticks"), table("violations"));
         for f in runs_files.iter().chain(&ticks_files).chain(&violations_files) {
@@ -146,12 +139,40 @@ impl Dataset {
             ticks_files,
             violations_files,
             metrics,
+            listed,
         })
+    }
+
+    /// The files of `table` the manifests list (`properties` →
+    /// `properties.parquet`, `properties-p003.parquet`, …), each checked to
+    /// exist.
+    pub fn table_files(&self, table: &str) -> Vec<PathBuf> {
+        table_files(&self.dir, &self.listed, table)
     }
 
     /// The first shard's manifest (every shard records the same scenario).
     pub fn manifest(&self) -> &Manifest {
         &self.manifests[0].1
+    }
+
+    /// The unit of each metric that declares one: `metrics.<column>.unit`
+    /// of the first manifest, read as plain JSON so manifests without it
+    /// (older versions) simply have no units.
+    pub fn units(&self) -> std::collections::BTreeMap<String, String> {
+        let path = self.dir.join(&self.manifests[0].0);
+        let json: serde_json::Value =
+            std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        json.get("metrics")
+            .and_then(|m| m.as_object())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| {
+                        let unit = v.get("unit")?.as_str().filter(|u| !u.is_empty())?;
+                        Some((k.clone(), unit.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Reads every run of every shard present.
@@ -207,7 +228,8 @@ impl Dataset {
         self.ticks_files
             .par_iter()
             .map(|path| {
-                let mut chunk = TickChunk { keys: Vec::new(), values: vec![Vec::new(); metrics.len()] };
+                let mut chunk =
+                    TickChunk { keys: Vec::new(), runs: Vec::new(), values: vec![Vec::new(); metrics.len()] };
                 for batch in read_batches(path, Some(&wanted))? {
                     let run_id = arrow::compute::cast(column(&batch, "run_id", path)?, &DataType::UInt32)?;
                     let tick = arrow::compute::cast(column(&batch, "tick", path)?, &DataType::UInt32)?;
@@ -218,6 +240,7 @@ impl Dataset {
                     let keep: Vec<Option<u32>> =
                         run_id.iter().zip(tick.iter()).map(|(&r, &t)| key(r, t)).collect();
                     chunk.keys.extend(keep.iter().flatten().copied());
+                    chunk.runs.extend(run_id.iter().zip(&keep).filter(|(_, k)| k.is_some()).map(|(&r, _)| r));
                     for (m, out) in metrics.iter().zip(chunk.values.iter_mut()) {
                         let col = arrow::compute::cast(column(&batch, m, path)?, &DataType::Float64)?;
                         let col = col.as_primitive::<Float64Type>();
@@ -296,6 +319,8 @@ pub struct RunInfo {
 pub struct TickChunk {
     /// Each kept row's key.
     pub keys: Vec<u32>,
+    /// Each kept row's run id.
+    pub runs: Vec<u32>,
     /// Per metric, each kept row's value (null as NaN).
     pub values: Vec<Vec<f64>>,
 }
@@ -315,6 +340,22 @@ pub struct ViolationRow {
     pub expected: f64,
     /// Actual value.
     pub actual: f64,
+}
+
+fn table_files(dir: &Path, listed: &[String], t: &str) -> Vec<PathBuf> {
+    listed
+        .iter()
+        .filter(|n| {
+            n.strip_suffix(".parquet")
+                .is_some_and(|s| s == t || s.strip_prefix(t).is_some_and(|r| r.starts_with('-')))
+        })
+        .map(|n| dir.join(n))
+        .collect()
+}
+
+/// Every batch of a Parquet file, all columns.
+pub fn read_table(path: &Path) -> Result<Vec<RecordBatch>, Error> {
+    read_batches(path, None)
 }
 
 fn open(path: &Path) -> Result<File, Error> {

@@ -108,6 +108,30 @@ impl Param {
         }
     }
 
+    /// The largest value it gives in practice: the bound of a constant or
+    /// uniform, ten standard deviations above the mean of a normal (and
+    /// of the logarithm of a lognormal), beyond which no draw of a run
+    /// will ever land. What a cap on amounts is checked against.
+    pub fn practical_max(&self) -> f64 {
+        match *self {
+            Param::Constant { value } => value,
+            Param::Uniform { high, .. } => high,
+            Param::Normal { mean, std } => mean + 10.0 * std,
+            Param::Lognormal { mu, sigma } => (mu + 10.0 * sigma).exp(),
+        }
+    }
+
+    /// The smallest value it gives in practice (see
+    /// [`practical_max`](Self::practical_max)).
+    pub fn practical_min(&self) -> f64 {
+        match *self {
+            Param::Constant { value } => value,
+            Param::Uniform { low, .. } => low,
+            Param::Normal { mean, std } => mean - 10.0 * std,
+            Param::Lognormal { mu, sigma } => (mu - 10.0 * sigma).exp(),
+        }
+    }
+
     /// Draws one value. Call [`check_range`](Self::check_range) first:
     /// sampling assumes valid parameters.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {

@@ -54,10 +54,17 @@ pub struct Scenario {
     /// Replayed orders, applied before agents' own intents.
     #[serde(default)]
     pub orders: Option<OrdersSpec>,
-    /// Output column name → `contract.metric`; default: every metric as
-    /// `<contract>_<metric>`.
+    /// Output columns: `name = "contract.metric"` selects and renames
+    /// contract metrics (default: every metric as `<contract>_<metric>`);
+    /// `name = { population = …, of = …, stat = … }` adds a population
+    /// metric (see [`crate::properties::spec::population_metrics`]).
     #[serde(default)]
-    pub metrics: IndexMap<String, String>,
+    pub metrics: IndexMap<String, toml::Value>,
+    /// Properties by name: a temporal form (`always`, `eventually`,
+    /// `at_end`) with a condition over tick metrics (see
+    /// [`crate::properties`]).
+    #[serde(default)]
+    pub properties: IndexMap<String, toml::Table>,
     /// Output options.
     #[serde(default)]
     pub output: OutputOptions,
@@ -71,7 +78,39 @@ pub struct Scenario {
     /// A/B variants: name → overrides by dotted path.
     #[serde(default)]
     pub variants: IndexMap<String, toml::Table>,
+    /// Stress search space: dotted paths with `{ low, high, integer }`
+    /// ranges and `replicates` (see [`crate::search::space`]).
+    #[serde(default)]
+    pub search: toml::Table,
+    /// Observed data to backtest against and calibrate to: `file`, `time`,
+    /// `columns` (metric = data column), `fill` (see [`crate::observed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<toml::Table>,
 }
+
+/// The keys of [`Scenario`], as written at the top of a file (checked
+/// against the schema by a test); a key among these written after a
+/// `[table]` header gets a hint that TOML put it inside that table.
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seed",
+    "ticks",
+    "ordering",
+    "snapshot_every",
+    "assets",
+    "contracts",
+    "populations",
+    "orders",
+    "metrics",
+    "properties",
+    "output",
+    "runs",
+    "sweep",
+    "variants",
+    "search",
+    "observed",
+];
 
 fn one_run() -> u32 {
     1
@@ -112,27 +151,20 @@ pub struct Population {
 #[serde(deny_unknown_fields)]
 pub struct OrdersSpec {
     /// CSV or Parquet file with columns `tick, agent_id, side, amount` and
-    /// optionally `contract`; relative paths are from the scenario file.
+    /// optionally `contract` and `about` (see [`crate::engine::replay`]);
+    /// relative paths are from the scenario file.
     pub file: PathBuf,
 }
 
 /// What to write besides the per-tick metrics.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputOptions {
-    /// Write every settled and rejected transaction to `events.parquet`.
-    #[serde(default = "yes")]
+    /// Write every settled and rejected transaction to `events.parquet`
+    /// (`tokensim run --events`). Off by default: it is one row per
+    /// transaction, most of a run's output and a third of its time.
+    #[serde(default)]
     pub events: bool,
-}
-
-impl Default for OutputOptions {
-    fn default() -> Self {
-        OutputOptions { events: true }
-    }
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A scenario with the file it came from, ready to validate and run.
@@ -202,38 +234,101 @@ pub fn parse_assignment(text: &str) -> Result<(String, toml::Value), String> {
 
 /// Sets the value at a dotted path. Every table on the way must exist (so a
 /// typo in a contract or population name is an error); the last key may be
-/// new, and is then checked by the schema like any other key.
+/// new, and is then checked by the schema like any other key. A numeric
+/// key indexes an array (`contracts.feed.shocks.0.factor`); the element must
+/// exist.
 pub fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
     let keys: Vec<&str> = path.split('.').collect();
     let (last, parents) = keys.split_last().expect("non-empty path");
     let mut current = table;
     let mut walked = String::new();
-    for key in parents {
+    let mut parents = parents.iter();
+    while let Some(key) = parents.next() {
         let choices = current.keys().cloned().collect::<Vec<_>>().join(", ");
         walked = source::join(&walked, key);
         // A missing top-level section (`output`, `sweep`) may be created, and
-        // so may tables inside `sweep` and `variants`, whose keys are paths;
-        // a missing contract or population name is a typo.
-        let free = !walked.contains('.') || matches!(keys[0], "sweep" | "variants");
+        // so may tables inside `sweep`, `variants` and `search`, whose keys
+        // are paths; a missing contract or population name is a typo.
+        let free = !walked.contains('.') || matches!(keys[0], "sweep" | "variants" | "search");
         if !current.contains_key(*key) && free {
             current.insert(key.to_string(), toml::Value::Table(toml::Table::new()));
         }
-        current = match current.get_mut(*key) {
-            Some(toml::Value::Table(t)) => t,
-            Some(_) => return Err(format!("`{walked}` is a value, not a table")),
+        let mut node = match current.get_mut(*key) {
+            Some(v) => v,
             None => return Err(format!("no `{walked}` in the scenario; choices here: {choices}")),
         };
+        // Descend through arrays by index until the next table.
+        loop {
+            match node {
+                toml::Value::Table(t) => {
+                    current = t;
+                    break;
+                }
+                toml::Value::Array(items) => {
+                    let Some(key) = parents.next() else {
+                        return set_in_array(items, &walked, last, value);
+                    };
+                    let i = array_index(key, items.len()).map_err(|m| format!("`{walked}`: {m}"))?;
+                    walked = source::join(&walked, key);
+                    node = &mut items[i];
+                }
+                _ => return Err(format!("`{walked}` is a value, not a table")),
+            }
+        }
     }
     if let Some(old) = current.get(*last) {
-        let numeric = |v: &toml::Value| matches!(v, toml::Value::Integer(_) | toml::Value::Float(_));
-        let compatible = (numeric(old) && numeric(&value))
-            || std::mem::discriminant(old) == std::mem::discriminant(&value);
-        if !compatible {
-            return Err(format!("expects a {} like the scenario's `{old}`, got `{value}`", old.type_str()));
-        }
+        check_compatible(old, &value)?;
     }
     current.insert(last.to_string(), value);
     Ok(())
+}
+
+/// The value at a dotted path of a table, if any; numeric keys index arrays.
+pub fn get_path<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+    let mut keys = path.split('.');
+    let mut value = table.get(keys.next()?)?;
+    for key in keys {
+        value = match value {
+            toml::Value::Table(t) => t.get(key)?,
+            toml::Value::Array(items) => items.get(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+/// Replaces element `last` of an array reached at `walked`.
+fn set_in_array(
+    items: &mut [toml::Value],
+    walked: &str,
+    last: &str,
+    value: toml::Value,
+) -> Result<(), String> {
+    let i = array_index(last, items.len()).map_err(|m| format!("`{walked}`: {m}"))?;
+    check_compatible(&items[i], &value)?;
+    items[i] = value;
+    Ok(())
+}
+
+/// `key` as an index into an array of `n` elements.
+fn array_index(key: &str, n: usize) -> Result<usize, String> {
+    match key.parse::<usize>() {
+        Ok(i) if i < n => Ok(i),
+        Ok(i) => Err(format!("index {i} is past the end; the list has {n} elements (0..{n})")),
+        Err(_) => Err(format!("is a list: index it by number (0..{n}), not `{key}`")),
+    }
+}
+
+/// A new value may replace an old one of the same type (any two numbers).
+fn check_compatible(old: &toml::Value, value: &toml::Value) -> Result<(), String> {
+    let numeric = |v: &toml::Value| matches!(v, toml::Value::Integer(_) | toml::Value::Float(_));
+    let compatible =
+        (numeric(old) && numeric(value)) || std::mem::discriminant(old) == std::mem::discriminant(value);
+    if compatible {
+        Ok(())
+    } else {
+        Err(format!("expects a {} like the scenario's `{old}`, got `{value}`", old.type_str()))
+    }
 }
 
 /// Deserialises a `T` from the value found at dotted path `base`, turning
@@ -289,6 +384,50 @@ mod tests {
         assert!(e.contains("unknown field `tickz`"), "{e}");
         assert!(parse_assignment("novalue").is_err());
         assert_eq!(set("a.b=hello").1, toml::Value::String("hello".into()));
+    }
+
+    #[test]
+    fn dotted_paths_index_arrays() {
+        let mut t: toml::Table =
+            toml::from_str("[c.feed]\nshocks = [{ tick = 1, factor = 0.5 }]\nw = [1, 2]\n").unwrap();
+        set_path(&mut t, "c.feed.shocks.0.factor", toml::Value::Float(0.2)).unwrap();
+        set_path(&mut t, "c.feed.w.1", toml::Value::Integer(7)).unwrap();
+        assert_eq!(get_path(&t, "c.feed.shocks.0.factor"), Some(&toml::Value::Float(0.2)));
+        assert_eq!(get_path(&t, "c.feed.w.1"), Some(&toml::Value::Integer(7)));
+        let e = set_path(&mut t, "c.feed.shocks.1.factor", toml::Value::Float(0.2)).unwrap_err();
+        assert!(e.contains("index 1 is past the end; the list has 1 elements"), "{e}");
+        let e = set_path(&mut t, "c.feed.shocks.x.factor", toml::Value::Float(0.2)).unwrap_err();
+        assert!(e.contains("index it by number"), "{e}");
+        let e = set_path(&mut t, "c.feed.w.0", toml::Value::String("a".into())).unwrap_err();
+        assert!(e.contains("expects a integer"), "{e}");
+    }
+
+    #[test]
+    fn top_level_keys_are_the_schema_s() {
+        let every = "ticks = 1\nassets = []\norders = { file = \"o.csv\" }\nobserved = {}\n";
+        let s = load(every).unwrap();
+        let value = serde_json::to_value(&s.scenario).unwrap();
+        let mut written: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut declared = TOP_LEVEL_KEYS.to_vec();
+        written.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(written, declared);
+    }
+
+    #[test]
+    fn a_top_level_key_after_a_table_gets_a_hint() {
+        let text = "ticks = 1\nassets = []\n[output]\nevents = true\nruns = 8\n";
+        let err = load(text).unwrap_err().to_string();
+        assert!(err.starts_with("t.toml:5:1: `output.runs`: unknown field `runs`"), "{err}");
+        assert!(
+            err.contains("`runs` is a top-level key") && err.contains("after the [output] header"),
+            "{err}"
+        );
+        // Inside an inline table, or a key that is not a top-level one: no hint.
+        let err = load("ticks = 1\nassets = []\noutput = { runs = 8 }\n").unwrap_err().to_string();
+        assert!(!err.contains("top-level"), "{err}");
+        let err = load("ticks = 1\nassets = []\n[output]\nevent = true\n").unwrap_err().to_string();
+        assert!(!err.contains("top-level"), "{err}");
     }
 
     #[test]

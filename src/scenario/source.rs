@@ -49,6 +49,11 @@ impl Source {
         self.overrides.insert(field.to_string(), origin);
     }
 
+    /// Length of the source text in bytes.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// A [`ScenarioError`] about `field`, located at the field or, if it is
     /// absent from the file, at its nearest written parent.
     pub fn error(&self, field: &str, message: impl Display) -> ScenarioError {
@@ -83,13 +88,33 @@ impl Source {
             }
         };
         let (line, col) = self.line_col(offset);
-        ScenarioError {
-            file: self.path.clone(),
-            line,
-            col,
-            field: field.to_string(),
-            message: message.to_string(),
+        let mut message = message.to_string();
+        if let Some(hint) = self.misplaced_top_level(field, &message) {
+            message = format!("{message}; {hint}");
         }
+        ScenarioError { file: self.path.clone(), line, col, field: field.to_string(), message }
+    }
+
+    /// The hint for an error about a key of the top level (`runs`, `seed`,
+    /// …) written on its own line after a `[table]` header, where TOML puts
+    /// it in that table: when the table does not know it, or takes any key
+    /// (`[sweep]`, `[metrics]`, `[variants.*]`).
+    fn misplaced_top_level(&self, field: &str, message: &str) -> Option<String> {
+        let (table, key) = field.rsplit_once('.')?;
+        if !super::TOP_LEVEL_KEYS.contains(&key) {
+            return None;
+        }
+        let start = self.spans.get(field)?.start;
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        if !self.text[line_start..start].trim().is_empty() {
+            return None;
+        }
+        let free_form = matches!(table.split('.').next(), Some("sweep" | "metrics" | "variants"));
+        (message.contains("unknown") || free_form).then(|| {
+            format!(
+                "`{key}` is a top-level key, but it is written after the [{table}] header and TOML puts every key after a header in that table: move `{key} = …` above the first [table]"
+            )
+        })
     }
 
     /// Converts a serde error raised while deserialising the value at
@@ -140,7 +165,9 @@ pub fn join(base: &str, name: &str) -> String {
 
 fn index_table(table: &DeTable<'_>, prefix: &str, spans: &mut HashMap<String, Range<usize>>) {
     for (key, value) in table.iter() {
-        let path = join(prefix, key.get_ref());
+        // Not `join`: an empty key (`"" = …`) is a field of its own.
+        let path =
+            if prefix.is_empty() { key.get_ref().to_string() } else { format!("{prefix}.{}", key.get_ref()) };
         spans.entry(path.clone()).or_insert_with(|| key.span());
         index_value(value.get_ref(), &path, spans);
     }

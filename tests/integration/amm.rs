@@ -42,7 +42,7 @@ fn amm_arbitrage_keeps_every_invariant_and_conserves_assets() {
     let text = replace_once(&text, "runs = 3", &format!("runs = 1\nsnapshot_every = {TICKS}"));
     let scenario = write_file(dir.path(), "amm.toml", &text);
     let out = dir.path().join("out");
-    run_ok(&scenario, &out, &[]);
+    run_ok(&scenario, &out, &["--events"]);
     assert!(!out.join("violations.parquet").exists(), "no invariant may break: {:?}", list_dir(&out));
     assert_eq!(manifest(&out)["violations"], 0);
 
@@ -331,7 +331,7 @@ fn bad_pool_and_arbitrageur_parameters_are_errors_at_their_line() {
     let cases = [
         ("lp_token = \"LP\"", "lp_token = \"ETH\"", "contracts.pool.lp_token", "not base or quote"),
         ("[0.001, 0.003, 0.01]", "[0.001, 0.003, 1.5]", "contracts.pool.fee", "[0, 1)"),
-        ("initial_base = 1_000.0", "initial_base = 0.0", "contracts.pool.initial_base", "> 0"),
+        ("initial_base = 1_000.0", "initial_base = 0.0", "contracts.pool.initial_base", "out of range"),
         ("valuation = \"feed\"", "valuation = \"pool\"", "contracts.pool.valuation", "cannot name itself"),
         ("reference = \"feed\"", "reference = \"pool\"", "reference", "must differ from venue"),
         ("capital = 500_000.0", "capital = -1.0", "capital", "outside the allowed range"),

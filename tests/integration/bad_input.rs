@@ -250,3 +250,84 @@ fn force_leaves_files_that_are_not_tokensim_results() {
     assert!(files.contains(&"notes.txt".to_string()), "{files:?}");
     assert!(files.contains(&"my_prices.parquet".to_string()), "--force deleted a user file: {files:?}");
 }
+
+#[test]
+fn negative_or_overflowing_seed_is_a_clear_error() {
+    let dir = tempdir();
+    let path = write_file(dir.path(), "base.toml", BASE);
+    let out = dir.path().join("out");
+    for bad in ["-5", "18446744073709551616", "1.5"] {
+        let args = ["run", path_str(&path), "-o", path_str(&out), "--quiet", "--seed", bad];
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "--seed {bad} must be refused\n{}", describe(&o));
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.contains("--seed") && err.contains(bad) && err.contains("18446744073709551615"), "{err}");
+        assert!(!out.exists(), "a refused --seed must not create the output directory");
+    }
+}
+
+#[test]
+fn absurd_jobs_is_refused_before_any_thread_starts() {
+    let dir = tempdir();
+    let path = write_file(dir.path(), "base.toml", BASE);
+    let out = dir.path().join("out");
+    for bad in ["100000000", "-3", "0"] {
+        let o = run(&["run", path_str(&path), "-o", path_str(&out), "--quiet", "--jobs", bad]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "--jobs {bad} must be refused\n{}", describe(&o));
+        assert!(!err.contains("panicked") && err.contains("--jobs") && err.contains("1 to 1024"), "{err}");
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn empty_metric_names_are_located() {
+    let renamed = format!("{BASE}\n[metrics]\n\"\" = \"curve.price\"\n");
+    rejects(&renamed, Expect { at: Some("\"\" = \"curve.price\""), says: &["metrics."] });
+    let population =
+        format!("{BASE}\n[metrics]\n\"\" = {{ population = \"traders\", of = \"DAI\", stat = \"sum\" }}\n");
+    rejects(&population, Expect { at: Some("\"\" = {"), says: &["metrics."] });
+    let reserved =
+        format!("{BASE}\n[metrics]\nn_tx = {{ population = \"traders\", of = \"DAI\", stat = \"sum\" }}\n");
+    rejects(&reserved, Expect { at: Some("n_tx = {"), says: &["metrics.n_tx", "n_tx"] });
+}
+
+/// A full disk (here: a file-size limit, which the writer sees as EFBIG) is
+/// a located error and leaves nothing that looks complete.
+#[cfg(unix)]
+#[test]
+fn a_full_disk_names_the_file_and_leaves_no_complete_results() {
+    let dir = tempdir();
+    let text = BASE.replace("ticks = 3", "ticks = 400").replace("count = 10", "count = 400");
+    let path = write_file(dir.path(), "big.toml", &text);
+    let out = dir.path().join("out");
+    let bin = assert_cmd::cargo::cargo_bin("tokensim");
+    // 64 blocks of 512 bytes: the manifest fits, the event log does not.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 64; exec '{}' run '{}' -o '{}' --quiet --events",
+        bin.display(),
+        path.display(),
+        out.display()
+    );
+    let o = std::process::Command::new("sh").args(["-c", &script]).output().expect("sh runs");
+    let err = stderr(&o);
+    assert_ne!(o.status.code(), Some(0), "a run that could not write its results must fail\n{err}");
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains(".parquet"), "the error must name the file it could not write:\n{err}");
+    if out.join("manifest.json").exists() {
+        let m = manifest(&out);
+        assert_ne!(m["status"], "complete", "a failed run left a manifest that says complete");
+    }
+    for name in ["ticks.parquet", "events.parquet"] {
+        let file = out.join(name);
+        if file.exists() {
+            assert!(
+                parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap())
+                    .is_err(),
+                "{name} is left behind as a readable Parquet file"
+            );
+        }
+    }
+}

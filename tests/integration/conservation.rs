@@ -31,7 +31,7 @@ fn market_conserves_dai_and_tokens() {
     let dir = tempdir();
     let scenario = write_file(dir.path(), "market.toml", &small_market(AGENTS, TICKS, EVERY));
     let out = dir.path().join("out");
-    let output = run_ok(&scenario, &out, &[]);
+    let output = run_ok(&scenario, &out, &["--events"]);
     assert!(
         output.stdout.is_empty() && output.stderr.is_empty(),
         "--quiet prints nothing\n{}",

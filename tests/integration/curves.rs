@@ -42,7 +42,7 @@ fn commons_abc_runs_clean_and_follows_the_closed_forms() {
     let dir = tempdir();
     let scenario = write_file(dir.path(), "commons_abc.toml", &commons_abc_single());
     let out = dir.path().join("out");
-    run_ok(&scenario, &out, &[]);
+    run_ok(&scenario, &out, &["--events"]);
     assert!(!out.join("violations.parquet").exists(), "no invariant may break: {:?}", list_dir(&out));
     assert_eq!(manifest(&out)["violations"], 0);
 
@@ -277,7 +277,10 @@ initial_supply = 1.0
 initial_reserve = 1.0
 "#;
     let err = build_error(bancor);
-    assert!(err.contains("bad.toml:8:") && err.contains("reserve_ratio") && err.contains("(0, 1]"), "{err}");
+    assert!(
+        err.contains("bad.toml:8:") && err.contains("reserve_ratio") && err.contains("[1e-6, 1]"),
+        "{err}"
+    );
     let with_tribute = bancor
         .replace("1.5", "0.5")
         .replace("initial_reserve = 1.0", "initial_reserve = 1.0\nentry_tribute = 0.1");

@@ -19,8 +19,8 @@ fn bytes(dir: &Path, file: &str) -> Vec<u8> {
 fn assert_thread_count_invariant(dir: &Path, scenario: &Path, tag: &str) -> std::path::PathBuf {
     let one = dir.join(format!("{tag}-jobs1"));
     let two = dir.join(format!("{tag}-jobs2"));
-    run_ok(scenario, &one, &["--jobs", "1"]);
-    run_ok(scenario, &two, &["--jobs", "2"]);
+    run_ok(scenario, &one, &["--jobs", "1", "--events"]);
+    run_ok(scenario, &two, &["--jobs", "2", "--events"]);
     assert_eq!(manifest(&one)["threads"], 1, "--jobs 1 uses one thread");
     assert_eq!(manifest(&two)["threads"], 2, "--jobs 2 uses two threads");
     for file in ["ticks.parquet", "events.parquet", "agents.parquet", "runs.parquet"] {

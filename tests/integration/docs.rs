@@ -73,8 +73,115 @@ fn the_parameter_reference_is_current() {
     {
         assert!(generated.contains(&format!("### `{name}`")), "{name}");
         for p in params {
-            assert!(!p.doc.is_empty() && !p.ty.is_empty(), "{name}.{} is documented", p.name);
+            assert!(!p.doc.is_empty() && !p.type_text().is_empty(), "{name}.{} is documented", p.name);
             assert!(generated.contains(&format!("| `{}` |", p.name)), "{name}.{}", p.name);
         }
     }
+}
+
+#[test]
+fn every_kind_documents_its_metrics_and_rule_and_every_action_its_amounts() {
+    let registry = tokensim::registry::Registry::builtin();
+    let reference = registry.reference_markdown();
+    for m in registry.mechanisms() {
+        assert!(!m.metrics().is_empty(), "{} declares its metrics", m.name());
+        for d in m.metrics() {
+            assert!(!d.doc.is_empty() && !d.unit.is_empty(), "{}.{}", m.name(), d.name);
+            assert!(
+                reference.contains(&format!("| `{}` |", d.name)),
+                "{}.{} in the reference",
+                m.name(),
+                d.name
+            );
+        }
+    }
+    for b in registry.behaviours() {
+        assert!(b.rule().len() > 80, "{} states its rule", b.name());
+        assert!(reference.contains(b.rule()), "{}'s rule in the reference", b.name());
+    }
+    for a in tokensim::prelude::Action::BUILTIN {
+        let (amount_in, amount_out) = a.amounts();
+        assert!(reference.contains(&format!("| `{}` |", a.name())) && reference.contains(amount_in), "{a:?}");
+        assert!(!amount_out.is_empty());
+    }
+    let list = stdout(&run(&["list"]));
+    for needle in ["metrics (column", "rule: ", "amount_in: ", "shortfall", "observe"] {
+        assert!(list.contains(needle), "`tokensim list` shows {needle}");
+    }
+}
+
+/// Every contract of every shipped scenario reports only metrics its kind
+/// declares, and `tokensim metrics` and `manifest.json` describe every
+/// column of `ticks.parquet` the same way.
+#[test]
+fn shipped_scenarios_columns_are_all_described() {
+    use tokensim::prelude::*;
+    let registry = tokensim::registry::Registry::builtin();
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
+    for entry in std::fs::read_dir(dir).expect("scenarios/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let loaded = tokensim::scenario::LoadedScenario::load(&path).expect("loads");
+        let plan = tokensim::experiment::expand(&loaded).expect("expands");
+        let sim = Simulation::validate(&plan.scenarios[0], &registry, &RunSpec::single(0)).expect("builds");
+        for slot in &sim.world.resource::<tokensim::engine::contract::Contracts>().0 {
+            let declared = registry.mechanism(slot.kind).expect("kind").metrics();
+            for d in slot.contract.metrics() {
+                assert!(
+                    declared.contains(d),
+                    "{}: {}.{} is declared by its kind",
+                    path.display(),
+                    slot.name,
+                    d.name
+                );
+            }
+        }
+        let out = run(&["metrics", path_str(&path)]);
+        assert_eq!(code(&out), 0, "{}", describe(&out));
+        let text = stdout(&out);
+        for c in sim.metric_columns.iter().map(|c| c.name.as_str()).chain(["run_id", "tick"]) {
+            assert!(text.lines().any(|l| l.starts_with(&format!("{c} "))), "{}: {c} listed", path.display());
+        }
+        assert!(!text.contains('{'), "{}: every unit names the scenario's assets:\n{text}", path.display());
+    }
+}
+
+#[test]
+fn the_manifest_describes_every_ticks_column_with_the_scenarios_assets() {
+    let dir = tempdir();
+    let text = format!(
+        "{}p90_dai = {{ population = \"traders\", of = \"DAI\", stat = \"quantile\", q = 0.9 }}\n\
+         gini_dai = {{ population = \"traders\", of = \"DAI\", stat = \"gini\" }}\n",
+        small_market(10, 3, 0)
+    );
+    let scenario = write_file(dir.path(), "market.toml", &text);
+    let out = dir.path().join("out");
+    run_ok(&scenario, &out, &[]);
+    let m = manifest(&out);
+    let metrics = m["metrics"].as_object().expect("manifest.json has metrics");
+    let ticks = read_parquet(&out.join("ticks.parquet"));
+    let mut columns = column_names(&ticks);
+    columns.sort();
+    assert_eq!(metrics.keys().cloned().collect::<Vec<_>>(), columns, "every column");
+    for (name, info) in metrics {
+        for key in ["doc", "unit", "measured"] {
+            assert!(info[key].as_str().is_some_and(|s| !s.is_empty()), "{name}.{key}");
+        }
+        assert!(matches!(info["kind"].as_str(), Some("stock" | "flow")), "{name}.kind");
+    }
+    // market.toml renames its columns: `price = "curve.price"`, …
+    assert_eq!(metrics["price"]["unit"], "DAI/TKN");
+    assert_eq!(metrics["supply"]["kind"], "stock");
+    assert_eq!(metrics["volume_dai"]["kind"], "flow");
+    assert_eq!(metrics["volume_dai"]["unit"], "DAI");
+    assert_eq!(metrics["n_tx"]["unit"], "count");
+    // Population metrics: a quantile keeps the unit of `of`, a Gini
+    // coefficient is a pure number.
+    let p90 = metrics["p90_dai"]["doc"].as_str().unwrap();
+    assert!(p90.contains("quantile 0.9") && p90.contains("`traders`") && p90.contains("`DAI`"), "{p90}");
+    assert_eq!(metrics["p90_dai"]["unit"], "unit of `DAI`");
+    assert_eq!(metrics["gini_dai"]["unit"], "1");
+    assert_eq!(metrics["gini_dai"]["kind"], "stock");
 }

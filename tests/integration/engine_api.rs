@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use bevy_ecs::prelude::Component;
-use tokensim::engine::topology::EdgeKind;
+use tokensim::engine::topology::{EdgeKind, Way};
 use tokensim::prelude::*;
 
 use super::common::*;
@@ -135,7 +135,7 @@ impl BehaviourKind for BuyAboveKind {
     fn summary(&self) -> &'static str {
         "test behaviour"
     }
-    fn params(&self) -> &'static [ParamDoc] {
+    fn params(&self) -> &'static [ParamDecl] {
         &[]
     }
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
@@ -156,6 +156,10 @@ struct Buyer {
 }
 
 impl Contract for Buyer {
+    fn holds_funds(&self) -> bool {
+        true
+    }
+
     fn orders(&mut self, ctx: &OrderCtx<'_>, out: &mut Vec<Intent>) {
         if ctx.ledger.balance(self.account, AssetId(0)) < self.per_tick {
             return;
@@ -173,7 +177,7 @@ impl MechanismKind for BuyerKind {
     fn summary(&self) -> &'static str {
         "test contract"
     }
-    fn params(&self) -> &'static [ParamDoc] {
+    fn params(&self) -> &'static [ParamDecl] {
         &[]
     }
     fn build(&self, ctx: &mut ContractBuilder<'_>) -> Result<Box<dyn Contract>, ScenarioError> {
@@ -302,7 +306,18 @@ fn the_topology_of_market_lists_its_parts_and_relations() {
     assert!(has("traders", "curve", EdgeKind::Acts) && has("traders", "staking", EdgeKind::Acts));
     let acts: Vec<&str> =
         t.edges.iter().filter(|e| e.kind == EdgeKind::Acts).map(|e| e.label.as_str()).collect();
-    assert_eq!(acts, vec!["noise_trader: buy, sell", "staker: stake, unstake"]);
+    // One relation per way the principal moves: a trade both ways, a stake
+    // into the pool, an unstake out of it.
+    assert_eq!(acts, vec!["noise_trader: buy, sell", "staker: stake", "staker: unstake"]);
+    let way = |from: &str, to: &str| {
+        let e =
+            t.edges.iter().find(|e| e.from == from && e.to == to && e.kind == EdgeKind::Reference).unwrap();
+        e.moves.as_ref().map(|m| (m.way, m.what.as_str(), m.asset.as_str()))
+    };
+    // The curve pays tributes in its reserve; the pool's treasury pays
+    // rewards into the stakers' wallets.
+    assert_eq!(way("curve", "funding_pool"), Some((Way::Forward, "tributes", "DAI")));
+    assert_eq!(way("staking", "funding_pool"), Some((Way::ToUsers, "rewards", "DAI")));
 }
 
 #[test]

@@ -21,6 +21,7 @@ const BASE: &str = r#"name = "exp"
 seed = 42
 ticks = 6
 snapshot_every = 3
+output = { events = true }   # these tests check every table
 assets = ["DAI", "TKN"]
 
 [contracts.funding_pool]

@@ -298,15 +298,11 @@ behaviours.borrower = { market = "market", target_ltv = 0.5 }
     rejected(&bad, "target_ltv = 1.5", &["target_ltv", "1.5"]);
     let bad = format!("{base}behaviours.liquidator = {{ market = \"oracle\" }}\n");
     rejected(&bad, "market = \"oracle\" }\n", &["does not accept `liquidate`", "market"]);
-    // The lending market accepts deposit and redeem, but it is no AMM pool.
+    // The lending market accepts deposit and redeem, but it is no pool with a price.
     let bad = format!(
         "{base}behaviours.liquidity_provider = {{ pool = \"market\", p_add = 0.1, p_remove = 0.1 }}\n"
     );
-    rejected(
-        &bad,
-        "pool = \"market\"",
-        &["`market` is of kind `lending_market`, but this needs kind `amm`", "contracts of that kind: none"],
-    );
+    rejected(&bad, "pool = \"market\"", &["`market` (lending_market) has no price"]);
 }
 
 /// Σ over agents' wallets and every ledger account, per asset.
@@ -384,7 +380,7 @@ fn cascade_scenario_conserves_every_asset_and_balances_the_books() {
 fn cascade_scenario_variants_run_clean_from_the_cli() {
     let dir = tempdir();
     let out = dir.path().join("out");
-    run_ok(&shipped_scenario("lending_cascade.toml"), &out, &[]);
+    run_ok(&shipped_scenario("lending_cascade.toml"), &out, &["--events"]);
     assert!(!out.join("violations.parquet").exists(), "no invariant may break: {:?}", list_dir(&out));
     let m = manifest(&out);
     assert_eq!((m["status"].as_str(), m["violations"].as_u64()), (Some("complete"), Some(0)));

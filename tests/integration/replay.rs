@@ -159,7 +159,7 @@ fn run_replay(orders_file: &str, write: fn(&Path)) -> (tempfile::TempDir, std::p
     write(dir.path());
     let scenario = write_file(dir.path(), "replay.toml", &scenario(orders_file));
     let out = dir.path().join("out");
-    run_ok(&scenario, &out, &[]);
+    run_ok(&scenario, &out, &["--events"]);
     (dir, out)
 }
 
@@ -280,7 +280,7 @@ fn orders_within_a_tick_settle_in_file_order() {
     write_file(dir.path(), "orders.csv", text);
     let scenario = write_file(dir.path(), "replay.toml", &scenario("orders.csv"));
     let out = dir.path().join("out");
-    run_ok(&scenario, &out, &["--ticks", "2"]);
+    run_ok(&scenario, &out, &["--ticks", "2", "--events"]);
     let s1 = supply_for(reserve_at(S0) + (1.0 - F_IN) * 100.0);
     let released = reserve_at(s1) - reserve_at(s1 - SELL);
     let s2 = supply_for(reserve_at(s1 - SELL) + (1.0 - F_IN) * 200.0);

@@ -55,6 +55,13 @@ fn report_data(html: &str) -> Value {
 }
 
 /// The HTML of one metric's section.
+/// The chart containers of one kind (`trajectory`, `by-parameter`,
+/// `delta`) in a metric's section.
+fn charts<'a>(section: &'a str, kind: &str) -> Vec<&'a str> {
+    let tag = format!(r#"data-chart="{kind}""#);
+    section.split(r#"<div class="panel"#).skip(1).filter(|c| c.contains(&tag)).collect()
+}
+
 fn metric_section<'a>(html: &'a str, metric: &str) -> &'a str {
     let open = format!(r#"<section class="metric" data-metric="{metric}">"#);
     let start = html.find(&open).unwrap_or_else(|| panic!("no section for `{metric}`"));
@@ -154,14 +161,37 @@ fn report_numbers_match_an_independent_computation() {
     let mut compared = 0;
     for m in metrics {
         let name = m["name"].as_str().expect("name");
-        // The chart: one series element per group, each with a band and a median.
-        let section = metric_section(&html, name);
-        assert_eq!(section.matches(r#"<g class="series""#).count(), 8, "{name}: series drawn");
-        assert_eq!(section.matches(r#"class="median""#).count(), 8, "{name}: medians drawn");
-        assert_eq!(section.matches(r#"<li data-group="#).count(), 8, "{name}: legend entries");
-        for id in &ids {
-            assert!(section.contains(&format!(r#"data-group="{id}""#)), "{name}: no series for {id}");
+        if !m["constant"].is_null() {
+            // Listed in one line, not drawn, not in the table.
+            assert_eq!(name, "n_rejected");
+            assert!(
+                html.contains(r#"Constant in every run and tick (not drawn): <code>n_rejected</code> = 0"#)
+            );
+            assert!(!html.contains(r#"data-metric="n_rejected""#));
+            continue;
         }
+        // Trajectories: one panel per variant (scenario order), one series
+        // element per group, each with a band and a median.
+        let section = metric_section(&html, name);
+        let trajectories = charts(section, "trajectory");
+        assert_eq!(trajectories.len(), 2, "{name}: one panel per variant");
+        let drawn = trajectories.concat();
+        assert_eq!(drawn.matches(r#"<g class="series""#).count(), 8, "{name}: series drawn");
+        assert_eq!(drawn.matches(r#"class="median""#).count(), 8, "{name}: medians drawn");
+        assert_eq!(drawn.matches(r#"<li data-key="#).count(), 8, "{name}: legend entries");
+        for id in &ids {
+            assert!(drawn.contains(&format!(r#"data-key="{id}""#)), "{name}: no series for {id}");
+        }
+        assert!(trajectories[0].contains(r#"data-key="p0/rewards""#), "the first variant first");
+        // Against the swept parameter: one series per variant, a point per
+        // swept value; the delta: the second variant against the first.
+        let by = charts(section, "by-parameter");
+        assert_eq!(by.len(), 1);
+        assert_eq!(by[0].matches(r#"<g class="series""#).count(), 2);
+        assert_eq!(by[0].matches(r#"<circle class="dot""#).count(), 8);
+        let delta = charts(section, "delta");
+        assert_eq!(delta.len(), 1);
+        assert!(delta[0].contains(r#"data-key="no_rewards""#) && !delta[0].contains(r#"data-key="rewards""#));
 
         let mut expected = values_by_group(&dir, name);
         for s in m["series"].as_array().expect("series") {
@@ -217,9 +247,10 @@ fn report_numbers_match_an_independent_computation() {
                 &format!("{name} {g} final p95"),
             );
         }
-        assert!(html.contains(&format!(r#"<table class="finals" data-metric="{name}">"#)));
+        assert_eq!(html.matches(&format!(r#"<td class="num" data-metric="{name}""#)).count(), 8);
     }
-    assert_eq!(compared, 8 * 8 * 25 * 3);
+    assert_eq!(html.matches(r#"<table class="finals""#).count(), 1, "one wide table");
+    assert_eq!(compared, 7 * 8 * 25 * 3);
     // The band is a band: the funding pool grows with the tribute, so
     // replicates differ and p5 < p95 somewhere.
     let fp = &metrics[2]["series"][6];
@@ -267,16 +298,65 @@ fn many_groups_become_small_multiples_and_metrics_can_be_picked() {
     assert!(!html.contains(r#"data-metric="supply""#));
     for name in names {
         let section = metric_section(&html, name);
-        assert_eq!(section.matches(r#"<svg class="chart""#).count(), 3, "8 groups in panels of 3");
-        assert_eq!(section.matches(r#"<g class="series""#).count(), 8, "every group still drawn");
-        let panels: Vec<usize> = section
-            .split(r#"<div class="panel small""#)
-            .skip(1)
-            .map(|p| p.matches(r#"<g class="series""#).count())
-            .collect();
-        assert_eq!(panels, [3, 3, 2]);
+        // 4 points per variant in panels of at most 3, split by swept value.
+        let panels: Vec<usize> =
+            charts(section, "trajectory").iter().map(|p| p.matches(r#"<g class="series""#).count()).collect();
+        assert_eq!(panels, [3, 1, 3, 1]);
+        assert!(section.contains("rewards · entry_tribute 0–0.05"), "captions name the swept range");
     }
-    assert!(html.contains("more than --max-lines 3"), "the page says it split the lines");
+    assert!(
+        html.contains("more (parameter point) lines than --max-lines 3"),
+        "the page says it split the lines"
+    );
+}
+
+#[test]
+fn tick_t_compares_runs_at_that_tick() {
+    let tmp = tempdir();
+    let dir = small_sweep(tmp.path(), 3, &[]);
+    let out = tmp.path().join("t10.html");
+    report_ok(&[path_str(&dir), "-o", path_str(&out), "--tick", "10", "-q"]);
+    let html = std::fs::read_to_string(&out).expect("report written");
+    // The unit each metric declares in the manifest titles its section.
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    for name in ["funding_pool", "price"] {
+        let unit = manifest["metrics"][name]["unit"].as_str().expect("a declared unit");
+        assert!(
+            !unit.is_empty() && html.contains(&format!("<h3>{name} ({unit})</h3>")),
+            "{name} titled with {unit}"
+        );
+    }
+    let data = report_data(&html);
+    assert_eq!(data["tick"], 10);
+    assert!(html.contains("at tick 10"));
+    let m = &data["metrics"][2];
+    assert_eq!(m["name"], "funding_pool");
+    let mut expected = values_by_group(&dir, "funding_pool");
+    for fin in m["finals"].as_array().expect("finals") {
+        let g = fin["group"].as_str().expect("group");
+        assert_eq!(fin["tick"], 10);
+        let values = expected.get_mut(&(g.to_string(), 10)).expect("tick 10");
+        assert_close(f(&fin["median"]), expected_quantile(values, 0.5), 1e-12, &format!("{g} median at 10"));
+        assert_close(f(&fin["p95"]), expected_quantile(values, 0.95), 1e-12, &format!("{g} p95 at 10"));
+    }
+    // The by-parameter points are the same numbers, per variant, by x.
+    let by = m["by_parameter"].as_array().expect("by_parameter");
+    assert_eq!(by.iter().map(|s| s["key"].as_str().unwrap()).collect::<Vec<_>>(), ["rewards", "no_rewards"]);
+    for s in by {
+        let points = s["points"].as_array().unwrap();
+        assert_eq!(points.len(), 4);
+        for (i, p) in points.iter().enumerate() {
+            let g = format!("p{}/{}", p, s["key"].as_str().unwrap());
+            let values = expected.get_mut(&(g.clone(), 10)).unwrap();
+            assert_close(
+                f(&s["median"][i]),
+                expected_quantile(values, 0.5),
+                1e-12,
+                &format!("{g} by-parameter"),
+            );
+        }
+    }
 }
 
 #[test]
@@ -343,6 +423,7 @@ fn report_errors_exit_2_with_a_clear_message() {
         &["unknown metric `prise`", "supply, price, funding_pool"],
     );
     check(&[path_str(&dir), "--max-lines", "0"], &["--max-lines"]);
+    check(&[path_str(&dir), "--tick", "26"], &["--tick 26", "end at tick 25", "0..=25"]);
     // A dataset whose run did not finish: tables but no manifest.
     let partial = tmp.path().join("partial");
     std::fs::create_dir(&partial).unwrap();
@@ -453,16 +534,19 @@ fn graph_of_market_has_its_parts_and_flows() {
     ] {
         assert!(mermaid.contains(node), "mermaid lacks {node}:\n{mermaid}");
     }
+    // Arrows point the way value moves (tests/integration/graph.rs checks
+    // every shipped scenario's flows; here, each format's notation).
     for edge in [
-        r#"n_traders -->|"noise_trader: buy, sell · DAI, TKN"| n_curve"#,
-        r#"n_traders -->|"staker: stake, unstake · TKN, DAI"| n_staking"#,
-        r#"n_curve -.->|"treasury · DAI"| n_funding_pool"#,
-        r#"n_curve -.->|"initial_holder · TKN"| n_hatch"#,
-        r#"n_staking -.->|"treasury · DAI"| n_funding_pool"#,
+        r#"n_traders <-->|"noise_trader: buy, sell · DAI, TKN"| n_curve"#,
+        r#"n_traders -->|"staker: stake · TKN, DAI"| n_staking"#,
+        r#"n_staking -->|"staker: unstake · TKN, DAI"| n_traders"#,
+        r#"n_curve ==>|"tributes · DAI"| n_funding_pool"#,
+        r#"n_curve ==>|"initial supply · TKN"| n_hatch"#,
+        r#"n_funding_pool ==>|"rewards (staking) · DAI"| n_traders"#,
     ] {
         assert!(mermaid.contains(edge), "mermaid lacks {edge}:\n{mermaid}");
     }
-    assert_eq!(mermaid.matches("-->|").count() + mermaid.matches("-.->|").count(), 5, "{mermaid}");
+    assert_eq!(mermaid.matches("|\"").count(), 6, "{mermaid}");
 
     let out = run(&["graph", path_str(&market), "--format", "dot", "--set", "populations.traders.count=7"]);
     assert_eq!(code(&out), 0, "{}", describe(&out));
@@ -472,20 +556,22 @@ fn graph_of_market_has_its_parts_and_flows() {
     for line in [
         r##""traders" [shape=box, style="rounded,filled", fillcolor="#e8f1fb", label="traders\l7 agents\lDAI 1000 each\l"];"##,
         r#""hatch" [shape=cylinder"#,
-        r#""traders" -> "curve" [label="noise_trader: buy, sell · DAI, TKN", style=solid];"#,
-        r#""traders" -> "staking" [label="staker: stake, unstake · TKN, DAI", style=solid];"#,
-        r#""curve" -> "funding_pool" [label="treasury · DAI", style=dashed];"#,
-        r#""curve" -> "hatch" [label="initial_holder · TKN", style=dashed];"#,
-        r#""staking" -> "funding_pool" [label="treasury · DAI", style=dashed];"#,
+        r##""traders" -> "curve" [label="noise_trader: buy, sell · DAI, TKN", style=solid, color="#555555", dir=both];"##,
+        r##""traders" -> "staking" [label="staker: stake · TKN, DAI", style=solid, color="#555555"];"##,
+        r##""staking" -> "traders" [label="staker: unstake · TKN, DAI", style=solid, color="#555555"];"##,
+        r##""curve" -> "funding_pool" [label="tributes · DAI", style=bold, color="#2f855a"];"##,
+        r##""curve" -> "hatch" [label="initial supply · TKN", style=bold, color="#2f855a"];"##,
+        r##""funding_pool" -> "traders" [label="rewards (staking) · DAI", style=bold, color="#2f855a"];"##,
     ] {
         assert!(dot.contains(line), "dot lacks {line}:\n{dot}");
     }
-    assert_eq!(dot.matches(" -> ").count(), 5);
+    assert_eq!(dot.matches(" -> ").count(), 6);
 
     let out = run(&["graph", path_str(&market), "--format", "svg"]);
     let svg = stdout(&out);
     assert_eq!(svg.matches(r#"<g class="part""#).count(), 5);
-    assert_eq!(svg.matches(r#"<g class="flow""#).count(), 5);
+    assert_eq!(svg.matches(r#"<g class="flow""#).count(), 6);
+    assert_eq!(svg.matches(r#"<g class="flow-label""#).count(), 6);
 
     let out = run(&["graph", path_str(&market), "--format", "png"]);
     assert_eq!(code(&out), 2);

@@ -80,7 +80,6 @@ fn check_run(run: u64, variant: &str, ticks: &RecordBatch, agents: &RecordBatch)
         // stakers at once.
         assert_close(rewards_paid[i], a, REL, &what("rate = 1 pays the whole emission"));
         assert!(rewards[i].abs() < 1e-6, "{}", what("the treasury is emptied"));
-        // The pool's inflation (net supply growth) is the emission's.
         assert_close(real_yield[i], apr[i] - inflation[i], REL, &what("real_yield = apr − inflation"));
         if t == SLASH_TICK {
             // Rewards were paid on the stake before the slash.
@@ -268,8 +267,8 @@ fn market_output_is_unchanged_by_the_new_staking_defaults() {
         "position = \"staked\"\nunbonding_ticks = 0\nslash_ticks = []\nslash_probability = 0.0\nslash_fraction = 0.0\nticks_per_year = 365",
     );
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    run_ok(&write_file(dir.path(), "a.toml", &text), &a, &[]);
-    run_ok(&write_file(dir.path(), "b.toml", &explicit), &b, &[]);
+    run_ok(&write_file(dir.path(), "a.toml", &text), &a, &["--events"]);
+    run_ok(&write_file(dir.path(), "b.toml", &explicit), &b, &["--events"]);
     for f in ["ticks.parquet", "events.parquet", "agents.parquet"] {
         let read = |d: &Path| std::fs::read(d.join(f)).unwrap();
         assert!(read(&a) == read(&b), "{f} differs");
@@ -277,4 +276,67 @@ fn market_output_is_unchanged_by_the_new_staking_defaults() {
     // And the staker never sends a withdraw to a pool without unbonding.
     let events = read_parquet(&a.join("events.parquet"));
     assert!(strings(&events, "action").iter().all(|a| a != "withdraw"));
+}
+
+/// Two pools of one token, one of which burns a slash at tick 2: both
+/// report the token's issuance by any contract (the emission's mint over
+/// the supply at Observe), the same value, whichever pool slashed.
+#[test]
+fn pools_sharing_a_token_report_the_same_inflation() {
+    let text = r#"
+ticks = 3
+assets = ["TKN"]
+[contracts.emission]
+kind = "emission"
+token = "TKN"
+recipient = "rewards"
+schedule = "constant"
+amount = 1000.0
+[contracts.rewards]
+kind = "treasury"
+asset = "TKN"
+[contracts.pool_a]
+kind = "staking_pool"
+token = "TKN"
+reward_asset = "TKN"
+treasury = "rewards"
+rate = 1.0
+slash_ticks = [2]
+slash_fraction = 0.1
+[contracts.pool_b]
+kind = "staking_pool"
+token = "TKN"
+reward_asset = "TKN"
+treasury = "rewards"
+rate = 0.0
+position = "staked_b"
+[populations.holders]
+count = 2
+balances = { TKN = 1000.0 }
+[orders]
+file = "orders.csv"
+"#;
+    let dir = tempdir();
+    write_file(
+        dir.path(),
+        "orders.csv",
+        "tick,agent_id,side,amount,contract\n1,0,stake,500,pool_a\n1,1,stake,500,pool_b\n",
+    );
+    let scenario = write_file(dir.path(), "two_pools.toml", text);
+    let out = dir.path().join("out");
+    run_ok(&scenario, &out, &[]);
+    let ticks = read_parquet(&out.join("ticks.parquet"));
+    // By hand: supply at Observe 2000, then 3000 (+1000 minted), then
+    // 4000 − 50 (pool_a's stake of 500 slashed by 10 % and burnt).
+    // Rewards are paid into liquid TKN, so the stake slashed is still 500.
+    let slash = 0.1 * 500.0;
+    let supply = [2000.0, 3000.0, 4000.0 - slash];
+    let expected: Vec<f64> = supply.iter().map(|s| 1000.0 / s * TICKS_PER_YEAR).collect();
+    for column in ["pool_a_inflation", "pool_b_inflation", "emission_inflation"] {
+        let got = f64s(&ticks, column);
+        for t in 0..3 {
+            assert_close(got[t], expected[t], REL, &format!("{column}, tick {}", t + 1));
+        }
+    }
+    assert_close(f64s(&ticks, "pool_a_slashed")[1], slash, REL, "pool_a slashes its stake");
 }

@@ -139,6 +139,7 @@ fn holder_world(alloc: f64, cliff: u32, duration: u32, sell_fraction: f64, p_sel
         r#"
 ticks = {ticks}
 assets = ["DAI", "TKN"]
+output = {{ events = true }}
 [contracts.curve]
 kind = "bonding_curve"
 reserve_asset = "DAI"
@@ -210,6 +211,7 @@ fn whale_world(whale: &str) -> Simulation {
         r#"
 ticks = 10
 assets = ["DAI", "TKN"]
+output = {{ events = true }}
 [contracts.curve]
 kind = "bonding_curve"
 reserve_asset = "DAI"

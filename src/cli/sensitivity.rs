@@ -1,0 +1,47 @@
+//! `tokensim sensitivity DIR [--metric M | --property P] [--tick T]`:
+//! Morris or Sobol indices of a results directory, printed as a ranked
+//! table and written to `DIR/sensitivity.parquet`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::error::Error;
+use crate::registry::Registry;
+use crate::report::sensitivity::{Target, analyse, table, write};
+
+/// Arguments of `tokensim sensitivity`.
+#[derive(clap::Args)]
+pub struct SensitivityArgs {
+    /// Results directory of a `[sweep] mode = "morris"` or `"sobol"` run.
+    pub dir: PathBuf,
+    /// The tick column to analyse [default: every one].
+    #[arg(long, conflicts_with = "property")]
+    pub metric: Option<String>,
+    /// A declared property whose margin to analyse.
+    #[arg(long)]
+    pub property: Option<String>,
+    /// The tick to analyse [default: each run's last].
+    #[arg(long)]
+    pub tick: Option<u32>,
+    /// No table on stdout (the file is still written).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Runs `tokensim sensitivity`.
+pub fn run(args: SensitivityArgs, _registry: &Registry) -> Result<ExitCode, Error> {
+    let target = match args.property {
+        Some(p) => Target::Property(p),
+        None => Target::Metric(args.metric),
+    };
+    let analysis = analyse(&args.dir, &target, args.tick)?;
+    for s in &analysis.skipped {
+        eprintln!("warning: skipped {s}");
+    }
+    let path = write(&args.dir, &analysis)?;
+    if !args.quiet {
+        super::emit(table(&analysis).trim_start());
+        eprintln!("sensitivity: {} rows -> {}", analysis.rows.len(), path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

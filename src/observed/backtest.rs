@@ -1,0 +1,181 @@
+//! Backtesting without fitting: `tokensim run` on a scenario with
+//! `[observed]` writes the observed value of each tick beside the simulated
+//! one (`observed_<metric>` in `ticks.parquet`, empty after the window) and
+//! scores every (point, variant) group against it in the manifest, so a user
+//! sees how far a model is from what happened.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::AsArray;
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, UInt32Type};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
+
+use super::Observed;
+use super::loss::{Loss, Target};
+use crate::engine::{MetricColumn, RunSpec};
+use crate::error::Error;
+use crate::output::dataset::ObservedColumn;
+use crate::scenario::LoadedScenario;
+
+/// The name of the column holding a metric's observed values.
+pub fn column_name(metric: &str) -> String {
+    format!("observed_{metric}")
+}
+
+/// The observed columns `ticks.parquet` appends: `(observed_<metric>,
+/// value of tick i + 1)`, after checking they fit the runs' `columns`.
+pub fn columns(
+    observed: &Observed,
+    loaded: &LoadedScenario,
+    columns: &[MetricColumn],
+) -> Result<Vec<ObservedColumn>, Error> {
+    observed.check(loaded, columns)?;
+    let mut out = Vec::new();
+    for (metric, values) in observed.metrics.iter().zip(&observed.values) {
+        let name = column_name(metric);
+        if columns.iter().any(|c| c.name == name) {
+            return Err(loaded
+                .source
+                .error(
+                    &format!("observed.columns.{metric}"),
+                    format!("its observed values would be written as `{name}`, which is already a tick column; rename that metric in `[metrics]`"),
+                )
+                .into());
+        }
+        out.push((name, Arc::from(values.as_slice())));
+    }
+    Ok(out)
+}
+
+/// One group's score against one observed metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// Parameter point.
+    pub point_id: u32,
+    /// Variant (empty without variants).
+    pub variant: String,
+    /// The metric.
+    pub metric: String,
+    /// Replicates in the group.
+    pub replicates: u32,
+    /// [`Loss::Rmse`] over the observed ticks.
+    pub rmse: f64,
+    /// [`Loss::LogRmse`], if every value observed is > 0.
+    pub log_rmse: Option<f64>,
+    /// [`Loss::Moments`], if every value observed is > 0 and varies.
+    pub moments: Option<f64>,
+}
+
+/// What the manifest records of a backtest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Backtest {
+    /// The data file.
+    pub file: String,
+    /// Metric → data column.
+    pub columns: BTreeMap<String, String>,
+    /// Observed ticks (`1..=ticks`).
+    pub ticks: usize,
+    /// Time of tick 1.
+    pub start: String,
+    /// Time of the last observed tick.
+    pub end: String,
+    /// Ticks filled from the row before.
+    pub filled: usize,
+    /// Every group's score, by point, variant, metric.
+    pub scores: Vec<Score>,
+}
+
+/// Scores the runs `runs` written to the `ticks` files among `files` (names
+/// in `dir`) against `observed`: per (point, variant) group and metric, the
+/// loss of its replicates' per-tick median.
+pub fn score(
+    observed: &Observed,
+    dir: &Path,
+    files: &[String],
+    runs: &[&RunSpec],
+) -> Result<Backtest, Error> {
+    let n = observed.ticks();
+    let series = read_series(dir, files, &observed.metrics, n)?;
+    let mut groups: BTreeMap<(u32, String), Vec<u32>> = BTreeMap::new();
+    for r in runs {
+        groups.entry((r.point_id, r.variant.clone())).or_default().push(r.run_id);
+    }
+    let positive = observed.positive();
+    let mut scores = Vec::new();
+    for ((point_id, variant), ids) in &groups {
+        for (k, metric) in observed.metrics.iter().enumerate() {
+            let reps: Vec<&[f64]> =
+                ids.iter().filter_map(|id| series.get(id)).map(|s| s[k].as_slice()).collect();
+            let obs = &observed.values[k];
+            let loss = |kind: Loss| Target::new(kind, obs, 0..n).ok().map(|t| t.loss(&reps));
+            scores.push(Score {
+                point_id: *point_id,
+                variant: variant.clone(),
+                metric: metric.clone(),
+                replicates: reps.len() as u32,
+                rmse: loss(Loss::Rmse).unwrap_or(f64::MAX),
+                log_rmse: positive.then(|| loss(Loss::LogRmse)).flatten(),
+                moments: positive.then(|| loss(Loss::Moments)).flatten(),
+            });
+        }
+    }
+    Ok(Backtest {
+        file: observed.file.display().to_string(),
+        columns: observed.metrics.iter().cloned().zip(observed.columns.iter().cloned()).collect(),
+        ticks: n,
+        start: observed.times.first().map(|t| super::time::show(*t)).unwrap_or_default(),
+        end: observed.times.last().map(|t| super::time::show(*t)).unwrap_or_default(),
+        filled: observed.filled,
+        scores,
+    })
+}
+
+/// Per run id, per metric, the values of ticks `1..=n` read from the
+/// `ticks*.parquet` files among `files`.
+fn read_series(
+    dir: &Path,
+    files: &[String],
+    metrics: &[String],
+    n: usize,
+) -> Result<BTreeMap<u32, Vec<Vec<f64>>>, Error> {
+    let mut out: BTreeMap<u32, Vec<Vec<f64>>> = BTreeMap::new();
+    for name in files.iter().filter(|f| f.starts_with("ticks")) {
+        let path = dir.join(name);
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let wanted: Vec<&str> =
+            ["run_id", "tick"].into_iter().chain(metrics.iter().map(String::as_str)).collect();
+        let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.iter().copied());
+        for batch in builder.with_projection(mask).build()? {
+            let batch = batch?;
+            let col = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .ok_or_else(|| Error::Data { path: path.clone(), message: format!("no column `{name}`") })
+            };
+            let runs = col("run_id")?.as_primitive::<UInt32Type>().clone();
+            let ticks = col("tick")?.as_primitive::<UInt32Type>().clone();
+            let values: Vec<_> = metrics
+                .iter()
+                .map(|m| Ok(cast(col(m)?, &DataType::Float64)?.as_primitive::<Float64Type>().clone()))
+                .collect::<Result<_, Error>>()?;
+            for i in 0..batch.num_rows() {
+                let tick = ticks.value(i) as usize;
+                if tick == 0 || tick > n {
+                    continue;
+                }
+                let run = out.entry(runs.value(i)).or_insert_with(|| vec![vec![f64::NAN; n]; metrics.len()]);
+                for (k, v) in values.iter().enumerate() {
+                    run[k][tick - 1] = v.value(i);
+                }
+            }
+        }
+    }
+    Ok(out)
+}

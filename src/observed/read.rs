@@ -1,0 +1,198 @@
+//! Reading an observed data file (CSV or Parquet): its time column, parsed
+//! with the scenario's format, and the value columns asked for, each cell
+//! kept with its place in the file (`line 12`, `row 11`) so that a bad value
+//! is reported only if the window uses it, and then where it is.
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampSecondType};
+use chrono::NaiveDateTime;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::time;
+
+/// Which key of `[observed]` a problem is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// `file`: unreadable, wrong type, no rows.
+    File,
+    /// `time.column` / `time.format`: a missing column or an unparsable time.
+    Time,
+    /// A value column (by index into the columns asked for).
+    Column(usize),
+}
+
+/// A problem reading the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Where in the scenario it points.
+    pub key: Key,
+    /// What is wrong, with the line or row.
+    pub message: String,
+}
+
+fn problem(key: Key, message: impl Into<String>) -> Problem {
+    Problem { key, message: message.into() }
+}
+
+/// One value cell: a number, or the text that is not one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// A finite number.
+    Number(f64),
+    /// Empty, not a number, or not finite: what was found.
+    Bad(String),
+}
+
+/// The rows of a file, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// Where each row is (`line 2` for CSV with its header on line 1,
+    /// `row 1` for Parquet).
+    pub places: Vec<String>,
+    /// Each row's time.
+    pub times: Vec<NaiveDateTime>,
+    /// Per column asked for, each row's cell.
+    pub values: Vec<Vec<Cell>>,
+}
+
+/// Reads `path` (`.csv`, or `.parquet`/`.pq`): the time column `time_column`
+/// parsed with `format` and the value columns `columns`.
+pub fn read(path: &Path, time_column: &str, format: &str, columns: &[String]) -> Result<Rows, Problem> {
+    let rows = match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => read_csv(path, time_column, format, columns)?,
+        Some("parquet" | "pq") => read_parquet(path, time_column, format, columns)?,
+        _ => return Err(problem(Key::File, "the file must end in .csv or .parquet")),
+    };
+    if rows.times.is_empty() {
+        return Err(problem(Key::File, "the file has no rows"));
+    }
+    Ok(rows)
+}
+
+fn number(text: &str) -> Cell {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Cell::Number(v),
+        _ if text.is_empty() => Cell::Bad("an empty value".into()),
+        _ => Cell::Bad(format!("`{text}`")),
+    }
+}
+
+fn missing(what: &str, name: &str, found: &[String]) -> String {
+    format!("no {what} column `{name}` in the file; its columns: {}", found.join(", "))
+}
+
+fn read_csv(path: &Path, time_column: &str, format: &str, columns: &[String]) -> Result<Rows, Problem> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| problem(Key::File, e.to_string()))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| problem(Key::File, e.to_string()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    let t = find(time_column).ok_or_else(|| problem(Key::Time, missing("time", time_column, &headers)))?;
+    let mut cols = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        cols.push(find(c).ok_or_else(|| problem(Key::Column(i), missing("value", c, &headers)))?);
+    }
+    let mut rows = Rows { values: vec![Vec::new(); columns.len()], ..Rows::default() };
+    for (i, record) in reader.records().enumerate() {
+        let place = format!("line {}", i + 2);
+        let record = record.map_err(|e| problem(Key::File, format!("{place}: {e}")))?;
+        let text = record.get(t).unwrap_or("");
+        let at = time::parse(text, format)
+            .map_err(|e| problem(Key::Time, format!("{place}: `{time_column}`: {e}")))?;
+        rows.times.push(at);
+        for (k, &c) in cols.iter().enumerate() {
+            rows.values[k].push(number(record.get(c).unwrap_or("")));
+        }
+        rows.places.push(place);
+    }
+    Ok(rows)
+}
+
+fn read_parquet(path: &Path, time_column: &str, format: &str, columns: &[String]) -> Result<Rows, Problem> {
+    let file = File::open(path).map_err(|e| problem(Key::File, e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| problem(Key::File, format!("not a readable Parquet file: {e}")))?;
+    let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    if !names.iter().any(|n| n == time_column) {
+        return Err(problem(Key::Time, missing("time", time_column, &names)));
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if !names.contains(c) {
+            return Err(problem(Key::Column(i), missing("value", c, &names)));
+        }
+    }
+    let mut rows = Rows { values: vec![Vec::new(); columns.len()], ..Rows::default() };
+    for batch in builder.build().map_err(|e| problem(Key::File, e.to_string()))? {
+        let batch = batch.map_err(|e| problem(Key::File, e.to_string()))?;
+        let first = rows.times.len();
+        let place = |i: usize| format!("row {}", first + i + 1);
+        let col = batch.column_by_name(time_column).expect("checked above");
+        let temporal =
+            matches!(col.data_type(), DataType::Date32 | DataType::Date64 | DataType::Timestamp(..));
+        if temporal {
+            // Dates and timestamps are times already; `format` is for text.
+            let secs = cast(col, &DataType::Timestamp(TimeUnit::Second, None))
+                .map_err(|e| problem(Key::Time, format!("`{time_column}`: {e}")))?;
+            let secs = secs.as_primitive::<TimestampSecondType>();
+            for i in 0..batch.num_rows() {
+                let at = (!secs.is_null(i))
+                    .then(|| chrono::DateTime::from_timestamp(secs.value(i), 0))
+                    .flatten()
+                    .ok_or_else(|| problem(Key::Time, format!("{}: `{time_column}` is empty", place(i))))?;
+                rows.times.push(at.naive_utc());
+            }
+        } else {
+            let text = cast(col, &DataType::Utf8).map_err(|e| {
+                problem(Key::Time, format!("`{time_column}` is neither text nor a date or timestamp: {e}"))
+            })?;
+            let text = text.as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                let value = if text.is_null(i) { "" } else { text.value(i) };
+                let at = time::parse(value, format)
+                    .map_err(|e| problem(Key::Time, format!("{}: `{time_column}`: {e}", place(i))))?;
+                rows.times.push(at);
+            }
+        }
+        for (k, name) in columns.iter().enumerate() {
+            let col = batch.column_by_name(name).expect("checked above");
+            let cells = &mut rows.values[k];
+            let text_column =
+                matches!(col.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+            match cast(col, &DataType::Float64).ok().filter(|_| !text_column) {
+                Some(values) => {
+                    let values = values.as_primitive::<Float64Type>();
+                    for i in 0..batch.num_rows() {
+                        cells.push(if values.is_null(i) {
+                            Cell::Bad("an empty value".into())
+                        } else if values.value(i).is_finite() {
+                            Cell::Number(values.value(i))
+                        } else {
+                            Cell::Bad(format!("`{}`", values.value(i)))
+                        });
+                    }
+                }
+                None => {
+                    // Text: parse each cell like a CSV field.
+                    let text = cast(col, &DataType::Utf8)
+                        .map_err(|e| problem(Key::Column(k), format!("`{name}` is not numeric: {e}")))?;
+                    let text = text.as_string::<i32>();
+                    for i in 0..batch.num_rows() {
+                        cells.push(if text.is_null(i) { number("") } else { number(text.value(i).trim()) });
+                    }
+                }
+            }
+        }
+        rows.places.extend((0..batch.num_rows()).map(place));
+    }
+    Ok(rows)
+}
