@@ -16,6 +16,14 @@ MARKET = SCENARIOS / "market.toml"
 SETS = {"contracts.curve.entry_tribute": 0.1, "populations.traders.count": 300, "output.events": True}
 
 
+def set_args(sets: dict) -> list[str]:
+    """`--set PATH=VALUE` arguments for the CLI, values written as TOML."""
+    args = []
+    for k, v in sets.items():
+        args += ["--set", f"{k}={str(v).lower() if isinstance(v, bool) else v}"]
+    return args
+
+
 def parquet_files(d: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(d.glob("*.parquet"))}
 
@@ -28,8 +36,7 @@ def test_tokensim_command_is_installed(tokensim_cmd):
 def test_run_equals_cli_byte_for_byte(tmp_path, tokensim_cmd):
     cli_dir, api_dir = tmp_path / "cli", tmp_path / "api"
     args = ["run", str(MARKET), "-o", str(cli_dir), "--runs", "3", "--seed", "1", "--ticks", "40", "--jobs", "2", "-q"]
-    for k, v in SETS.items():
-        args += ["--set", f"{k}={str(v).lower() if isinstance(v, bool) else v}"]
+    args += set_args(SETS)
     r = run_cli(tokensim_cmd, *args)
     assert r.returncode == 0, r.stderr
     res = tokensim.run(MARKET, set=SETS, runs=3, seed=1, ticks=40, jobs=2, out=api_dir, quiet=True)
@@ -147,8 +154,7 @@ def test_a_failed_gate_is_a_warning_with_the_cli_exit_4(tmp_path, tokensim_cmd):
         pytest.skip("market.toml declares no staking_adopted property")
     sets = {**SETS, "properties.staking_adopted.max_failure_rate": 0.05}
     args = ["run", str(MARKET), "-o", str(tmp_path / "cli"), "--ticks", "20", "--runs", "2", "-q"]
-    for k, v in sets.items():
-        args += ["--set", f"{k}={v}"]
+    args += set_args(sets)
     r = run_cli(tokensim_cmd, *args)
     assert r.returncode == 4, r.stderr
     with pytest.warns(UserWarning, match="property `staking_adopted` is not shown safe"):
