@@ -99,6 +99,43 @@ impl Registry {
         self.behaviours.iter().map(|k| k.as_ref())
     }
 
+    /// Every file path the scenario `table` names, as `(dotted path, path as
+    /// written)`: `orders.file`, `observed.file`, and each contract's and
+    /// behaviour's file parameters (those its kind declares as
+    /// [`Ty::File`](crate::params::Ty::File)). Relative paths are relative
+    /// to the scenario's directory, so a scenario written elsewhere must
+    /// re-root them.
+    pub fn file_paths(&self, table: &toml::Table) -> Vec<(String, std::path::PathBuf)> {
+        let mut out = Vec::new();
+        let mut add = |key: String, value: Option<&toml::Value>| {
+            if let Some(toml::Value::String(s)) = value {
+                out.push((key, std::path::PathBuf::from(s)));
+            }
+        };
+        for section in ["orders", "observed"] {
+            add(format!("{section}.file"), table.get(section).and_then(|t| t.get("file")));
+        }
+        let files = |params: &[Param]| -> Vec<&'static str> {
+            params.iter().filter(|p| matches!(p.ty, crate::params::Ty::File)).map(|p| p.name).collect()
+        };
+        let tables = |key: &str| table.get(key).and_then(toml::Value::as_table).into_iter().flatten();
+        for (name, c) in tables("contracts") {
+            let kind = c.get("kind").and_then(toml::Value::as_str).and_then(|k| self.mechanism(k));
+            for param in kind.map(|k| files(k.params())).unwrap_or_default() {
+                add(format!("contracts.{name}.{param}"), c.get(param));
+            }
+        }
+        for (name, p) in tables("populations") {
+            let behaviours = p.get("behaviours").and_then(toml::Value::as_table).into_iter().flatten();
+            for (b, params) in behaviours {
+                for param in self.behaviour(b).map(|(_, k)| files(k.params())).unwrap_or_default() {
+                    add(format!("populations.{name}.behaviours.{b}.{param}"), params.get(param));
+                }
+            }
+        }
+        out
+    }
+
     /// A Markdown reference of every kind, parameter, metric, decision
     /// rule and action (what `tokensim list --markdown` prints and
     /// `docs/reference.md` holds).

@@ -70,7 +70,7 @@ pub fn run(args: CalibrateArgs, registry: &Registry) -> Result<ExitCode, Error> 
         let stem = args.scenario.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         PathBuf::from("results").join(format!("{stem}-calibration"))
     });
-    write(&mut cal, &loaded, &args.sets, &dir, args.force, started)?;
+    write(&mut cal, &loaded, registry, &args.sets, &dir, args.force, started)?;
     println!("{}", table(&cal.manifest));
     if !quiet {
         let m = &cal.manifest;

@@ -95,6 +95,7 @@ pub fn run(args: StressArgs, registry: &Registry) -> Result<ExitCode, Error> {
     let files = stress_dir::write(
         &out_dir,
         &loaded,
+        &registry.file_paths(&loaded.table),
         &cli_overrides,
         &space,
         &args.property,

@@ -35,6 +35,7 @@ use crate::output::dataset::write_atomic;
 use crate::output::sink::ParquetSink;
 use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
+use crate::scenario::rewrite::{rerooted, rewrite};
 use crate::search::{Evaluation, OptimiseOptions, Space, minimise, simulate};
 
 /// The files of a calibration directory.
@@ -346,32 +347,13 @@ pub fn calibrate(
     Ok(Calibration { space, evals, best, manifest, overrides })
 }
 
-/// Where the scenario keeps file paths (relative to its directory), which
-/// `calibrated.toml` re-roots at its own directory.
-fn file_paths(loaded: &LoadedScenario) -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    let mut add = |path: String, v: Option<&toml::Value>| {
-        if let Some(toml::Value::String(s)) = v {
-            out.push((path, PathBuf::from(s)));
-        }
-    };
-    let t = &loaded.table;
-    add("observed.file".into(), t.get("observed").and_then(|o| o.get("file")));
-    add("orders.file".into(), t.get("orders").and_then(|o| o.get("file")));
-    if let Some(toml::Value::Table(contracts)) = t.get("contracts") {
-        for (name, c) in contracts {
-            add(format!("contracts.{name}.file"), c.get("file"));
-        }
-    }
-    out
-}
-
 /// Writes a calibration into `dir` (see [`FILES`]): never over existing
 /// calibration files unless `force`. `sets` are the command line's
 /// overrides, written into `calibrated.toml` too.
 pub fn write(
     cal: &mut Calibration,
     loaded: &LoadedScenario,
+    registry: &Registry,
     sets: &[(String, toml::Value)],
     dir: &Path,
     force: bool,
@@ -391,11 +373,8 @@ pub fn write(
     let text = std::fs::read_to_string(&loaded.source.path).map_err(|e| Error::io(&loaded.source.path, e))?;
     let mut values: Vec<(String, toml::Value)> = sets.to_vec();
     values.extend(cal.overrides.iter().cloned());
-    for (key, p) in file_paths(loaded) {
-        let new = super::rewrite::relative_to(&p, &loaded.base_dir, dir);
-        values.push((key, toml::Value::String(new.to_string_lossy().replace('\\', "/"))));
-    }
-    let toml = super::rewrite::rewrite(&text, &values).map_err(|m| {
+    values.extend(rerooted(&registry.file_paths(&loaded.table), &loaded.base_dir, dir));
+    let toml = rewrite(&text, &values).map_err(|m| {
         Error::Run(format!("{}: cannot write the fitted values: {m}", loaded.source.path.display()))
     })?;
     write_atomic(&dir.join(FILES[0]), toml.as_bytes())?;

@@ -29,14 +29,13 @@
 //! - [`read`] reads the file;
 //! - [`loss`] compares simulated and observed series;
 //! - [`backtest`] puts the observed values beside a run's and scores it;
-//! - [`calibrate`] fits `[search]` dimensions to the observed data;
-//! - [`rewrite`] writes the fitted values into the scenario text.
+//! - [`calibrate`] fits `[search]` dimensions to the observed data and
+//!   writes them into the scenario text ([`crate::scenario::rewrite`]).
 
 pub mod backtest;
 pub mod calibrate;
 pub mod loss;
 pub mod read;
-pub mod rewrite;
 pub mod time;
 
 use std::ops::Range;

@@ -8,6 +8,7 @@
 //! time, so user-defined mechanisms get the same checks as built-in ones.
 
 pub mod dist;
+pub mod rewrite;
 pub mod series;
 pub mod source;
 

@@ -3,7 +3,9 @@
 //! the search's replicates, and `[sweep]`, `[variants]` and `[search]`
 //! removed, so that `tokensim run` replays exactly the failing runs.
 
-use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
+use toml_edit::DocumentMut;
+
+use crate::scenario::rewrite::rewrite;
 
 /// The scenario text `text` with every `(dotted path, value)` of
 /// `overrides` set, `runs = replicates`, no sweep, variants or search
@@ -18,12 +20,9 @@ pub fn scenario_text(
     for key in ["sweep", "variants", "search"] {
         doc.remove(key);
     }
-    for (path, value) in overrides {
-        let keys: Vec<&str> = path.split('.').collect();
-        let new = value.to_string().parse::<Value>().map_err(|e| format!("cannot write `{value}`: {e}"))?;
-        set_in_table(doc.as_table_mut(), &keys, new).map_err(|m| format!("`{path}`: {m}"))?;
-    }
-    set_in_table(doc.as_table_mut(), &["runs"], Value::from(i64::from(replicates)))?;
+    let mut values = overrides.to_vec();
+    values.push(("runs".into(), toml::Value::Integer(i64::from(replicates))));
+    let body = rewrite(&doc.to_string(), &values)?;
     let mut out = String::new();
     for line in header.lines() {
         out.push_str(if line.is_empty() { "#\n" } else { "# " });
@@ -33,74 +32,8 @@ pub fn scenario_text(
         }
     }
     out.push('\n');
-    out.push_str(&doc.to_string());
+    out.push_str(&body);
     Ok(out)
-}
-
-/// Sets `keys` under a table; missing tables on the way are created.
-fn set_in_table(table: &mut Table, keys: &[&str], new: Value) -> Result<(), String> {
-    let (key, rest) = keys.split_first().expect("non-empty path");
-    if rest.is_empty() {
-        let decor = table.get(key).and_then(Item::as_value).map(|v| v.decor().clone());
-        table[*key] = Item::Value(with_decor(new, decor));
-        return Ok(());
-    }
-    let item = table.entry(key).or_insert_with(|| {
-        let mut t = Table::new();
-        t.set_implicit(true);
-        Item::Table(t)
-    });
-    match item {
-        Item::Table(t) => set_in_table(t, rest, new),
-        Item::ArrayOfTables(a) => {
-            let n = a.len();
-            let t = a.get_mut(index(rest[0], n)?).expect("index checked");
-            set_in_table(t, &rest[1..], new)
-        }
-        Item::Value(v) => set_in_value(v, rest, new),
-        Item::None => Err("missing".into()),
-    }
-}
-
-/// Sets `keys` inside an inline table or array.
-fn set_in_value(value: &mut Value, keys: &[&str], new: Value) -> Result<(), String> {
-    let (key, rest) = keys.split_first().expect("non-empty path");
-    let slot: &mut Value = match value {
-        Value::InlineTable(t) => {
-            if rest.is_empty() {
-                let decor = t.get(key).map(|v| v.decor().clone());
-                t.insert(*key, with_decor(new, decor));
-                return Ok(());
-            }
-            if !t.contains_key(key) {
-                t.insert(*key, Value::InlineTable(InlineTable::new()));
-            }
-            t.get_mut(key).expect("present")
-        }
-        Value::Array(a) => {
-            let i = index(key, a.len())?;
-            if rest.is_empty() {
-                let decor = a.get(i).map(|v| v.decor().clone());
-                a.replace(i, with_decor(new, decor));
-                return Ok(());
-            }
-            a.get_mut(i).expect("index checked")
-        }
-        _ => return Err(format!("`{key}`: the value above it is not a table or list")),
-    };
-    set_in_value(slot, rest, new)
-}
-
-fn index(key: &str, n: usize) -> Result<usize, String> {
-    key.parse::<usize>().ok().filter(|&i| i < n).ok_or_else(|| format!("no element `{key}` in a list of {n}"))
-}
-
-/// `new` with the comments and spacing of the value it replaces.
-fn with_decor(mut new: Value, decor: Option<toml_edit::Decor>) -> Value {
-    if let Some(d) = decor {
-        *new.decor_mut() = d;
-    }
-    new
 }
 
 #[cfg(test)]
@@ -137,6 +70,6 @@ mod tests {
         assert!(out.contains("bonus = 0.125   # the bonus") && out.contains("# one crash"), "{out}");
         let e = scenario_text(text, &[set("contracts.feed.shocks.2.factor", toml::Value::Float(0.1))], 1, "")
             .unwrap_err();
-        assert!(e.contains("no element `2` in a list of 1"), "{e}");
+        assert!(e.contains("shocks.2.factor"), "{e}");
     }
 }

@@ -14,6 +14,7 @@ use crate::output::columns::{Column, write_columns};
 use crate::output::dataset::write_atomic;
 use crate::output::runs::swept_column;
 use crate::scenario::LoadedScenario;
+use crate::scenario::rewrite::rerooted;
 
 /// Every evaluation of the search.
 pub const SEARCH_FILE: &str = "search.parquet";
@@ -157,10 +158,13 @@ fn round(space: &Space, i: usize, v: f64) -> f64 {
 /// Writes `search.parquet`, `stress.json` and (after a failure)
 /// `counterexample.toml`, the base scenario's text with `cli_overrides`
 /// (the command line's `--set`, `--seed`, `--ticks`) and the failing values
-/// set.
+/// set, its relative `file_paths` (see `Registry::file_paths`) re-rooted at
+/// `dir`.
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     dir: &Path,
     loaded: &LoadedScenario,
+    file_paths: &[(String, PathBuf)],
     cli_overrides: &[(String, toml::Value)],
     space: &Space,
     property: &str,
@@ -224,6 +228,7 @@ pub fn write(
             let i = space.dims.iter().position(|d| d.path == ch.path).expect("a dimension");
             (ch.path.clone(), space.dims[i].value(ch.value))
         }));
+        overrides.extend(rerooted(file_paths, &loaded.base_dir, dir));
         let mut header = format!(
             "Counterexample: property `{property}` fails here ({objective_name} margin {} over {} replicates; {} of them fail).\nFound by `tokensim stress {} --property {property}`; this file is that scenario with\n",
             r.loss(objective),
@@ -254,11 +259,10 @@ pub fn write(
         let path = dir.join(COUNTEREXAMPLE_FILE);
         write_atomic(&path, text.as_bytes())?;
         written.push(path.clone());
-        counterexample = Some(path);
-        let at = &loaded.source.path;
+        counterexample = Some(path.clone());
         replays = Some([
-            LoadedScenario::from_str(at, &edit(cli_overrides, "")?)?,
-            LoadedScenario::from_str(at, &text)?,
+            LoadedScenario::from_str(&loaded.source.path, &edit(cli_overrides, "")?)?,
+            LoadedScenario::from_str(&path, &text)?,
         ]);
     }
     let summary = Summary {

@@ -275,3 +275,47 @@ fn bad_search_tables_and_arguments_are_located_errors() {
     fails("runs", &good, &["--runs", "3"], &["--runs"]);
     fails("jobs", &good, &["--jobs", "0"], &["--jobs", "1 to 1024"]);
 }
+
+/// A scenario that reads a file by a relative path (a replayed price
+/// series beside it) and a results directory elsewhere: the printed replay
+/// command runs `counterexample.toml` from the results directory, so its
+/// paths must point at the same file from there.
+#[test]
+fn the_counterexample_of_a_scenario_with_a_data_file_replays_from_anywhere() {
+    let tmp = tempdir();
+    let scenarios = tmp.path().join("scenarios");
+    std::fs::create_dir_all(scenarios.join("data")).expect("mkdir");
+    let prices: String = (1..=6).map(|t| format!("{t},2000\n")).collect();
+    write_file(&scenarios.join("data"), "prices.csv", &format!("tick,price\n{prices}"));
+    let text = scenario("{ low = 0.1, high = 1.0 }").replace(
+        "process = \"constant\"\ninitial = 2000.0\n",
+        "process = \"replay\"\nfile = \"data/prices.csv\"   # beside the scenario\n",
+    );
+    assert!(text.contains("data/prices.csv"));
+    let s = write_file(&scenarios, "crash.toml", &text);
+    let out = tmp.path().join("elsewhere").join("out");
+    let o = stress(&out, &s, &["--budget", "200", "--stop-at-failure"]);
+    assert_eq!(code(&o), 4, "{}", describe(&o));
+    let ce = out.join("counterexample.toml");
+    let written = std::fs::read_to_string(&ce).expect("counterexample.toml");
+    assert!(written.contains("# beside the scenario"), "the comment is kept:\n{written}");
+    assert!(
+        written.contains("file = \"../../scenarios/data/prices.csv\""),
+        "re-rooted at the results:\n{written}"
+    );
+    // Replayed from another working directory, as a user would.
+    let replay = out.join("replay");
+    let o = tokensim()
+        .current_dir(tmp.path())
+        .args(["run", path_str(&ce), "-o", path_str(&replay), "--quiet"])
+        .output()
+        .expect("spawn");
+    assert_eq!(code(&o), 0, "the counterexample replays\n{}", describe(&o));
+    assert_eq!(manifest(&replay)["status"], "complete");
+    let held: Vec<bool> = list_dir(&replay)
+        .iter()
+        .filter(|f| f.starts_with("properties"))
+        .flat_map(|f| bools(&read_parquet(&replay.join(f)), "held"))
+        .collect();
+    assert_eq!(held, [false, false], "to the failure the search found");
+}

@@ -1,7 +1,7 @@
 //! Writing a scenario with new values into its own text (`toml_edit`), so
-//! `calibrated.toml` keeps the user's comments and layout; and re-rooting
-//! relative file paths so they still point at the same files from the
-//! directory it is written to.
+//! `calibrated.toml` and `counterexample.toml` keep the user's comments and
+//! layout; and re-rooting relative file paths so they still point at the
+//! same files from the directory such a file is written to.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -12,7 +12,7 @@ use toml_edit::{DocumentMut, Item, Table, Value};
 /// value's comments. Returns the new text.
 ///
 /// ```
-/// use tokensim::observed::rewrite::rewrite;
+/// use tokensim::scenario::rewrite::rewrite;
 /// let text = "[contracts.feed]\nvolatility = 0.5 # annual\nshocks = [{ tick = 3, factor = 0.5 }]\n";
 /// let out = rewrite(text, &[
 ///     ("contracts.feed.volatility".into(), toml::Value::Float(0.75)),
@@ -104,6 +104,20 @@ fn assign(node: Node<'_>, key: &str, mut value: Value) -> Result<(), String> {
         Node::Item(_) => return Err(format!("no table to hold `{key}`")),
     }
     Ok(())
+}
+
+/// `(dotted path, new value)` for each relative file path of `files`
+/// (written relative to the directory `from`), pointing at the same file
+/// from the directory `to`: what a scenario written into `to` must say.
+pub fn rerooted(files: &[(String, PathBuf)], from: &Path, to: &Path) -> Vec<(String, toml::Value)> {
+    files
+        .iter()
+        .filter(|(_, p)| p.is_relative())
+        .map(|(key, p)| {
+            let new = relative_to(p, from, to);
+            (key.clone(), toml::Value::String(new.to_string_lossy().replace('\\', "/")))
+        })
+        .collect()
 }
 
 /// `target` (a path relative to `from`) as a path relative to `to`, or
