@@ -128,7 +128,8 @@ pub fn run(args: RunArgs, registry: &Registry) -> Result<ExitCode, Error> {
             m.ticks
         );
     }
-    let table = risk::risk_table_text(m);
+    let labels = risk::point_labels(&plan);
+    let table = risk::risk_table_text(m, &labels);
     if !args.quiet && !table.is_empty() {
         eprintln!("properties (95% Wilson intervals):\n{table}");
     }
@@ -150,7 +151,7 @@ pub fn run(args: RunArgs, registry: &Registry) -> Result<ExitCode, Error> {
         );
         return Ok(ExitCode::from(3));
     }
-    let gate = risk::gate_messages(m);
+    let gate = risk::gate_messages(m, &labels);
     if !gate.is_empty() {
         for line in gate {
             eprintln!("error: {line}");

@@ -103,34 +103,27 @@ impl PopulationMetrics {
     }
 }
 
-/// How one agent's value is computed this tick.
-enum PerAgent<'a> {
-    /// `constant + Σ coefficient · wallet[slot]`, coefficients of this tick.
-    Affine(f64, Vec<(usize, f64)>),
-    /// The formula itself over `[slots…, prices…]`.
-    Formula(&'a crate::properties::program::Formula, &'a [usize], &'a [f64]),
-}
-
-impl PerAgent<'_> {
-    fn value(&self, w: &Wallet) -> f64 {
-        match self {
-            PerAgent::Affine(c, terms) => terms.iter().fold(*c, |acc, (slot, k)| acc + k * w.0[*slot]),
-            PerAgent::Formula(f, slots, prices) => {
-                let mut v = [0.0; 2 * MAX_SLOTS + 64];
-                let n = slots.len();
-                if n + prices.len() > v.len() {
-                    let mut big: Vec<f64> = slots.iter().map(|s| w.0[*s]).collect();
-                    big.extend_from_slice(prices);
-                    return f.eval(&big);
-                }
-                for (dst, s) in v.iter_mut().zip(slots.iter()) {
-                    *dst = w.0[*s];
-                }
-                v[n..n + prices.len()].copy_from_slice(prices);
-                f.eval(&v[..n + prices.len()])
-            }
-        }
+/// One agent's value of a formula over `[slots…, prices…]` (the general
+/// case; affine formulas take the inlined path in
+/// [`population_metric_system`]).
+fn formula_value(
+    f: &crate::properties::program::Formula,
+    slots: &[usize],
+    prices: &[f64],
+    w: &Wallet,
+) -> f64 {
+    let mut v = [0.0; 2 * MAX_SLOTS + 64];
+    let n = slots.len();
+    if n + prices.len() > v.len() {
+        let mut big: Vec<f64> = slots.iter().map(|s| w.0[*s]).collect();
+        big.extend_from_slice(prices);
+        return f.eval(&big);
     }
+    for (dst, s) in v.iter_mut().zip(slots.iter()) {
+        *dst = w.0[*s];
+    }
+    v[n..n + prices.len()].copy_from_slice(prices);
+    f.eval(&v[..n + prices.len()])
 }
 
 /// The Measure-phase system that appends each population metric to the
@@ -156,28 +149,47 @@ pub fn population_metric_system(
     let mut point = vec![0.0; n_slots];
     point.extend_from_slice(&prices);
     for m in &mut pops.metrics {
-        let per_agent = match &m.affine {
-            Some(a) => PerAgent::Affine(
-                a.constant.eval(&point),
-                a.terms.iter().map(|(i, k)| (pops.inputs.slots[*i], k.eval(&point))).collect(),
-            ),
-            None => PerAgent::Formula(&m.metric.of, &pops.inputs.slots, &prices),
-        };
-        let range = m.agents.clone();
-        let v = if m.metric.stat.needs_values() {
-            m.values.clear();
-            for (ids, wallets) in agents.contiguous_iter().expect("agents are table-stored") {
-                collect_values(ids, wallets, &range, &per_agent, &mut m.values);
+        let v = match &m.affine {
+            Some(a) => {
+                // `constant + Σ coefficient · wallet[slot]`, coefficients of
+                // this tick: inlined into the passes below.
+                let c = a.constant.eval(&point);
+                let terms: Vec<(usize, f64)> =
+                    a.terms.iter().map(|(i, k)| (pops.inputs.slots[*i], k.eval(&point))).collect();
+                let value = |w: &Wallet| terms.iter().fold(c, |acc, (slot, k)| acc + k * w.0[*slot]);
+                measure(&mut m.values, &m.agents, m.metric.stat, &agents, value)
             }
-            m.metric.stat.of(&mut m.values)
-        } else {
-            let mut total = Partial::EMPTY;
-            for (ids, wallets) in agents.contiguous_iter().expect("agents are table-stored") {
-                total = total.then(reduce_values(ids, wallets, &range, &per_agent, m.metric.stat));
+            None => {
+                let (f, slots) = (&m.metric.of, &pops.inputs.slots);
+                let value = |w: &Wallet| formula_value(f, slots, &prices, w);
+                measure(&mut m.values, &m.agents, m.metric.stat, &agents, value)
             }
-            total.stat(m.metric.stat)
         };
         log.metrics.push(v);
+    }
+}
+
+/// This tick's `stat` over the agents of `range`, with `value` each
+/// agent's (`values`: the buffer order statistics reuse).
+fn measure(
+    values: &mut Vec<f64>,
+    range: &Range<u64>,
+    stat: Stat,
+    agents: &Query<(&AgentId, &Wallet)>,
+    value: impl Fn(&Wallet) -> f64 + Sync,
+) -> f64 {
+    if stat.needs_values() {
+        values.clear();
+        for (ids, wallets) in agents.contiguous_iter().expect("agents are table-stored") {
+            collect_values(ids, wallets, range, &value, values);
+        }
+        stat.of(values)
+    } else {
+        let mut total = Partial::EMPTY;
+        for (ids, wallets) in agents.contiguous_iter().expect("agents are table-stored") {
+            total = total.then(reduce_values(ids, wallets, range, &value, stat));
+        }
+        total.stat(stat)
     }
 }
 
@@ -201,7 +213,7 @@ fn collect_values(
     ids: &[AgentId],
     wallets: &[Wallet],
     range: &Range<u64>,
-    per_agent: &PerAgent<'_>,
+    per_agent: &(impl Fn(&Wallet) -> f64 + Sync),
     out: &mut Vec<f64>,
 ) {
     match member_span(ids, range) {
@@ -210,12 +222,12 @@ fn collect_values(
             out.resize(start + span.len(), 0.0);
             out[start..].par_chunks_mut(CHUNK).zip(wallets[span].par_chunks(CHUNK)).for_each(|(dst, ws)| {
                 for (d, w) in dst.iter_mut().zip(ws) {
-                    *d = per_agent.value(w);
+                    *d = per_agent(w);
                 }
             });
         }
         None => out.extend(
-            ids.iter().zip(wallets).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| per_agent.value(w)),
+            ids.iter().zip(wallets).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| per_agent(w)),
         ),
     }
 }
@@ -227,24 +239,20 @@ fn reduce_values(
     ids: &[AgentId],
     wallets: &[Wallet],
     range: &Range<u64>,
-    per_agent: &PerAgent<'_>,
+    per_agent: &(impl Fn(&Wallet) -> f64 + Sync),
     stat: Stat,
 ) -> Partial {
     let below = if let Stat::ShareBelow(t) = stat { t } else { f64::NAN };
     let of = |values: &mut dyn Iterator<Item = f64>| values.fold(Partial::EMPTY, |p, v| p.with(v, below));
     let parts: Vec<Partial> = match member_span(ids, range) {
         Some(span) => {
-            wallets[span].par_chunks(CHUNK).map(|ws| of(&mut ws.iter().map(|w| per_agent.value(w)))).collect()
+            wallets[span].par_chunks(CHUNK).map(|ws| of(&mut ws.iter().map(|w| per_agent(w)))).collect()
         }
         None => ids
             .par_chunks(CHUNK)
             .zip(wallets.par_chunks(CHUNK))
             .map(|(ids, ws)| {
-                of(&mut ids
-                    .iter()
-                    .zip(ws)
-                    .filter(|(id, _)| range.contains(&id.0))
-                    .map(|(_, w)| per_agent.value(w)))
+                of(&mut ids.iter().zip(ws).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| per_agent(w)))
             })
             .collect(),
     };

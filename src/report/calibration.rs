@@ -132,6 +132,7 @@ pub fn page(dir: &Path, m: &CalibrationManifest) -> Result<String, Error> {
         let caption = format!("{} (observed: {})", s.metric, s.column);
         let svg = draw(&Chart {
             caption: &caption,
+            x_desc: "tick",
             y_desc: &s.metric,
             size: (1160, 420),
             x: (1.0, ticks.len().max(2) as f64),
@@ -175,7 +176,8 @@ pub fn page(dir: &Path, m: &CalibrationManifest) -> Result<String, Error> {
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         let y_desc = if positive { "log10 loss" } else { "loss" };
         let svg = draw(&Chart {
-            caption: "loss by evaluation (x: evaluation number)",
+            caption: "loss by evaluation",
+            x_desc: "evaluation",
             y_desc,
             size: (1160, 360),
             x: (1.0, evals.len().max(2) as f64),

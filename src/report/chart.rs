@@ -31,11 +31,13 @@ pub struct Line<'a> {
 pub struct Chart<'a> {
     /// Caption above the plot (empty: none).
     pub caption: &'a str,
+    /// X axis title: what the series' `ticks` count (`tick`, `evaluation`).
+    pub x_desc: &'a str,
     /// Y axis description.
     pub y_desc: &'a str,
     /// Size in pixels.
     pub size: (u32, u32),
-    /// X range (ticks).
+    /// X range.
     pub x: (f64, f64),
     /// Y range.
     pub y: (f64, f64),
@@ -178,7 +180,7 @@ pub fn draw(chart: &Chart<'_>) -> Result<String, Error> {
     let id: String = chart.lines.iter().map(|l| l.group).chain([chart.caption, chart.y_desc]).collect();
     let frame = Frame {
         caption: chart.caption,
-        x_desc: "tick",
+        x_desc: chart.x_desc,
         y_desc: chart.y_desc,
         size: chart.size,
         x: chart.x,
@@ -311,6 +313,7 @@ mod tests {
         };
         let chart = Chart {
             caption: "price",
+            x_desc: "tick",
             y_desc: "price",
             size: (600, 300),
             x: (1.0, 3.0),

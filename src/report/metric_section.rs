@@ -187,6 +187,7 @@ pub fn section(
             .collect();
         let svg = chart::draw(&Chart {
             caption: &panel.caption,
+            x_desc: "tick",
             y_desc: title,
             size: if single { (1000, 420) } else { (580, 320) },
             x,

@@ -251,6 +251,7 @@ pub fn write(opts: &ReportOptions) -> Result<ReportSummary, Error> {
             let y = range(a.p5.iter().chain(&a.p95).chain(&b.p5).chain(&b.p95).copied());
             let chart = Chart {
                 caption: m,
+                x_desc: "tick",
                 y_desc: m,
                 size: (440, 260),
                 x: ticks,

@@ -282,6 +282,10 @@ fn calibration_bytes_do_not_depend_on_jobs_and_the_report_shows_the_fit() {
         assert!(html.contains(&format!("data-key=\"{group}\"")), "no {group} series");
     }
     assert!(html.contains("holdout window") && html.contains("id=\"loss-out\""));
+    // The loss chart's x axis counts evaluations, not ticks.
+    let loss = &html[html.find("data-chart=\"loss\"").expect("a loss chart")..];
+    let loss = &loss[..loss.find("</svg>").expect("its svg")];
+    assert!(loss.contains("\nevaluation\n</text>") && !loss.contains("\ntick\n</text>"), "{loss}");
 }
 
 #[test]

@@ -194,6 +194,27 @@ fn the_gate_exits_4_exactly_when_the_upper_bound_exceeds_the_rate() {
     run_in_expect(&path, &dir.path().join("never"), &[], Some(4));
 }
 
+/// The risk table and the gate's messages name a group by its swept
+/// values, not by a point number the user never wrote.
+#[test]
+fn groups_are_named_by_their_swept_values() {
+    let dir = tempdir();
+    let extra = "[properties.never]\nalways = \"price >= 1e12\"\nmax_failure_rate = 0.5\n[sweep]\n\"contracts.curve.entry_tribute\" = [0.01, 0.03]\n";
+    let path = write_file(dir.path(), "swept.toml", &market_with(10, 5, 0, 4, extra));
+    let out = dir.path().join("out");
+    let o = run(&["run", path_str(&path), "-o", path_str(&out)]);
+    assert_eq!(code(&o), 4, "{}", describe(&o));
+    let err = stderr(&o);
+    for value in ["0.01", "0.03"] {
+        let group = format!("entry_tribute={value}");
+        let table =
+            err.lines().filter(|l| l.trim_start().starts_with("never ") && l.contains(&group)).count();
+        assert_eq!(table, 1, "one risk-table row for {group}:\n{err}");
+        assert!(err.contains(&format!("property `never` is not shown safe in `{group}`")), "{err}");
+    }
+    assert!(!err.contains("point 0") && !err.contains("point 1"), "{err}");
+}
+
 #[test]
 fn ci_width_adds_replicates_until_narrow_is_deterministic_and_resumes() {
     let dir = tempdir();
