@@ -246,7 +246,7 @@ fn reduce_values(
     let of = |values: &mut dyn Iterator<Item = f64>| values.fold(Partial::EMPTY, |p, v| p.with(v, below));
     let parts: Vec<Partial> = match member_span(ids, range) {
         Some(span) => {
-            wallets[span].par_chunks(CHUNK).map(|ws| of(&mut ws.iter().map(|w| per_agent(w)))).collect()
+            wallets[span].par_chunks(CHUNK).map(|ws| of(&mut ws.iter().map(per_agent))).collect()
         }
         None => ids
             .par_chunks(CHUNK)
