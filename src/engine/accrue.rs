@@ -5,9 +5,14 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::contract::{AccrueCtx, Contracts, ProRataCredit};
+use super::ids::AgentId;
 use super::ledger::{Ledger, Wallet};
+use super::monitor::{Part, PopulationMetrics};
 use super::phase::Clock;
 use super::totals::{AgentTotals, CHUNK};
+
+/// Wallets per piece of a chunk (32 KiB of wallets: they stay in L1).
+const PIECE: usize = 512;
 
 /// Calls every contract's `begin_tick` (start of Exogenous).
 pub fn begin_tick_system(clock: Res<Clock>, mut contracts: ResMut<Contracts>) {
@@ -17,16 +22,19 @@ pub fn begin_tick_system(clock: Res<Clock>, mut contracts: ResMut<Contracts>) {
 }
 
 /// The Accrue-phase system: contracts accrue, then one pass over every
-/// wallet applies their credits and sums the balances for the Check phase
-/// (one pass instead of two over the largest table), then each contract
+/// wallet applies their credits, sums the balances for the Check phase and
+/// measures the population metrics at this moment's prices (one pass
+/// instead of one per purpose over the largest table), then each contract
 /// pays for what was credited.
+#[allow(clippy::too_many_arguments)]
 pub fn accrue_system(
     clock: Res<Clock>,
     mut contracts: ResMut<Contracts>,
     mut ledger: ResMut<Ledger>,
     mut totals: ResMut<AgentTotals>,
+    mut pops: ResMut<PopulationMetrics>,
     mut credits: Local<Vec<(usize, ProRataCredit)>>,
-    mut wallets: Query<&mut Wallet>,
+    mut wallets: Query<(&AgentId, &mut Wallet)>,
 ) {
     credits.clear();
     let mut asked = Vec::new();
@@ -37,29 +45,49 @@ pub fn accrue_system(
         credits.extend(asked.iter().map(|c| (i, *c)));
     }
     let credits = &*credits;
-    let apply = |chunk: &mut [Wallet]| {
+    let prices = pops.prices(&contracts, &ledger);
+    let pass = pops.pass(&prices);
+    // Each chunk in L1-sized pieces: a piece's wallets are credited,
+    // summed and measured while they are in cache.
+    let apply = |(ids, chunk): (&[AgentId], &mut [Wallet])| {
         let mut credited = vec![0.0; credits.len()];
-        for w in chunk.iter_mut() {
-            for (k, (_, c)) in credits.iter().enumerate() {
-                let weight = w.get(c.weight);
-                if weight != 0.0 {
-                    let amount = weight * c.per_unit;
-                    *w.get_mut(c.slot) += amount;
-                    credited[k] += amount;
+        let mut totals = AgentTotals::default();
+        let mut measured = pass.as_ref().map(|p| p.start(chunk.len())).unwrap_or_default();
+        for (ids, piece) in ids.chunks(PIECE).zip(chunk.chunks_mut(PIECE)) {
+            for w in piece.iter_mut() {
+                for (k, (_, c)) in credits.iter().enumerate() {
+                    let weight = w.get(c.weight);
+                    if weight != 0.0 {
+                        let amount = weight * c.per_unit;
+                        *w.get_mut(c.slot) += amount;
+                        credited[k] += amount;
+                    }
                 }
             }
+            totals.add(piece);
+            if let Some(p) = &pass {
+                p.feed(&mut measured, ids, piece);
+            }
         }
-        (AgentTotals::of(chunk), credited)
+        (totals, credited, measured)
     };
     let mut sum = AgentTotals::default();
     let mut credited = vec![0.0; credits.len()];
-    for mut table in wallets.contiguous_iter_mut().expect("wallets are table-stored") {
+    let mut measured = Vec::new();
+    for (ids, mut table) in wallets.contiguous_iter_mut().expect("wallets are table-stored") {
         let table = table.bypass_change_detection();
-        let parts: Vec<(AgentTotals, Vec<f64>)> = table.par_chunks_mut(CHUNK).map(apply).collect();
-        for (t, c) in &parts {
-            sum = sum.merge(t);
-            credited.iter_mut().zip(c).for_each(|(a, b)| *a += b);
+        let parts: Vec<(AgentTotals, Vec<f64>, Vec<Part>)> =
+            ids.par_chunks(CHUNK).zip(table.par_chunks_mut(CHUNK)).map(apply).collect();
+        for (t, c, m) in parts {
+            sum = sum.merge(&t);
+            credited.iter_mut().zip(&c).for_each(|(a, b)| *a += b);
+            measured.push(m);
         }
+    }
+    let fused = pass.is_some();
+    drop(pass);
+    if fused {
+        pops.store_fused(clock.tick, prices, measured);
     }
     for ((owner, credit), amount) in credits.iter().zip(credited) {
         contracts.0[*owner].contract.credited(credit, amount, &mut ledger);

@@ -85,6 +85,19 @@ pub struct PopulationMetrics {
     pub metrics: Vec<MeasuredPopulation>,
     /// Their inputs.
     pub inputs: FormulaInputs,
+    /// What the Accrue pass measured this tick, if it did.
+    fused: Option<Fused>,
+}
+
+/// Population metrics measured by the Accrue phase's pass over every wallet
+/// (each wallet read once a tick instead of once more per metric), with the
+/// prices they were computed at: the Measure phase takes them only if it
+/// sees the same tick and the same prices, and measures again otherwise.
+#[derive(Clone, Debug)]
+struct Fused {
+    tick: u32,
+    prices: Vec<f64>,
+    values: Vec<f64>,
 }
 
 impl PopulationMetrics {
@@ -99,13 +112,107 @@ impl PopulationMetrics {
                 MeasuredPopulation { metric, agents, affine, values: Vec::new() }
             })
             .collect();
-        PopulationMetrics { metrics, inputs }
+        PopulationMetrics { metrics, inputs, fused: None }
+    }
+
+    /// The prices the formulas read, now (NaN for a contract without one).
+    pub(crate) fn prices(&self, contracts: &Contracts, ledger: &Ledger) -> Vec<f64> {
+        self.inputs
+            .priced
+            .iter()
+            .map(|&c| contracts.0[c].contract.price(ledger).unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// How each metric values one agent at `prices`; `None` without metrics.
+    pub(crate) fn pass<'a>(&'a self, prices: &'a [f64]) -> Option<Pass<'a>> {
+        if self.metrics.is_empty() {
+            return None;
+        }
+        let mut point = vec![0.0; self.inputs.slots.len()];
+        point.extend_from_slice(prices);
+        let metrics = self
+            .metrics
+            .iter()
+            .map(|m| {
+                let value = match &m.affine {
+                    Some(a) => {
+                        let mut k = [0.0; MAX_SLOTS];
+                        for (i, coefficient) in &a.terms {
+                            k[self.inputs.slots[*i]] += coefficient.eval(&point);
+                        }
+                        PerAgent::Affine(a.constant.eval(&point), k)
+                    }
+                    None => PerAgent::Formula(&m.metric.of, &self.inputs.slots, prices),
+                };
+                (value, m.agents.clone(), m.metric.stat)
+            })
+            .collect();
+        Some(Pass { metrics })
+    }
+
+    /// Each metric's value from the parts of every chunk of the agent
+    /// tables, in table and chunk order.
+    fn finish(&mut self, chunks: Vec<Vec<Part>>) -> Vec<f64> {
+        let mut totals = vec![Partial::EMPTY; self.metrics.len()];
+        for m in &mut self.metrics {
+            m.values.clear();
+        }
+        for parts in chunks {
+            for ((m, total), part) in self.metrics.iter_mut().zip(&mut totals).zip(parts) {
+                match part {
+                    Part::Partial(p) => *total = total.then(p),
+                    Part::Values(v) => m.values.extend_from_slice(&v),
+                }
+            }
+        }
+        self.metrics
+            .iter_mut()
+            .zip(totals)
+            .map(|(m, total)| {
+                let stat = m.metric.stat;
+                if stat.needs_values() { stat.of(&mut m.values) } else { total.stat(stat) }
+            })
+            .collect()
+    }
+
+    /// Keeps what the Accrue pass measured at `tick` with `prices`.
+    pub(crate) fn store_fused(&mut self, tick: u32, prices: Vec<f64>, chunks: Vec<Vec<Part>>) {
+        let values = self.finish(chunks);
+        self.fused = Some(Fused { tick, prices, values });
     }
 }
 
-/// One agent's value of a formula over `[slots…, prices…]` (the general
-/// case; affine formulas take the inlined path in
-/// [`population_metric_system`]).
+/// How one agent's value of a metric is computed this tick.
+enum PerAgent<'a> {
+    /// `constant + Σ coefficient · wallet[slot]` over every slot in order,
+    /// coefficients of this tick (0 for a slot the formula does not read).
+    Affine(f64, [f64; MAX_SLOTS]),
+    /// The formula itself over `[slots…, prices…]`.
+    Formula(&'a crate::properties::program::Formula, &'a [usize], &'a [f64]),
+}
+
+/// `c + Σ k[i] · w[i]`: one fixed-width dot product, summed pairwise
+/// (slots 0+1, 2+3, …, then those sums pairwise) so that the additions do
+/// not wait on each other one by one.
+#[inline(always)]
+fn affine_value(c: f64, k: &[f64; MAX_SLOTS], w: &Wallet) -> f64 {
+    let mut p: [f64; MAX_SLOTS] = std::array::from_fn(|i| k[i] * w.0[i]);
+    let mut n = MAX_SLOTS;
+    while n > 1 {
+        let half = n.div_ceil(2);
+        for i in 0..n / 2 {
+            p[i] = p[2 * i] + p[2 * i + 1];
+        }
+        if n % 2 == 1 {
+            p[half - 1] = p[n - 1];
+        }
+        n = half;
+    }
+    c + p[0]
+}
+
+/// One agent's value of a formula over `[slots…, prices…]`.
 fn formula_value(
     f: &crate::properties::program::Formula,
     slots: &[usize],
@@ -126,9 +233,80 @@ fn formula_value(
     f.eval(&v[..n + prices.len()])
 }
 
+/// This tick's per-agent evaluation of every population metric.
+pub(crate) struct Pass<'a> {
+    metrics: Vec<(PerAgent<'a>, Range<u64>, Stat)>,
+}
+
+/// One chunk's share of one metric: running sums and extremes, or (for an
+/// order statistic) every member's value in table order.
+pub(crate) enum Part {
+    Partial(Partial),
+    Values(Vec<f64>),
+}
+
+impl Pass<'_> {
+    /// Each metric's share of one chunk of an agent table (`ids` and their
+    /// `wallets`). Chunks are [`CHUNK`] agents from the table's start, so a
+    /// sum is added in the same order however many threads there are and
+    /// whichever pass measured it.
+    pub(crate) fn chunk(&self, ids: &[AgentId], wallets: &[Wallet]) -> Vec<Part> {
+        let mut parts = self.start(wallets.len());
+        self.feed(&mut parts, ids, wallets);
+        parts
+    }
+
+    /// Empty shares, for a chunk of up to `n` agents fed in pieces.
+    pub(crate) fn start(&self, n: usize) -> Vec<Part> {
+        let part = |stat: &Stat| {
+            if stat.needs_values() {
+                Part::Values(Vec::with_capacity(n))
+            } else {
+                Part::Partial(Partial::EMPTY)
+            }
+        };
+        self.metrics.iter().map(|(_, _, stat)| part(stat)).collect()
+    }
+
+    /// Adds the next agents of a chunk to its shares: feeding a chunk in
+    /// pieces gives exactly what feeding it whole does.
+    pub(crate) fn feed(&self, parts: &mut [Part], ids: &[AgentId], wallets: &[Wallet]) {
+        for ((value, range, stat), part) in self.metrics.iter().zip(parts) {
+            match value {
+                PerAgent::Affine(c, k) => add(part, ids, wallets, range, *stat, |w| affine_value(*c, k, w)),
+                PerAgent::Formula(f, slots, prices) => {
+                    add(part, ids, wallets, range, *stat, |w| formula_value(f, slots, prices, w))
+                }
+            }
+        }
+    }
+}
+
+/// Adds the members of `range` among `ids` to one metric's share, with
+/// `value` each agent's (a closure, so that each kind of value gets its own
+/// tight loop).
+#[inline]
+fn add(
+    part: &mut Part,
+    ids: &[AgentId],
+    wallets: &[Wallet],
+    range: &Range<u64>,
+    stat: Stat,
+    value: impl Fn(&Wallet) -> f64,
+) {
+    let members = ids.iter().zip(wallets).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| w);
+    match part {
+        Part::Values(values) => values.extend(members.map(value)),
+        Part::Partial(p) => p.extend(stat, members.map(value)),
+    }
+}
+
 /// The Measure-phase system that appends each population metric to the
-/// tick's metrics (after the contracts' metrics and engine counters).
+/// tick's metrics (after the contracts' metrics and engine counters): what
+/// the Accrue pass measured if the prices are still the ones it used, else
+/// a pass of its own.
 pub fn population_metric_system(
+    clock: Res<Clock>,
     contracts: Res<Contracts>,
     ledger: Res<Ledger>,
     mut log: ResMut<TickLog>,
@@ -139,155 +317,86 @@ pub fn population_metric_system(
     if pops.metrics.is_empty() {
         return;
     }
-    let n_slots = pops.inputs.slots.len();
-    let prices: Vec<f64> = pops
-        .inputs
-        .priced
-        .iter()
-        .map(|&c| contracts.0[c].contract.price(&ledger).unwrap_or(f64::NAN))
-        .collect();
-    let mut point = vec![0.0; n_slots];
-    point.extend_from_slice(&prices);
-    for m in &mut pops.metrics {
-        let v = match &m.affine {
-            Some(a) => {
-                // `constant + Σ coefficient · wallet[slot]`, coefficients of
-                // this tick: inlined into the passes below.
-                let c = a.constant.eval(&point);
-                let terms: Vec<(usize, f64)> =
-                    a.terms.iter().map(|(i, k)| (pops.inputs.slots[*i], k.eval(&point))).collect();
-                let value = |w: &Wallet| terms.iter().fold(c, |acc, (slot, k)| acc + k * w.0[*slot]);
-                measure(&mut m.values, &m.agents, m.metric.stat, &agents, value)
-            }
-            None => {
-                let (f, slots) = (&m.metric.of, &pops.inputs.slots);
-                let value = |w: &Wallet| formula_value(f, slots, &prices, w);
-                measure(&mut m.values, &m.agents, m.metric.stat, &agents, value)
-            }
-        };
-        log.metrics.push(v);
-    }
-}
-
-/// This tick's `stat` over the agents of `range`, with `value` each
-/// agent's (`values`: the buffer order statistics reuse).
-fn measure(
-    values: &mut Vec<f64>,
-    range: &Range<u64>,
-    stat: Stat,
-    agents: &Query<(&AgentId, &Wallet)>,
-    value: impl Fn(&Wallet) -> f64 + Sync,
-) -> f64 {
-    if stat.needs_values() {
-        values.clear();
-        for (ids, wallets) in agents.contiguous_iter().expect("agents are table-stored") {
-            collect_values(ids, wallets, range, &value, values);
-        }
-        stat.of(values)
-    } else {
-        let mut total = Partial::EMPTY;
-        for (ids, wallets) in agents.contiguous_iter().expect("agents are table-stored") {
-            total = total.then(reduce_values(ids, wallets, range, &value, stat));
-        }
-        total.stat(stat)
-    }
-}
-
-/// The members of `range` in one table: their positions, when the table
-/// holds them in id order (agents are spawned population by population, so
-/// it does), else `None`.
-fn member_span(ids: &[AgentId], range: &Range<u64>) -> Option<Range<usize>> {
-    let (first, last) = (ids.first()?, ids.last()?);
-    if last.0 < range.start || first.0 >= range.end {
-        return Some(0..0);
-    }
-    if !ids.is_sorted_by_key(|id| id.0) {
-        return None;
-    }
-    Some(ids.partition_point(|id| id.0 < range.start)..ids.partition_point(|id| id.0 < range.end))
-}
-
-/// Appends the value of every member of `range` in one table to `out`, in
-/// table order, filling the buffer in parallel without intermediate copies.
-fn collect_values(
-    ids: &[AgentId],
-    wallets: &[Wallet],
-    range: &Range<u64>,
-    per_agent: &(impl Fn(&Wallet) -> f64 + Sync),
-    out: &mut Vec<f64>,
-) {
-    match member_span(ids, range) {
-        Some(span) => {
-            let start = out.len();
-            out.resize(start + span.len(), 0.0);
-            out[start..].par_chunks_mut(CHUNK).zip(wallets[span].par_chunks(CHUNK)).for_each(|(dst, ws)| {
-                for (d, w) in dst.iter_mut().zip(ws) {
-                    *d = per_agent(w);
-                }
-            });
-        }
-        None => out.extend(
-            ids.iter().zip(wallets).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| per_agent(w)),
-        ),
-    }
-}
-
-/// The [`Partial`] of every member of `range` in one table: per fixed chunk
-/// in parallel, combined in chunk order, so the result does not depend on
-/// the thread count.
-fn reduce_values(
-    ids: &[AgentId],
-    wallets: &[Wallet],
-    range: &Range<u64>,
-    per_agent: &(impl Fn(&Wallet) -> f64 + Sync),
-    stat: Stat,
-) -> Partial {
-    let below = if let Stat::ShareBelow(t) = stat { t } else { f64::NAN };
-    let of = |values: &mut dyn Iterator<Item = f64>| values.fold(Partial::EMPTY, |p, v| p.with(v, below));
-    let parts: Vec<Partial> = match member_span(ids, range) {
-        Some(span) => {
-            wallets[span].par_chunks(CHUNK).map(|ws| of(&mut ws.iter().map(per_agent))).collect()
-        }
-        None => ids
-            .par_chunks(CHUNK)
-            .zip(wallets.par_chunks(CHUNK))
-            .map(|(ids, ws)| {
-                of(&mut ids.iter().zip(ws).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| per_agent(w)))
-            })
-            .collect(),
+    let prices = pops.prices(&contracts, &ledger);
+    let same = |f: &Fused| {
+        f.tick == clock.tick && f.prices.iter().map(|p| p.to_bits()).eq(prices.iter().map(|p| p.to_bits()))
     };
-    parts.into_iter().fold(Partial::EMPTY, Partial::then)
+    let values = match pops.fused.take() {
+        Some(f) if same(&f) => f.values,
+        _ => {
+            let pass = pops.pass(&prices).expect("metrics exist");
+            let mut chunks = Vec::new();
+            for (ids, wallets) in agents.contiguous_iter().expect("agents are table-stored") {
+                let parts: Vec<Vec<Part>> = ids
+                    .par_chunks(CHUNK)
+                    .zip(wallets.par_chunks(CHUNK))
+                    .map(|(i, w)| pass.chunk(i, w))
+                    .collect();
+                chunks.extend(parts);
+            }
+            pops.finish(chunks)
+        }
+    };
+    log.metrics.extend(values);
 }
 
-/// What a statistic that needs no ordering keeps of a run of values.
+/// Independent running sums a [`Partial`] keeps: value `n` of a chunk goes
+/// to lane `n % LANES`, so consecutive additions do not wait on each other
+/// (and the result still depends only on the values and their order).
+const LANES: usize = 4;
+
+/// What a statistic that needs no ordering keeps of a run of values (only
+/// the fields its statistic reads are kept up to date).
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Partial {
+pub(crate) struct Partial {
     n: u64,
-    sum: f64,
+    sum: [f64; LANES],
     min: f64,
     max: f64,
     below: u64,
 }
 
 impl Partial {
-    const EMPTY: Partial = Partial { n: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, below: 0 };
+    const EMPTY: Partial =
+        Partial { n: 0, sum: [0.0; LANES], min: f64::INFINITY, max: f64::NEG_INFINITY, below: 0 };
 
-    /// `self` with one more value (`below`: the share-below threshold).
-    fn with(self, v: f64, below: f64) -> Partial {
-        Partial {
-            n: self.n + 1,
-            sum: self.sum + v,
-            min: self.min.min(v),
-            max: self.max.max(v),
-            below: self.below + u64::from(v < below),
+    /// `self` with `values` added, one after the other, for `stat`.
+    #[inline]
+    fn extend(&mut self, stat: Stat, values: impl Iterator<Item = f64>) {
+        match stat {
+            Stat::Sum | Stat::Mean => {
+                for v in values {
+                    self.sum[self.n as usize % LANES] += v;
+                    self.n += 1;
+                }
+            }
+            Stat::Min => {
+                for v in values {
+                    self.min = self.min.min(v);
+                    self.n += 1;
+                }
+            }
+            Stat::Max => {
+                for v in values {
+                    self.max = self.max.max(v);
+                    self.n += 1;
+                }
+            }
+            Stat::ShareBelow(t) => {
+                for v in values {
+                    self.below += u64::from(v < t);
+                    self.n += 1;
+                }
+            }
+            Stat::Quantile(_) | Stat::Gini => unreachable!("{stat:?} needs the values"),
         }
     }
 
-    /// `self` followed by `next`.
+    /// `self` followed by `next` (lane by lane).
     fn then(self, next: Partial) -> Partial {
         Partial {
             n: self.n + next.n,
-            sum: self.sum + next.sum,
+            sum: std::array::from_fn(|l| self.sum[l] + next.sum[l]),
             min: self.min.min(next.min),
             max: self.max.max(next.max),
             below: self.below + next.below,
@@ -300,9 +409,11 @@ impl Partial {
         if self.n == 0 {
             return f64::NAN;
         }
+        let [a, b, c, d] = self.sum;
+        let sum = || (a + b) + (c + d);
         match stat {
-            Stat::Sum => self.sum,
-            Stat::Mean => self.sum / self.n as f64,
+            Stat::Sum => sum(),
+            Stat::Mean => sum() / self.n as f64,
             Stat::Min => self.min,
             Stat::Max => self.max,
             Stat::ShareBelow(_) => self.below as f64 / self.n as f64,
@@ -386,4 +497,79 @@ pub(crate) fn build_monitors(
         crate::properties::spec::compile_properties(source, &sc.properties, &metric_names, sc.ticks)?;
     let monitor = PropertyMonitor::new(properties, columns.iter().map(|c| c.index).collect());
     Ok((pops, monitor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::properties::program::{Formula, Inputs};
+
+    /// Metrics over slots `a` (0) and `b` (1) and one price `p`.
+    fn metrics(of: &str, stats: &[Stat], agents: Range<u64>) -> PopulationMetrics {
+        let inputs = Inputs::new(&["a", "b", "p"]);
+        let measured = stats
+            .iter()
+            .map(|&stat| {
+                let of = Formula::compile(of, &inputs).expect("formula");
+                (PopulationMetric { column: "m".into(), population: 0, of, stat }, agents.clone())
+            })
+            .collect();
+        PopulationMetrics::new(measured, FormulaInputs { slots: vec![0, 1], priced: vec![0] })
+    }
+
+    /// What the Accrue pass relies on: a chunk fed in pieces of any size
+    /// gives the bits a chunk fed whole gives, for every statistic, an
+    /// affine or a general formula, and a population that starts and ends
+    /// inside the chunk.
+    #[test]
+    fn feeding_a_chunk_in_pieces_is_feeding_it_whole() {
+        let stats = [
+            Stat::Sum,
+            Stat::Mean,
+            Stat::Min,
+            Stat::Max,
+            Stat::ShareBelow(300.0),
+            Stat::Quantile(0.37),
+            Stat::Gini,
+        ];
+        let n = 1000u64;
+        let ids: Vec<AgentId> = (0..n).map(AgentId).collect();
+        let wallets: Vec<Wallet> = (0..n)
+            .map(|i| {
+                let mut w = [0.0; MAX_SLOTS];
+                w[0] = ((i * 7919) % 1009) as f64 * 0.37;
+                w[1] = ((i * 104_729) % 997) as f64 * 1.3;
+                Wallet(w)
+            })
+            .collect();
+        for of in ["a + 2.5 * b * p - 1", "sqrt(a * a + b) * p"] {
+            let pops = metrics(of, &stats, 13..911);
+            let prices = [1.7];
+            let pass = pops.pass(&prices).expect("metrics");
+            let whole = pass.chunk(&ids, &wallets);
+            for piece in [1, 3, 4, 64, 333, 512] {
+                let mut parts = pass.start(wallets.len());
+                for (i, w) in ids.chunks(piece).zip(wallets.chunks(piece)) {
+                    pass.feed(&mut parts, i, w);
+                }
+                let (mut a, mut b) = (metrics(of, &stats, 13..911), metrics(of, &stats, 13..911));
+                let (x, y) = (a.finish(vec![parts]), b.finish(vec![pass.chunk(&ids, &wallets)]));
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&x), bits(&y), "{of}, pieces of {piece}");
+            }
+            // And against a direct computation over the members.
+            let values: Vec<f64> = wallets[13..911]
+                .iter()
+                .map(|w| {
+                    let (a, b, p) = (w.0[0], w.0[1], prices[0]);
+                    if of.starts_with("sqrt") { (a * a + b).sqrt() * p } else { a + 2.5 * b * p - 1.0 }
+                })
+                .collect();
+            let got = metrics(of, &stats, 13..911).finish(vec![whole]);
+            for (stat, got) in stats.iter().zip(got) {
+                let want = stat.of(&mut values.clone());
+                assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{of} {stat:?}: {got} vs {want}");
+            }
+        }
+    }
 }

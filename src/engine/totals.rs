@@ -45,13 +45,19 @@ impl AgentTotals {
     /// Totals of one chunk of wallets.
     pub fn of(chunk: &[Wallet]) -> AgentTotals {
         let mut t = AgentTotals::EMPTY;
-        for w in chunk {
+        t.add(chunk);
+        t
+    }
+
+    /// Adds `wallets` to these totals, one after the other (so adding a
+    /// chunk in pieces gives the same sums as adding it whole).
+    pub fn add(&mut self, wallets: &[Wallet]) {
+        for w in wallets {
             for i in 0..MAX_SLOTS {
-                t.sum[i] += w.0[i];
-                t.min[i] = t.min[i].min(w.0[i]);
+                self.sum[i] += w.0[i];
+                self.min[i] = self.min[i].min(w.0[i]);
             }
         }
-        t
     }
 
     /// Totals over every wallet. Sums fixed-size chunks in parallel and
