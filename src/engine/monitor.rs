@@ -136,13 +136,10 @@ impl PopulationMetrics {
             .iter()
             .map(|m| {
                 let value = match &m.affine {
-                    Some(a) => {
-                        let mut k = [0.0; MAX_SLOTS];
-                        for (i, coefficient) in &a.terms {
-                            k[self.inputs.slots[*i]] += coefficient.eval(&point);
-                        }
-                        PerAgent::Affine(a.constant.eval(&point), k)
-                    }
+                    Some(a) => PerAgent::Affine(
+                        a.constant.eval(&point),
+                        a.terms.iter().map(|(i, k)| (self.inputs.slots[*i], k.eval(&point))).collect(),
+                    ),
                     None => PerAgent::Formula(&m.metric.of, &self.inputs.slots, prices),
                 };
                 (value, m.agents.clone(), m.metric.stat)
@@ -185,31 +182,17 @@ impl PopulationMetrics {
 
 /// How one agent's value of a metric is computed this tick.
 enum PerAgent<'a> {
-    /// `constant + Σ coefficient · wallet[slot]` over every slot in order,
-    /// coefficients of this tick (0 for a slot the formula does not read).
-    Affine(f64, [f64; MAX_SLOTS]),
+    /// `constant + Σ coefficient · wallet[slot]`, coefficients of this tick,
+    /// over the slots the formula reads (most read one to three).
+    Affine(f64, Vec<(usize, f64)>),
     /// The formula itself over `[slots…, prices…]`.
     Formula(&'a crate::properties::program::Formula, &'a [usize], &'a [f64]),
 }
 
-/// `c + Σ k[i] · w[i]`: one fixed-width dot product, summed pairwise
-/// (slots 0+1, 2+3, …, then those sums pairwise) so that the additions do
-/// not wait on each other one by one.
+/// `c + Σ k · w[slot]` over `terms`, in order.
 #[inline(always)]
-fn affine_value(c: f64, k: &[f64; MAX_SLOTS], w: &Wallet) -> f64 {
-    let mut p: [f64; MAX_SLOTS] = std::array::from_fn(|i| k[i] * w.0[i]);
-    let mut n = MAX_SLOTS;
-    while n > 1 {
-        let half = n.div_ceil(2);
-        for i in 0..n / 2 {
-            p[i] = p[2 * i] + p[2 * i + 1];
-        }
-        if n % 2 == 1 {
-            p[half - 1] = p[n - 1];
-        }
-        n = half;
-    }
-    c + p[0]
+fn affine_value(c: f64, terms: &[(usize, f64)], w: &Wallet) -> f64 {
+    terms.iter().fold(c, |acc, (slot, k)| acc + k * w.0[*slot])
 }
 
 /// One agent's value of a formula over `[slots…, prices…]`.
@@ -294,6 +277,14 @@ fn add(
     stat: Stat,
     value: impl Fn(&Wallet) -> f64,
 ) {
+    if ids.iter().all(|id| range.contains(&id.0)) {
+        // The usual case (a piece inside one population): no filter.
+        match part {
+            Part::Values(values) => values.extend(wallets.iter().map(value)),
+            Part::Partial(p) => p.extend(stat, wallets.iter().map(value)),
+        }
+        return;
+    }
     let members = ids.iter().zip(wallets).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| w);
     match part {
         Part::Values(values) => values.extend(members.map(value)),

@@ -401,3 +401,80 @@ fn population_metrics_and_properties_are_identical_at_any_thread_count() {
     run_in_expect(&path, &two, &["--jobs", "2"], None);
     assert_same_parquet(&one, &two);
 }
+
+/// Population metrics of a population large enough that quantiles are
+/// measured within a band around last tick's answer (≥ 1024 agents), two
+/// populations (so ranges cut the agent table), every tick for 80 ticks,
+/// against a direct computation over the wallets: a type-7 quantile of the
+/// sorted values, the Gini of the sorted values, a mean, a min.
+#[test]
+fn population_metrics_equal_a_direct_computation_every_tick() {
+    use tokensim::prelude::*;
+    let text = small_market(3000, 80, 0);
+    let text = replace_once(
+        &text,
+        "[populations.traders]",
+        "[populations.idle]\ncount = 500\nbalances = { DAI = 7.0 }\n\n[populations.traders]",
+    );
+    let metrics = r#"
+median_wealth = { population = "traders", of = "DAI + TKN * curve.price", stat = "quantile", q = 0.5 }
+p90_dai = { population = "traders", of = "DAI", stat = "quantile", q = 0.9 }
+p03_tkn = { population = "traders", of = "sqrt(TKN + 1)", stat = "quantile", q = 0.03 }
+gini_dai = { population = "traders", of = "DAI", stat = "gini" }
+mean_tkn = { population = "traders", of = "TKN", stat = "mean" }
+least_dai = { population = "traders", of = "DAI", stat = "min" }
+"#;
+    let anchor = "volume_dai = \"curve.volume\"\n";
+    let text = replace_once(&text, anchor, &format!("{anchor}{metrics}"));
+    let loaded = LoadedScenario::from_str(std::path::Path::new("m.toml"), &text).expect("valid");
+    let mut sim = Simulation::new(&loaded, &Registry::builtin(), &RunSpec::single(5)).expect("builds");
+    let col = |name: &str| sim.metric_columns.iter().find(|c| c.name == name).expect(name).index;
+    let cols: Vec<usize> =
+        ["price", "median_wealth", "p90_dai", "p03_tkn", "gini_dai", "mean_tkn", "least_dai"]
+            .map(col)
+            .to_vec();
+    let quantile = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        let h = (v.len() - 1) as f64 * q;
+        let lo = h.floor() as usize;
+        let frac = h - lo as f64;
+        if frac == 0.0 { v[lo] } else { v[lo] + frac * (v[lo + 1] - v[lo]) }
+    };
+    for tick in 1..=80 {
+        let metrics = sim.step().metrics.clone();
+        let m = |i: usize| metrics[cols[i]];
+        let price = m(0);
+        let mut wallets = Vec::new();
+        // Traders are ids 500.. (the idle population is declared first).
+        sim.for_each_agent(|id, w| {
+            if id.0 >= 500 {
+                wallets.push((w.get(AssetId(0)), w.get(AssetId(1))));
+            }
+        });
+        assert_eq!(wallets.len(), 3000);
+        let dai: Vec<f64> = wallets.iter().map(|w| w.0).collect();
+        let tkn: Vec<f64> = wallets.iter().map(|w| w.1).collect();
+        let mut wealth: Vec<f64> = wallets.iter().map(|(d, t)| d + t * price).collect();
+        let want_median = quantile(&mut wealth, 0.5);
+        let want_p90 = quantile(&mut dai.clone(), 0.9);
+        let want_p03 = quantile(&mut tkn.iter().map(|t| (t + 1.0).sqrt()).collect(), 0.03);
+        let mut sorted = dai.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len() as f64;
+        let total: f64 = sorted.iter().sum();
+        let gini = sorted.iter().enumerate().map(|(i, x)| (2.0 * (i + 1) as f64 - n - 1.0) * x).sum::<f64>()
+            / (n * total);
+        let mean = tkn.iter().sum::<f64>() / n;
+        let least = dai.iter().copied().fold(f64::INFINITY, f64::min);
+        for (got, want, what) in [
+            (m(1), want_median, "median wealth"),
+            (m(2), want_p90, "p90 DAI"),
+            (m(3), want_p03, "p3 sqrt(TKN + 1)"),
+            (m(4), gini, "Gini of DAI"),
+            (m(5), mean, "mean TKN"),
+            (m(6), least, "least DAI"),
+        ] {
+            assert!((got - want).abs() <= 1e-9 * want.abs().max(1e-9), "tick {tick}: {what} {got} vs {want}");
+        }
+    }
+}
