@@ -45,7 +45,8 @@ pub fn accrue_system(
         credits.extend(asked.iter().map(|c| (i, *c)));
     }
     let credits = &*credits;
-    let prices = pops.prices(&contracts, &ledger);
+    // Prices only when there are population metrics to value agents at.
+    let prices = if pops.metrics.is_empty() { Vec::new() } else { pops.prices(&contracts, &ledger) };
     let pass = pops.pass(&prices);
     // Each chunk in L1-sized pieces: a piece's wallets are credited,
     // summed and measured while they are in cache.
