@@ -47,7 +47,11 @@ pub fn accrue_system(
     let credits = &*credits;
     // Prices only when there are population metrics to value agents at.
     let prices = if pops.metrics.is_empty() { Vec::new() } else { pops.prices(&contracts, &ledger) };
-    let pass = pops.pass(&prices);
+    let mut pass = pops.pass(&prices);
+    if let Some(pass) = &mut pass {
+        let tables: Vec<_> = wallets.contiguous_iter().expect("wallets are table-stored").collect();
+        pass.bracket(&tables);
+    }
     // Each chunk in L1-sized pieces: a piece's wallets are credited,
     // summed and measured while they are in cache.
     let apply = |(ids, chunk): (&[AgentId], &mut [Wallet])| {

@@ -14,6 +14,7 @@ use super::ledger::{Ledger, MAX_SLOTS, Wallet};
 use super::phase::{Clock, TickLog};
 use super::totals::CHUNK;
 use crate::properties::Verdict;
+use crate::properties::order::{Band, Bracket, SAMPLE, quantile};
 use crate::properties::program::Affine;
 use crate::properties::spec::{CompiledProperty, PopulationMetric, Stat};
 
@@ -142,41 +143,51 @@ impl PopulationMetrics {
                     ),
                     None => PerAgent::Formula(&m.metric.of, &self.inputs.slots, prices),
                 };
-                (value, m.agents.clone(), m.metric.stat)
+                Measuring { value, agents: m.agents.clone(), stat: m.metric.stat, bracket: None }
             })
             .collect();
         Some(Pass { metrics })
     }
 
     /// Each metric's value from the parts of every chunk of the agent
-    /// tables, in table and chunk order.
-    fn finish(&mut self, chunks: Vec<Vec<Part>>) -> Vec<f64> {
+    /// tables, in table and chunk order; `None` if a quantile's bracket
+    /// missed its rank.
+    fn finish(&mut self, chunks: Vec<Vec<Part>>) -> Option<Vec<f64>> {
         let mut totals = vec![Partial::EMPTY; self.metrics.len()];
-        for m in &mut self.metrics {
-            m.values.clear();
-        }
+        let mut pieces: Vec<Vec<Vec<f64>>> = vec![Vec::new(); self.metrics.len()];
+        let mut bands: Vec<Vec<Band>> = vec![Vec::new(); self.metrics.len()];
         for parts in chunks {
-            for ((m, total), part) in self.metrics.iter_mut().zip(&mut totals).zip(parts) {
+            for (((total, values), band), part) in
+                totals.iter_mut().zip(&mut pieces).zip(&mut bands).zip(parts)
+            {
                 match part {
                     Part::Partial(p) => *total = total.then(p),
-                    Part::Values(v) => m.values.extend_from_slice(&v),
+                    Part::Values(v) => values.push(v),
+                    Part::Band(b) => band.push(b),
                 }
             }
         }
-        self.metrics
-            .iter_mut()
-            .zip(totals)
-            .map(|(m, total)| {
-                let stat = m.metric.stat;
-                if stat.needs_values() { stat.of(&mut m.values) } else { total.stat(stat) }
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.metrics.len());
+        for (((m, total), pieces), bands) in self.metrics.iter_mut().zip(totals).zip(pieces).zip(bands) {
+            out.push(match m.metric.stat {
+                Stat::Quantile(q) if !bands.is_empty() => Band::quantile(&bands, q)?,
+                // Selected from the chunks' pieces as they are.
+                Stat::Quantile(q) => quantile(&pieces.iter().map(Vec::as_slice).collect::<Vec<_>>(), q),
+                stat if stat.needs_values() => {
+                    m.values.clear();
+                    pieces.iter().for_each(|v| m.values.extend_from_slice(v));
+                    stat.of(&mut m.values)
+                }
+                stat => total.stat(stat),
+            });
+        }
+        Some(out)
     }
 
-    /// Keeps what the Accrue pass measured at `tick` with `prices`.
+    /// Keeps what the Accrue pass measured at `tick` with `prices`, unless
+    /// a bracket missed (the Measure phase then measures in full).
     pub(crate) fn store_fused(&mut self, tick: u32, prices: Vec<f64>, chunks: Vec<Vec<Part>>) {
-        let values = self.finish(chunks);
-        self.fused = Some(Fused { tick, prices, values });
+        self.fused = self.finish(chunks).map(|values| Fused { tick, prices, values });
     }
 }
 
@@ -218,14 +229,45 @@ fn formula_value(
 
 /// This tick's per-agent evaluation of every population metric.
 pub(crate) struct Pass<'a> {
-    metrics: Vec<(PerAgent<'a>, Range<u64>, Stat)>,
+    metrics: Vec<Measuring<'a>>,
 }
 
-/// One chunk's share of one metric: running sums and extremes, or (for an
-/// order statistic) every member's value in table order.
+/// How one metric is measured this tick.
+struct Measuring<'a> {
+    value: PerAgent<'a>,
+    agents: Range<u64>,
+    stat: Stat,
+    /// For a quantile: pivots sampled before the pass, so that a chunk keeps
+    /// only the values near the wanted rank rather than all of them.
+    bracket: Option<Bracket>,
+}
+
+impl Measuring<'_> {
+    fn value(&self, w: &Wallet) -> f64 {
+        match &self.value {
+            PerAgent::Affine(c, k) => affine_value(*c, k, w),
+            PerAgent::Formula(f, slots, prices) => formula_value(f, slots, prices, w),
+        }
+    }
+}
+
+/// One chunk's share of one metric: running sums and extremes, every
+/// member's value in table order (for an order statistic), or the values
+/// inside a quantile's bracket.
 pub(crate) enum Part {
     Partial(Partial),
     Values(Vec<f64>),
+    Band(Band),
+}
+
+impl Part {
+    fn add(&mut self, stat: Stat, values: impl Iterator<Item = f64>) {
+        match self {
+            Part::Partial(p) => p.extend(stat, values),
+            Part::Values(v) => v.extend(values),
+            Part::Band(b) => b.add(values),
+        }
+    }
 }
 
 impl Pass<'_> {
@@ -239,57 +281,86 @@ impl Pass<'_> {
         parts
     }
 
+    /// Brackets each quantile from a stratified sample of its members in
+    /// `tables` (as they are now), when the tables give enough of them
+    /// for few reads; a quantile without a bracket keeps every value.
+    pub(crate) fn bracket<'t>(&mut self, tables: &[(&'t [AgentId], &'t [Wallet])]) {
+        for m in &mut self.metrics {
+            let Stat::Quantile(q) = m.stat else { continue };
+            let stride = (m.agents.end - m.agents.start).div_ceil(SAMPLE as u64).max(1) as usize;
+            let visits: usize = tables.iter().map(|(ids, _)| ids.len().div_ceil(stride)).sum();
+            if visits > 8 * SAMPLE {
+                continue;
+            }
+            let mut sample: Vec<f64> = tables
+                .iter()
+                .flat_map(|(ids, wallets)| ids.iter().zip(*wallets).step_by(stride))
+                .filter(|(id, _)| m.agents.contains(&id.0))
+                .map(|(_, w)| m.value(w))
+                .collect();
+            if sample.len() >= SAMPLE / 4 {
+                m.bracket = Some(Bracket::around(&mut sample, q));
+            }
+        }
+    }
+
     /// Empty shares, for a chunk of up to `n` agents fed in pieces.
     pub(crate) fn start(&self, n: usize) -> Vec<Part> {
-        let part = |stat: &Stat| {
-            if stat.needs_values() {
-                Part::Values(Vec::with_capacity(n))
-            } else {
-                Part::Partial(Partial::EMPTY)
-            }
+        let part = |m: &Measuring| match m.bracket {
+            Some(b) => Part::Band(Band::new(b)),
+            None if m.stat.needs_values() => Part::Values(Vec::with_capacity(n)),
+            None => Part::Partial(Partial::EMPTY),
         };
-        self.metrics.iter().map(|(_, _, stat)| part(stat)).collect()
+        self.metrics.iter().map(part).collect()
     }
 
     /// Adds the next agents of a chunk to its shares: feeding a chunk in
     /// pieces gives exactly what feeding it whole does.
     pub(crate) fn feed(&self, parts: &mut [Part], ids: &[AgentId], wallets: &[Wallet]) {
-        for ((value, range, stat), part) in self.metrics.iter().zip(parts) {
-            match value {
-                PerAgent::Affine(c, k) => add(part, ids, wallets, range, *stat, |w| affine_value(*c, k, w)),
+        // The id span of the piece (a branch-free pass), so that a metric
+        // whose population holds the whole piece needs no filter.
+        let span = ids.iter().fold((u64::MAX, 0), |(lo, hi), id| (lo.min(id.0), hi.max(id.0)));
+        for (m, part) in self.metrics.iter().zip(parts) {
+            let whole = m.agents.contains(&span.0) && m.agents.contains(&span.1);
+            // Each kind of value gets its own tight loop.
+            match &m.value {
+                // The usual term counts unrolled (the same sums, in order).
+                &PerAgent::Affine(c, ref k) => match k[..] {
+                    [] => add(part, whole, ids, wallets, m, |_| c),
+                    [(a, x)] => add(part, whole, ids, wallets, m, |w| c + x * w.0[a]),
+                    [(a, x), (b, y)] => add(part, whole, ids, wallets, m, |w| c + x * w.0[a] + y * w.0[b]),
+                    [(a, x), (b, y), (d, z)] => {
+                        add(part, whole, ids, wallets, m, |w| c + x * w.0[a] + y * w.0[b] + z * w.0[d])
+                    }
+                    _ => add(part, whole, ids, wallets, m, |w| affine_value(c, k, w)),
+                },
                 PerAgent::Formula(f, slots, prices) => {
-                    add(part, ids, wallets, range, *stat, |w| formula_value(f, slots, prices, w))
+                    add(part, whole, ids, wallets, m, |w| formula_value(f, slots, prices, w))
                 }
             }
         }
     }
 }
 
-/// Adds the members of `range` among `ids` to one metric's share, with
-/// `value` each agent's (a closure, so that each kind of value gets its own
-/// tight loop).
+/// Adds the members of `m`'s population among `ids` (all of them if
+/// `whole`) to its share, with `value` each agent's.
 #[inline]
 fn add(
     part: &mut Part,
+    whole: bool,
     ids: &[AgentId],
     wallets: &[Wallet],
-    range: &Range<u64>,
-    stat: Stat,
+    m: &Measuring,
     value: impl Fn(&Wallet) -> f64,
 ) {
-    if ids.iter().all(|id| range.contains(&id.0)) {
+    let range = &m.agents;
+    if whole {
         // The usual case (a piece inside one population): no filter.
-        match part {
-            Part::Values(values) => values.extend(wallets.iter().map(value)),
-            Part::Partial(p) => p.extend(stat, wallets.iter().map(value)),
-        }
+        part.add(m.stat, wallets.iter().map(value));
         return;
     }
     let members = ids.iter().zip(wallets).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| w);
-    match part {
-        Part::Values(values) => values.extend(members.map(value)),
-        Part::Partial(p) => p.extend(stat, members.map(value)),
-    }
+    part.add(m.stat, members.map(value));
 }
 
 /// The Measure-phase system that appends each population metric to the
@@ -325,7 +396,7 @@ pub fn population_metric_system(
                     .collect();
                 chunks.extend(parts);
             }
-            pops.finish(chunks)
+            pops.finish(chunks).expect("a pass without brackets keeps every value it needs")
         }
     };
     log.metrics.extend(values);
@@ -354,33 +425,48 @@ impl Partial {
     /// `self` with `values` added, one after the other, for `stat`.
     #[inline]
     fn extend(&mut self, stat: Stat, values: impl Iterator<Item = f64>) {
+        // On a copy, so that the loops keep it in registers.
+        let mut p = *self;
         match stat {
             Stat::Sum | Stat::Mean => {
-                for v in values {
-                    self.sum[self.n as usize % LANES] += v;
-                    self.n += 1;
+                let mut values = values;
+                // Up to lane 0, then a lane each with constant indices.
+                while !p.n.is_multiple_of(LANES as u64) {
+                    let Some(v) = values.next() else { break };
+                    p.sum[p.n as usize % LANES] += v;
+                    p.n += 1;
                 }
+                let mut sum = p.sum;
+                'lanes: loop {
+                    for lane in sum.iter_mut() {
+                        let Some(v) = values.next() else { break 'lanes };
+                        *lane += v;
+                        p.n += 1;
+                    }
+                }
+                p.sum = sum;
             }
             Stat::Min => {
                 for v in values {
-                    self.min = self.min.min(v);
-                    self.n += 1;
+                    p.min = p.min.min(v);
+                    p.n += 1;
                 }
             }
             Stat::Max => {
                 for v in values {
-                    self.max = self.max.max(v);
-                    self.n += 1;
+                    p.max = p.max.max(v);
+                    p.n += 1;
                 }
             }
             Stat::ShareBelow(t) => {
                 for v in values {
-                    self.below += u64::from(v < t);
-                    self.n += 1;
+                    p.below += u64::from(v < t);
+                    p.n += 1;
                 }
             }
             Stat::Quantile(_) | Stat::Gini => unreachable!("{stat:?} needs the values"),
         }
+        *self = p;
     }
 
     /// `self` followed by `next` (lane by lane).
@@ -544,7 +630,8 @@ mod tests {
                     pass.feed(&mut parts, i, w);
                 }
                 let (mut a, mut b) = (metrics(of, &stats, 13..911), metrics(of, &stats, 13..911));
-                let (x, y) = (a.finish(vec![parts]), b.finish(vec![pass.chunk(&ids, &wallets)]));
+                let (x, y) =
+                    (a.finish(vec![parts]).unwrap(), b.finish(vec![pass.chunk(&ids, &wallets)]).unwrap());
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&x), bits(&y), "{of}, pieces of {piece}");
             }
@@ -556,11 +643,42 @@ mod tests {
                     if of.starts_with("sqrt") { (a * a + b).sqrt() * p } else { a + 2.5 * b * p - 1.0 }
                 })
                 .collect();
-            let got = metrics(of, &stats, 13..911).finish(vec![whole]);
+            let got = metrics(of, &stats, 13..911).finish(vec![whole]).unwrap();
             for (stat, got) in stats.iter().zip(got) {
                 let want = stat.of(&mut values.clone());
                 assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{of} {stat:?}: {got} vs {want}");
             }
         }
+    }
+
+    #[test]
+    fn a_bracketed_quantile_is_the_quantile_or_says_it_missed() {
+        let n = 20_000u64;
+        let ids: Vec<AgentId> = (0..n).map(AgentId).collect();
+        let wallet = |i: u64, scale: f64| {
+            let mut w = [0.0; MAX_SLOTS];
+            w[0] = ((i * 7919) % 10_007) as f64 * scale;
+            Wallet(w)
+        };
+        let wallets: Vec<Wallet> = (0..n).map(|i| wallet(i, 1.0)).collect();
+        let stats = [Stat::Quantile(0.5), Stat::Quantile(0.9), Stat::Mean];
+        let pops = metrics("a * p", &stats, 100..19_000);
+        let prices = [2.0];
+        let plain = pops.pass(&prices).unwrap();
+        let want = pops.clone().finish(vec![plain.chunk(&ids, &wallets)]).unwrap();
+        let mut bracketed = pops.pass(&prices).unwrap();
+        bracketed.bracket(&[(&ids, &wallets)]);
+        assert!(bracketed.metrics[..2].iter().all(|m| m.bracket.is_some()));
+        assert!(bracketed.metrics[2].bracket.is_none());
+        let chunks: Vec<Vec<Part>> =
+            ids.chunks(CHUNK).zip(wallets.chunks(CHUNK)).map(|(i, w)| bracketed.chunk(i, w)).collect();
+        let got = pops.clone().finish(chunks).unwrap();
+        assert_eq!(
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+        // Wallets that moved far from the sample: the bracket misses.
+        let moved: Vec<Wallet> = (0..n).map(|i| wallet(i, if i % 2 == 0 { 1.0 } else { 100.0 })).collect();
+        assert!(pops.clone().finish(vec![bracketed.chunk(&ids, &moved)]).is_none());
     }
 }

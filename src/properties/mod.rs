@@ -9,12 +9,14 @@
 //!
 //! The layers, bottom up: [`expr`] parses the expression language,
 //! [`program`] compiles it against named inputs and evaluates it online
-//! with margins, [`verdict`] folds a run's margins by temporal form,
+//! with margins, [`order`] selects exact quantiles of values held in
+//! pieces, [`verdict`] folds a run's margins by temporal form,
 //! [`spec`] reads the scenario's tables (and population metrics), and
 //! [`risk`] summarises verdicts across runs with Wilson intervals. None of
 //! them knows the engine; `engine::monitor` runs them inside a tick.
 
 pub mod expr;
+pub mod order;
 pub mod program;
 pub mod risk;
 pub mod spec;

@@ -314,18 +314,7 @@ impl Stat {
             Stat::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
             Stat::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             Stat::ShareBelow(t) => values.iter().filter(|v| **v < t).count() as f64 / n as f64,
-            Stat::Quantile(q) => {
-                let h = (n - 1) as f64 * q;
-                let lo = (h.floor() as usize).min(n - 1);
-                let (_, x_lo, rest) = values.select_nth_unstable_by(lo, cmp);
-                let x_lo = *x_lo;
-                let frac = h - lo as f64;
-                if frac == 0.0 || rest.is_empty() {
-                    return x_lo;
-                }
-                let x_hi = rest.iter().copied().fold(f64::INFINITY, f64::min);
-                x_lo + frac * (x_hi - x_lo)
-            }
+            Stat::Quantile(q) => super::order::quantile(&[values], q),
             Stat::Gini => {
                 values.sort_unstable_by(cmp);
                 let total: f64 = values.iter().sum();
