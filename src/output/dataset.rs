@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::properties::PropertiesTable;
-use super::sink::{ParquetSink, partial_path};
+use super::sink::{Closed, ParquetSink, partial_path};
 use super::tables::{AgentsTable, BATCH_ROWS, EventsTable, TicksTable, ViolationsTable};
 use crate::engine::metric_info::{KEY_COLUMNS, MetricInfo};
 use crate::engine::{MetricColumn, Simulation};
@@ -316,26 +316,21 @@ impl DatasetWriter {
     /// names. Returns `(file name, rows)` per file.
     pub fn finish(mut self) -> Result<Vec<(String, u64)>, Error> {
         self.flush(true)?;
-        let mut files = Vec::new();
-        let mut done = |sink: ParquetSink| -> Result<(), Error> {
-            let name = sink.path().file_name().unwrap_or_default().to_string_lossy().into_owned();
-            files.push((name, sink.finish()?));
-            Ok(())
-        };
-        done(self.ticks.1)?;
-        if let Some((_, s)) = self.events {
-            done(s)?;
-        }
-        if let Some((_, s)) = self.agents {
-            done(s)?;
-        }
-        if let Some(s) = self.violations.1 {
-            done(s)?;
-        }
-        if let Some((_, s)) = self.properties {
-            done(s)?;
-        }
-        Ok(files)
+        let sinks = std::iter::once(self.ticks.1)
+            .chain(self.events.map(|(_, s)| s))
+            .chain(self.agents.map(|(_, s)| s))
+            .chain(self.violations.1)
+            .chain(self.properties.map(|(_, s)| s));
+        // Every file complete before any takes its final name: a run that
+        // fails to write one table leaves none that looks finished.
+        let closed: Vec<Closed> = sinks.map(ParquetSink::close).collect::<Result<_, _>>()?;
+        closed
+            .into_iter()
+            .map(|c| {
+                let name = c.path().file_name().unwrap_or_default().to_string_lossy().into_owned();
+                Ok((name, c.publish()?))
+            })
+            .collect()
     }
 }
 

@@ -15,7 +15,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{Sender, bounded};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -49,15 +49,29 @@ impl ParquetSink {
         let partial = partial_path(path);
         let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
         let mut props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+            .set_compression(Compression::LZ4_RAW)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_key_value_metadata(Some(metadata.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect()));
         // Balances and amounts almost never repeat: trying to
         // dictionary-encode them only costs time before falling back.
         for field in schema.fields() {
-            if field.data_type() == &DataType::Float64 {
-                props = props.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+            let column = || ColumnPath::from(field.name().as_str());
+            match field.data_type() {
+                DataType::Float64 => props = props.set_column_dictionary_enabled(column(), false),
+                // Ids and ticks ascend in runs: deltas are cheaper than a
+                // dictionary (one hash per row) and as small.
+                DataType::UInt32 | DataType::UInt64 => {
+                    props = props
+                        .set_column_dictionary_enabled(column(), false)
+                        .set_column_encoding(column(), Encoding::DELTA_BINARY_PACKED)
+                }
+                // A few names in every row group: min/max would prune
+                // nothing, and computing them compares each row's string.
+                DataType::Dictionary(..) => {
+                    props = props.set_column_statistics_enabled(column(), EnabledStatistics::None)
+                }
+                _ => {}
             }
         }
         let props = props.build();
@@ -102,15 +116,42 @@ impl ParquetSink {
 
     /// Writes the footer and renames the file to its final name. Returns the
     /// number of rows written.
-    pub fn finish(mut self) -> Result<u64, Error> {
+    pub fn finish(self) -> Result<u64, Error> {
+        self.close()?.publish()
+    }
+
+    /// Writes the footer, leaving the file under its `.partial` name until
+    /// [`Closed::publish`]: files written together are published only once
+    /// all of them are complete.
+    pub fn close(mut self) -> Result<Closed, Error> {
         let rows = self.join()?;
-        std::fs::rename(&self.partial, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        Ok(rows)
+        Ok(Closed { path: self.path.clone(), partial: self.partial.clone(), rows })
     }
 
     /// The final path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// A complete Parquet file still under its `.partial` name.
+#[derive(Debug)]
+pub struct Closed {
+    path: PathBuf,
+    partial: PathBuf,
+    rows: u64,
+}
+
+impl Closed {
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the file to its final name; the number of rows written.
+    pub fn publish(self) -> Result<u64, Error> {
+        std::fs::rename(&self.partial, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.rows)
     }
 }
 
