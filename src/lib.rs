@@ -24,6 +24,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod experiment;
+pub mod huge_pages;
 pub mod mechanisms;
 pub mod memory;
 pub mod observed;

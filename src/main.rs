@@ -3,6 +3,10 @@
 
 use std::process::ExitCode;
 
+/// Large blocks on transparent huge pages (see [`tokensim::huge_pages`]).
+#[global_allocator]
+static ALLOCATOR: tokensim::huge_pages::HugePages = tokensim::huge_pages::HugePages;
+
 fn main() -> ExitCode {
     tokensim::cli::main_with(tokensim::registry::Registry::builtin())
 }
