@@ -4,7 +4,7 @@
 //! Agent tables, wallets and output buffers are large, freshly mapped blocks
 //! that are written once through: with 4 KiB pages, building 1,000,000
 //! agents spends about half its time in the kernel faulting pages in
-//! (≈ 90,000 of them), and every pass over the wallets walks as many TLB
+//! (≈ 120,000 of them), and every pass over the wallets walks as many TLB
 //! entries. Advising 2 MiB pages for blocks of at least that size (what
 //! glibc's `glibc.malloc.hugetlb=1` tunable does, without needing the
 //! environment variable) cuts both. Where transparent huge pages are off,

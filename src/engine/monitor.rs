@@ -1,7 +1,9 @@
 //! Properties and population metrics inside a tick: population metrics are
-//! measured (Measure phase, after the contracts' metrics) by one parallel
-//! pass over the population's wallets; properties are evaluated (Check
-//! phase) on the tick's metric vector. Both keep constant memory in ticks.
+//! measured by the Accrue phase's parallel pass over the wallets (a pass of
+//! the Measure phase's own when prices moved since, or a quantile's sampled
+//! bracket missed) and appended after the contracts' metrics; properties
+//! are evaluated (Check phase) on the tick's metric vector. Both keep
+//! constant memory in ticks.
 
 use std::ops::Range;
 

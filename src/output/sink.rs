@@ -53,11 +53,11 @@ impl ParquetSink {
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_key_value_metadata(Some(metadata.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect()));
-        // Balances and amounts almost never repeat: trying to
-        // dictionary-encode them only costs time before falling back.
         for field in schema.fields() {
             let column = || ColumnPath::from(field.name().as_str());
             match field.data_type() {
+                // Balances and amounts almost never repeat: trying to
+                // dictionary-encode them only costs time before falling back.
                 DataType::Float64 => props = props.set_column_dictionary_enabled(column(), false),
                 // Ids and ticks ascend in runs: deltas are cheaper than a
                 // dictionary (one hash per row) and as small.

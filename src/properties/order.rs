@@ -6,9 +6,9 @@
 //! stratified sample of the values gives two pivots that bracket the wanted
 //! rank with high probability (Floyd–Rivest); one parallel pass counts the
 //! values below the band and keeps those inside it; the selection then runs
-//! over the band alone. When the band misses the rank (rare, or always on
-//! adversarial orderings) the pieces are gathered and selected in full, so
-//! the answer is always exact. It never depends on the order of the values
+//! over the band alone. When the band misses the rank (rare; an ordering
+//! that fools the sample only costs time) the pieces are gathered and
+//! selected in full, so the answer is always exact. It never depends on the order of the values
 //! or on the number of threads: the k-th value under `f64::total_cmp` is one
 //! bit pattern.
 
