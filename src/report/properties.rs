@@ -181,24 +181,15 @@ pub fn section(h: &mut String, s: &PropertiesSummary, groups: &Groups) {
                 ("pass", None) => "pass".into(),
                 _ => "—".into(),
             };
+            // The same numbers as data attributes (for tests and scripts) and as cells.
+            let group = esc(&label(r.point_id, &r.variant));
+            let (runs, failures, p, lo, hi) = (r.runs, r.failures, r.p_fail, r.ci_low, r.ci_high);
             let _ = write!(
                 h,
-                "<tr class=\"{class}\" data-group=\"{}\" data-runs=\"{}\" data-failures=\"{}\" data-p-fail=\"{}\" data-ci-low=\"{}\" data-ci-high=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>[{:.3}, {:.3}]</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&label(r.point_id, &r.variant)),
-                r.runs,
-                r.failures,
-                r.p_fail,
-                r.ci_low,
-                r.ci_high,
-                esc(&label(r.point_id, &r.variant)),
-                r.runs,
-                r.failures,
-                r.p_fail,
-                r.ci_low,
-                r.ci_high,
-                interval_bar(r),
-                esc(&worst),
-                esc(&gate),
+                "<tr class=\"{class}\" data-group=\"{group}\" data-runs=\"{runs}\" data-failures=\"{failures}\" data-p-fail=\"{p}\" data-ci-low=\"{lo}\" data-ci-high=\"{hi}\"><td>{group}</td><td>{runs}</td><td>{failures}</td><td>{p:.3}</td><td>[{lo:.3}, {hi:.3}]</td><td>{bar}</td><td>{worst}</td><td>{gate}</td></tr>",
+                bar = interval_bar(r),
+                worst = esc(&worst),
+                gate = esc(&gate),
             );
         }
         h.push_str("</tbody></table>");
