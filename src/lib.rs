@@ -54,9 +54,10 @@ pub mod prelude {
     };
     pub use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
     pub use crate::engine::intent::{Action, Amount, Intent, IntentQueue};
-    pub use crate::engine::ledger::{Ledger, Wallet};
+    pub use crate::engine::ledger::Ledger;
     pub use crate::engine::phase::{Phase, TickLog};
     pub use crate::engine::sim::Simulation;
+    pub use crate::engine::wallets::{Wallet, WalletBuf, Wallets};
     pub use crate::error::{Error, ScenarioError};
     pub use crate::params::{Need, Param as ParamDecl, Values};
     pub use crate::registry::{BehaviourKind, MechanismKind, Registry};

@@ -84,7 +84,7 @@ impl BehaviourKind for HatcherKind {
         let abc = ctx.contract_param("abc")?;
         debug_assert!(ctx.contract_is::<AugmentedBondingCurve>(abc));
         let (p_contribute, contribution) = (p.agent("p_contribute"), p.agent("contribution"));
-        ctx.spawn(|rng| Hatcher {
+        ctx.spawn(move |rng| Hatcher {
             abc,
             p_contribute: p_contribute.0.sample(rng),
             contribution: contribution.0.sample(rng),

@@ -122,7 +122,7 @@ impl BehaviourKind for LiquidityProviderKind {
         let [p_add, add_fraction, p_remove, remove_fraction] =
             ["p_add", "add_fraction", "p_remove", "remove_fraction"].map(|f| p.agent(f));
         let exit = p.opt_agent("exit_deviation").cloned();
-        ctx.spawn(|rng| LiquidityProvider {
+        ctx.spawn(move |rng| LiquidityProvider {
             pool,
             p_add: p_add.0.sample(rng),
             add_fraction: add_fraction.0.sample(rng),

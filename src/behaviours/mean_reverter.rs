@@ -112,7 +112,7 @@ impl BehaviourKind for MeanReverterKind {
         let (venue, signal) = venue_and_signal(ctx)?;
         let [window, threshold, trade_fraction] =
             ["window", "threshold", "trade_fraction"].map(|f| p.agent(f));
-        ctx.spawn(|rng| {
+        ctx.spawn(move |rng| {
             let window = window.0.sample(rng).round() as usize;
             MeanReverter::new(venue, signal, window, threshold.0.sample(rng), trade_fraction.0.sample(rng))
         });

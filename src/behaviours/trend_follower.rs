@@ -223,7 +223,7 @@ impl BehaviourKind for TrendFollowerKind {
                 format!("at most {long_max}: must be longer than short_window (at least {short_min})"),
             ));
         }
-        ctx.spawn(|rng| {
+        ctx.spawn(move |rng| {
             let short = short_window.0.sample(rng).round() as usize;
             let long = long_window.0.sample(rng).round() as usize;
             TrendFollower::new(venue, signal, short, long, trade_fraction.0.sample(rng))

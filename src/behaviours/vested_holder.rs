@@ -101,7 +101,7 @@ impl BehaviourKind for VestedHolderKind {
         })?;
         let venue = ctx.contract_param("venue")?;
         let (sell_fraction, p_sell) = (p.agent("sell_fraction"), p.agent("p_sell"));
-        ctx.spawn(|rng| VestedHolder {
+        ctx.spawn(move |rng| VestedHolder {
             venue,
             position,
             token,

@@ -113,7 +113,7 @@ impl BehaviourKind for WhaleKind {
             (WhaleMode::PumpAndDump, Some(d)) => d,
         };
         let fraction = p.agent("fraction");
-        ctx.spawn(|rng| Whale { venue, mode, tick, dump_tick, fraction: fraction.0.sample(rng) });
+        ctx.spawn(move |rng| Whale { venue, mode, tick, dump_tick, fraction: fraction.0.sample(rng) });
         Ok(())
     }
 }

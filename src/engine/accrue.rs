@@ -5,11 +5,11 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::contract::{AccrueCtx, Contracts, ProRataCredit};
-use super::ids::AgentId;
-use super::ledger::{Ledger, Wallet};
+use super::ledger::Ledger;
 use super::monitor::{Part, PopulationMetrics};
 use super::phase::Clock;
 use super::totals::{AgentTotals, CHUNK};
+use super::wallets::{WalletSliceMut, Wallets};
 
 /// Wallets per piece of a chunk (32 KiB of wallets: they stay in L1).
 const PIECE: usize = 512;
@@ -34,7 +34,7 @@ pub fn accrue_system(
     mut totals: ResMut<AgentTotals>,
     mut pops: ResMut<PopulationMetrics>,
     mut credits: Local<Vec<(usize, ProRataCredit)>>,
-    mut wallets: Query<(&AgentId, &mut Wallet)>,
+    mut wallets: ResMut<Wallets>,
 ) {
     credits.clear();
     let mut asked = Vec::new();
@@ -49,16 +49,15 @@ pub fn accrue_system(
     let prices = if pops.metrics.is_empty() { Vec::new() } else { pops.prices(&contracts, &ledger) };
     let mut pass = pops.pass(&prices);
     if let Some(pass) = &mut pass {
-        let tables: Vec<_> = wallets.contiguous_iter().expect("wallets are table-stored").collect();
-        pass.bracket(&tables);
+        pass.bracket(wallets.all());
     }
     // Each chunk in L1-sized pieces: a piece's wallets are credited,
     // summed and measured while they are in cache.
-    let apply = |(ids, chunk): (&[AgentId], &mut [Wallet])| {
+    let apply = |mut chunk: WalletSliceMut| {
         let mut credited = vec![0.0; credits.len()];
         let mut totals = AgentTotals::default();
-        let mut measured = pass.as_ref().map(|p| p.start(chunk.len())).unwrap_or_default();
-        for (ids, piece) in ids.chunks(PIECE).zip(chunk.chunks_mut(PIECE)) {
+        let mut measured = pass.as_ref().map(|p| p.start(chunk.as_slice().len())).unwrap_or_default();
+        for mut piece in chunk.chunks_mut(PIECE) {
             for w in piece.iter_mut() {
                 for (k, (_, c)) in credits.iter().enumerate() {
                     let weight = w.get(c.weight);
@@ -69,9 +68,10 @@ pub fn accrue_system(
                     }
                 }
             }
+            let piece = piece.as_slice();
             totals.add(piece);
             if let Some(p) = &pass {
-                p.feed(&mut measured, ids, piece);
+                p.feed(&mut measured, piece);
             }
         }
         (totals, credited, measured)
@@ -79,15 +79,11 @@ pub fn accrue_system(
     let mut sum = AgentTotals::default();
     let mut credited = vec![0.0; credits.len()];
     let mut measured = Vec::new();
-    for (ids, mut table) in wallets.contiguous_iter_mut().expect("wallets are table-stored") {
-        let table = table.bypass_change_detection();
-        let parts: Vec<(AgentTotals, Vec<f64>, Vec<Part>)> =
-            ids.par_chunks(CHUNK).zip(table.par_chunks_mut(CHUNK)).map(apply).collect();
-        for (t, c, m) in parts {
-            sum = sum.merge(&t);
-            credited.iter_mut().zip(&c).for_each(|(a, b)| *a += b);
-            measured.push(m);
-        }
+    let parts: Vec<(AgentTotals, Vec<f64>, Vec<Part>)> = wallets.par_chunks_mut(CHUNK).map(apply).collect();
+    for (t, c, m) in parts {
+        sum = sum.merge(&t);
+        credited.iter_mut().zip(&c).for_each(|(a, b)| *a += b);
+        measured.push(m);
     }
     let fused = pass.is_some();
     drop(pass);

@@ -7,11 +7,12 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::contract::{Contract, Contracts, Prices};
-use super::ids::{AccountId, AgentId, AssetId, ContractId};
+use super::ids::{AccountId, AgentEntities, AgentId, AssetId, ContractId};
 use super::intent::{Intent, IntentQueue};
-use super::ledger::{Ledger, Wallet};
+use super::ledger::Ledger;
 use super::phase::Clock;
 use super::rng::AgentRng;
+use super::wallets::{Wallet, Wallets};
 
 /// The public state of the world at the start of the tick, read-only:
 /// what every behaviour may look at besides its own agent.
@@ -59,9 +60,7 @@ impl<'a> Market<'a> {
 
 /// What a behaviour sees of its agent while deciding.
 pub struct AgentView<'a> {
-    // A reference, read only when the agent sends: most agents send nothing
-    // in most ticks, and not loading ids saves memory bandwidth.
-    id: &'a AgentId,
+    id: AgentId,
     /// Its balances at the start of the tick (read-only: changes go through
     /// intents and settlement).
     pub wallet: &'a Wallet,
@@ -78,7 +77,7 @@ impl AgentView<'_> {
     /// The agent's id.
     #[inline]
     pub fn id(&self) -> AgentId {
-        *self.id
+        self.id
     }
 
     /// A uniform draw from `[0, 1)`.
@@ -91,7 +90,7 @@ impl AgentView<'_> {
     /// Queues a transaction for this tick's block.
     #[inline]
     pub fn send(&mut self, intent: Intent) {
-        self.out.push((*self.id, intent));
+        self.out.push((self.id, intent));
     }
 }
 
@@ -128,8 +127,7 @@ const CHUNK: usize = 4096;
 pub type IntentLane = Vec<(AgentId, Intent)>;
 
 /// The data the Decide system of behaviour `B` reads and writes.
-type DecideQuery<'w, 's, B> =
-    Query<'w, 's, (&'static AgentId, &'static mut B, &'static mut AgentRng, &'static Wallet)>;
+type DecideQuery<'w, 's, B> = Query<'w, 's, (Entity, &'static mut B, &'static mut AgentRng)>;
 
 /// The Decide-phase system of behaviour `B`, writing into intent lane
 /// `lane`.
@@ -143,29 +141,29 @@ pub fn decide_system<B: Behaviour>(
 ) -> impl FnMut(
     DecideQuery<B>,
     Res<Clock>,
-    (Res<Contracts>, Res<Ledger>, Res<Prices>),
+    (Res<Contracts>, Res<Ledger>, Res<Prices>, Res<Wallets>, Res<AgentEntities>),
     ResMut<IntentQueue>,
     Local<Vec<IntentLane>>,
 ) {
-    move |mut agents, clock, (contracts, ledger, prices), mut queue, mut buffers| {
+    move |mut agents, clock, (contracts, ledger, prices, wallets, agent_ids), mut queue, mut buffers| {
         let tick = clock.tick;
         let market = Market::new(&contracts, &ledger, &prices);
         let out = queue.lane(lane);
         let tables = agents.contiguous_iter_mut().expect("agent components are table-stored");
-        for (ids, mut behaviours, mut rngs, wallets) in tables {
+        let (wallets, agent_ids) = (&*wallets, *agent_ids);
+        for (entities, mut behaviours, mut rngs) in tables {
             let behaviours = behaviours.bypass_change_detection();
             let rngs = rngs.bypass_change_detection();
-            let n_chunks = ids.len().div_ceil(CHUNK);
+            let n_chunks = entities.len().div_ceil(CHUNK);
             if buffers.len() < n_chunks {
                 buffers.resize_with(n_chunks, Vec::new);
             }
-            let run =
-                |((((ids, bs), rngs), wallets), buf)| decide_chunk(ids, bs, rngs, wallets, buf, tick, market);
-            let chunks = ids
+            let ctx = ChunkCtx { wallets, agent_ids, tick, market };
+            let run = |(((entities, bs), rngs), buf)| decide_chunk(entities, bs, rngs, buf, &ctx);
+            let chunks = entities
                 .par_chunks(CHUNK)
                 .zip(behaviours.par_chunks_mut(CHUNK))
                 .zip(rngs.par_chunks_mut(CHUNK))
-                .zip(wallets.par_chunks(CHUNK))
                 .zip(buffers[..n_chunks].par_iter_mut());
             if n_chunks == 1 || rayon::current_num_threads() == 1 {
                 chunks.with_min_len(usize::MAX).for_each(run);
@@ -179,18 +177,26 @@ pub fn decide_system<B: Behaviour>(
     }
 }
 
+/// What every chunk of a Decide pass reads.
+struct ChunkCtx<'a> {
+    wallets: &'a Wallets,
+    agent_ids: AgentEntities,
+    tick: u32,
+    market: Market<'a>,
+}
+
 /// Runs `decide` for one chunk of agents into `buf`.
 fn decide_chunk<B: Behaviour>(
-    ids: &[AgentId],
+    entities: &[Entity],
     behaviours: &mut [B],
     rngs: &mut [AgentRng],
-    wallets: &[Wallet],
     buf: &mut IntentLane,
-    tick: u32,
-    market: Market<'_>,
+    ctx: &ChunkCtx<'_>,
 ) {
     buf.clear();
-    for (((id, b), rng), wallet) in ids.iter().zip(behaviours).zip(rngs).zip(wallets) {
-        b.decide(&mut AgentView { id, wallet, rng, tick, market, out: buf });
+    for ((&e, b), rng) in entities.iter().zip(behaviours).zip(rngs) {
+        let id = ctx.agent_ids.id(e);
+        let Some(wallet) = ctx.wallets.get(id) else { continue };
+        b.decide(&mut AgentView { id, wallet, rng, tick: ctx.tick, market: ctx.market, out: buf });
     }
 }

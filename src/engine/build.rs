@@ -15,18 +15,19 @@ use super::accrue::{accrue_system, begin_tick_system};
 use super::behaviour::{Behaviour, decide_system};
 use super::check::{AgentTotals, check_system, measure_system};
 use super::contract::{Contract, ContractSlot, Contracts, Measure, MetricDef, MetricKind, Prices};
-use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
+use super::ids::{AccountId, AgentEntities, AgentId, AssetId, ContractId, SlotId};
 use super::intent::{Action, IntentQueue};
-use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, Wallet, column_name};
+use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, column_name};
 use super::metric_info::{ENGINE_METRICS, MetricInfo, usable_column};
 use super::monitor::{population_metric_system, property_system};
 use super::observe::observe_system;
 use super::phase::{Clock, DecideOrder, Phase, TickLog};
 use super::replay::{Replay, ReplayOrder, order_intent, read_orders, side_action};
 use super::rng::{AgentRng, Stream, stream_rng};
-use super::settle::{AgentIndex, SettleState, settle_system};
-use super::spawn::{Pending, PendingColumn, spawn_agents};
+use super::settle::{SettleState, settle_system};
+use super::spawn::{Pending, PendingColumn, reserve_agents, spawn_agents};
 use super::topology::{EdgeKind, Moves, Role, Topology, Way};
+use super::wallets::Wallets;
 use crate::error::{Error, ScenarioError};
 use crate::params::{MAX_AMOUNT, MIN_AMOUNT, Need, Ty, Values};
 use crate::registry::Registry;
@@ -327,7 +328,8 @@ pub struct PopulationBuilder<'a> {
     values: Values,
     world: &'a mut World,
     schedule: &'a mut Schedule,
-    entities: &'a [Entity],
+    count: usize,
+    first_id: u64,
     pending: &'a mut Vec<Box<dyn PendingColumn>>,
     rng: Pcg64Mcg,
     order: usize,
@@ -520,17 +522,19 @@ impl PopulationBuilder<'_> {
 
     /// Number of agents in the population.
     pub fn count(&self) -> usize {
-        self.entities.len()
+        self.count
     }
 
     /// Gives each agent of the population the behaviour `make` returns
     /// (called once per agent in id order with a generator for sampling
     /// per-agent parameters) and schedules `B`'s Decide system. The
-    /// components join the agents when the population is spawned, after
-    /// every behaviour is attached.
-    pub fn spawn<B: Behaviour>(&mut self, mut make: impl FnMut(&mut Pcg64Mcg) -> B) {
-        let rng = &mut self.rng;
-        self.pending.push(Box::new(Pending::sample(self.entities.len(), || make(rng))));
+    /// components are made as the population is spawned, after every
+    /// behaviour is attached, a step of agents at a time, so `make` owns
+    /// what it reads (a `move` closure) and is the last use of this
+    /// behaviour's generator.
+    pub fn spawn<B: Behaviour>(&mut self, make: impl FnMut(&mut Pcg64Mcg) -> B + 'static) {
+        let rng = std::mem::replace(&mut self.rng, Pcg64Mcg::new(0));
+        self.pending.push(Box::new(Pending::new(rng, make)));
         if self.registered.insert(TypeId::of::<B>()) {
             self.schedule.add_systems(
                 decide_system::<B>(self.order).in_set(Phase::Decide).in_set(DecideOrder(self.order)),
@@ -544,7 +548,7 @@ impl PopulationBuilder<'_> {
 impl PopulationBuilder<'_> {
     /// Samples per-agent parameter `p` once per agent, in id order.
     pub fn sample_all(&mut self, p: &AgentParam) -> Vec<f64> {
-        self.entities.iter().map(|_| p.0.sample(&mut self.rng)).collect()
+        (0..self.count).map(|_| p.0.sample(&mut self.rng)).collect()
     }
 
     /// Every contract's name and the actions it accepts, in file order.
@@ -568,7 +572,7 @@ impl PopulationBuilder<'_> {
         let system = super::population::PopulationSystem {
             behaviour: Box::new(behaviour),
             names: (self.behaviour.to_string(), self.population.to_string()),
-            entities: self.entities.to_vec(),
+            ids: (self.first_id..self.first_id + self.count as u64).map(AgentId).collect(),
             params,
             seed: rand::RngExt::random(&mut self.rng),
             lane: self.order,
@@ -645,6 +649,7 @@ pub fn build(
     }
 
     let mut world = World::new();
+    reserve_resources(&mut world);
     let mut schedule = Schedule::new(Tick);
     schedule.set_executor(SingleThreadedExecutor::new());
     for pair in Phase::ALL.windows(2) {
@@ -666,8 +671,7 @@ pub fn build(
     world.insert_resource(Contracts(contracts));
     world.insert_resource(slots);
 
-    let (index, n_agents) =
-        spawn_populations(&names, registry, sc, run, validate_only, &mut world, &mut parts)?;
+    let n_agents = spawn_populations(&names, registry, sc, run, validate_only, &mut world, &mut parts)?;
     let replay = match &sc.orders {
         Some(spec) => Some(load_replay(&names, loaded, spec, n_agents, &world)?),
         None => None,
@@ -683,12 +687,9 @@ pub fn build(
     world.insert_resource(Clock::default());
     world.insert_resource(TickLog { record_events: sc.output.events, ..Default::default() });
     world.insert_resource(SettleState::new(sc.ordering, stream_rng(run.seed, Stream::Settle, &[])));
-    world.insert_resource(AgentIndex(index));
     world.insert_resource(IntentQueue::default());
     world.insert_resource(AgentTotals::default());
-    if let Some(replay) = replay {
-        world.insert_resource(replay);
-    }
+    world.insert_resource(replay.unwrap_or_default());
     schedule.add_systems((
         begin_tick_system.in_set(Phase::Exogenous),
         observe_system.in_set(Phase::Observe),
@@ -705,6 +706,29 @@ pub fn build(
     }
     schedule.initialize(&mut world).map_err(|e| Error::Run(format!("schedule: {e}")))?;
     Ok(Built { world, schedule, metric_columns, n_agents })
+}
+
+/// Creates every resource of a world before its agents, with placeholder
+/// values that `build` then replaces. In bevy 0.20 a resource is an entity,
+/// and a component's sparse set is as long as the highest entity index that
+/// holds it: a resource created after ten million agents costs 40 MB.
+fn reserve_resources(world: &mut World) {
+    world.init_resource::<bevy_ecs::schedule::Schedules>();
+    world.init_resource::<Contracts>();
+    world.init_resource::<SlotTable>();
+    world.init_resource::<Wallets>();
+    world.init_resource::<AgentEntities>();
+    world.init_resource::<super::monitor::PopulationMetrics>();
+    world.init_resource::<super::monitor::PropertyMonitor>();
+    world.init_resource::<Ledger>();
+    world.init_resource::<Topology>();
+    world.init_resource::<Prices>();
+    world.init_resource::<Clock>();
+    world.init_resource::<TickLog>();
+    world.insert_resource(SettleState::new(crate::scenario::Ordering::AgentId, Pcg64Mcg::new(0)));
+    world.init_resource::<IntentQueue>();
+    world.init_resource::<AgentTotals>();
+    world.init_resource::<Replay>();
 }
 
 fn asset_slots(source: &Source, assets: &[String]) -> Result<SlotTable, ScenarioError> {
@@ -1029,27 +1053,41 @@ fn spawn_populations(
     validate_only: bool,
     world: &mut World,
     parts: &mut Parts<'_>,
-) -> Result<(Vec<Entity>, u64), ScenarioError> {
-    check_population_memory(names.source, sc)?;
-    let mut index: Vec<Entity> = Vec::new();
+) -> Result<u64, ScenarioError> {
+    check_population_memory(names.source, sc, world.resource::<SlotTable>().slots.len())?;
+    let spawned_count =
+        |pop: &crate::scenario::Population| if validate_only { pop.count.min(1) } else { pop.count };
+    let total: u64 = sc.populations.values().map(spawned_count).sum();
+    if u32::try_from(total).is_err() {
+        return Err(names.source.error("populations", "more than 2^32 agents in all"));
+    }
+    let mut wallets = Wallets::with_capacity(world.resource::<SlotTable>().slots.len(), total as usize);
     let mut registered = HashSet::new();
-    let mut next_id = 0u64;
+    // Agent `i` is entity `first + i`: allocated together, before any
+    // behaviour attaches.
+    let first = if total == 0 { Some(0) } else { reserve_agents(world, total as u32) };
+    let Some(first) = first else {
+        return Err(names
+            .source
+            .error("populations", "internal error: agents' entities are not consecutive"));
+    };
+    world.insert_resource(AgentEntities { first });
     for (p, (pname, pop)) in sc.populations.iter().enumerate() {
         let path = format!("populations.{pname}");
         parts.topology.node(pname, Role::Population, format!("{} agents", pop.count));
         let balances = starting_balances(names, world.resource::<SlotTable>(), &path, &pop.balances)?;
-        let (first, first_id) = (index.len(), next_id);
-        next_id += pop.count;
-        let spawned = if validate_only { pop.count.min(1) } else { pop.count };
-        let balance_rng = stream_rng(run.seed, Stream::Population, &[p as u64, u64::MAX]);
-        // Wallets are sampled twice from the same stream: here for the
-        // amounts issued (recorded before behaviours attach), then while
-        // spawning, so no population-sized list of wallets is kept.
+        // Ids are dense over the agents built: `validate` builds one agent
+        // per population, with the ids that follow.
+        let first_id = wallets.len() as u64;
+        let spawned = spawned_count(pop);
+        let mut rng = stream_rng(run.seed, Stream::Population, &[p as u64, u64::MAX]);
         let mut issued = [0.0; MAX_SLOTS];
-        let mut rng = balance_rng.clone();
         for _ in 0..spawned {
+            let wallet = wallets.push();
             for (slot, param, _) in &balances {
-                issued[slot.0 as usize] += param.0.sample(&mut rng);
+                let amount = param.0.sample(&mut rng);
+                *wallet.get_mut(*slot) = amount;
+                issued[slot.0 as usize] += amount;
             }
         }
         for (slot, _, backing) in &balances {
@@ -1059,10 +1097,6 @@ fn spawn_populations(
                 Some((account, asset)) => parts.ledger.issue(*account, *asset, amount),
             }
         }
-        let count = u32::try_from(index.len() as u64 + spawned)
-            .map_err(|_| names.source.error(&format!("{path}.count"), "more than 2^32 agents in all"))?;
-        index.extend(world.entity_allocator().alloc_many(count - index.len() as u32));
-        let entities = index[first..].to_vec();
         let mut pending: Vec<Box<dyn PendingColumn>> = Vec::new();
         for (b, (bname, table)) in pop.behaviours.iter().enumerate() {
             let bpath = format!("{path}.behaviours.{bname}");
@@ -1082,7 +1116,8 @@ fn spawn_populations(
                 values,
                 world,
                 schedule: parts.schedule,
-                entities: &entities,
+                count: spawned as usize,
+                first_id,
                 pending: &mut pending,
                 rng: stream_rng(run.seed, Stream::Population, &[p as u64, b as u64]),
                 order,
@@ -1094,37 +1129,43 @@ fn spawn_populations(
             };
             kind.attach(&mut ctx)?;
         }
-        let (mut rng, mut id) = (balance_rng, first_id);
+        let mut id = first_id;
         let base = || {
-            let mut wallet = Wallet::default();
-            for (slot, param, _) in &balances {
-                *wallet.get_mut(*slot) = param.0.sample(&mut rng);
-            }
             id += 1;
-            (AgentId(id - 1), wallet, AgentRng::new(run.seed, id - 1))
+            AgentRng::new(run.seed, id - 1)
         };
-        spawn_agents(world, &entities, base, &mut pending);
+        let start = first + first_id as u32;
+        spawn_agents(world, start..start + spawned as u32, base, &mut pending);
     }
-    Ok((index, sc.populations.values().map(|p| p.count).sum()))
+    world.insert_resource(wallets);
+    Ok(sc.populations.values().map(|p| p.count).sum())
 }
 
-/// Bytes one agent takes at peak, whole process: its row in the final
-/// table (id, wallet, generator, two change ticks per component), bevy's
-/// entity record, the id index, intents and output buffers; each behaviour
-/// adds its component and its sampled copy while the population spawns.
-/// Measured: `market` (two behaviours) peaks at 368 bytes per agent at
-/// 1,000,000 and 10,000,000 agents (ARCHITECTURE.md, "Memory per agent").
-const AGENT_BYTES: u128 = 240;
-const BEHAVIOUR_BYTES: u128 = 64;
+/// Bytes one agent takes at peak, whole process, besides its wallet
+/// (8 per slot) and its behaviours: its generator and the table's entity
+/// column with their change ticks, bevy's entity record and archetype
+/// entry, intents and output buffers. Each behaviour adds its component
+/// (at most 40 bytes for the built-in ones) and its two change ticks.
+/// Measured: `market` (3 slots, two behaviours: 224 by this count) peaks
+/// at 204 bytes per agent at 10,000,000 agents, 221 with every transaction
+/// recorded (ARCHITECTURE.md, "Memory per agent").
+const AGENT_BYTES: u128 = 104;
+const SLOT_BYTES: u128 = 8;
+const BEHAVIOUR_BYTES: u128 = 48;
 
 /// Refuses populations whose agents cannot fit in this machine's memory,
 /// at the count of the largest one, naming the figure.
-fn check_population_memory(source: &Source, sc: &crate::scenario::Scenario) -> Result<(), ScenarioError> {
+fn check_population_memory(
+    source: &Source,
+    sc: &crate::scenario::Scenario,
+    slots: usize,
+) -> Result<(), ScenarioError> {
     let mut agents = 0u128;
     let mut bytes = 0u128;
+    let base = AGENT_BYTES + SLOT_BYTES * slots as u128;
     for pop in sc.populations.values() {
         agents += u128::from(pop.count);
-        bytes += u128::from(pop.count) * (AGENT_BYTES + BEHAVIOUR_BYTES * pop.behaviours.len() as u128);
+        bytes += u128::from(pop.count) * (base + BEHAVIOUR_BYTES * pop.behaviours.len() as u128);
     }
     let Some((name, _)) = sc.populations.iter().max_by_key(|(_, p)| p.count) else { return Ok(()) };
     crate::memory::fits("agents", agents, bytes.div_ceil(agents.max(1)), crate::memory::available())

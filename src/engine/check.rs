@@ -4,9 +4,10 @@
 use bevy_ecs::prelude::*;
 
 use super::contract::{CheckCtx, Contracts, Measure, Violation, within_tolerance};
-use super::ledger::{Ledger, SlotTable, Wallet};
+use super::ledger::{Ledger, SlotTable};
 use super::phase::{Clock, TickLog};
 pub use super::totals::AgentTotals;
+use super::wallets::Wallets;
 
 /// Tolerance below zero still counted as zero (rounding of a full sale).
 const NEGATIVE_EPSILON: f64 = 1e-9;
@@ -20,7 +21,7 @@ pub fn check_system(
     slots: Res<SlotTable>,
     accrued: Res<AgentTotals>,
     mut log: ResMut<TickLog>,
-    wallets: Query<&Wallet>,
+    wallets: Res<Wallets>,
 ) {
     let totals = if accrued.tick == clock.tick { *accrued } else { AgentTotals::compute(&wallets) };
     let out = &mut log.violations;

@@ -8,7 +8,8 @@ use bevy_ecs::prelude::Resource;
 
 use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
 use super::intent::{Action, Amount, Intent};
-use super::ledger::{Ledger, MAX_SLOTS, Wallet};
+use super::ledger::{Ledger, MAX_SLOTS};
+use super::wallets::Wallet;
 
 /// A transaction being settled: who sent it and what it asks.
 #[derive(Clone, Copy, Debug)]

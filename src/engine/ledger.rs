@@ -1,36 +1,16 @@
-//! Balances: every agent's [`Wallet`] and every contract's account in the
-//! [`Ledger`], plus the issuance counters that make conservation checkable.
+//! Balances: every contract's account in the [`Ledger`], the wallet
+//! layout, plus the issuance counters that make conservation checkable.
 
-use bevy_ecs::prelude::{Component, Resource};
+use bevy_ecs::prelude::Resource;
 
 use super::ids::{AccountId, AssetId, SlotId};
 
 /// The most wallet slots (assets plus positions) a scenario may declare.
 ///
-/// Fixed so a wallet is a flat `Copy` array in the ECS table: no heap
-/// allocation per agent and contiguous iteration.
+/// Fixed so a contract's account is a flat `Copy` array; an agent's
+/// wallet is exactly as wide as the scenario's slots
+/// ([`Wallets`](super::wallets::Wallets)).
 pub const MAX_SLOTS: usize = 8;
-
-/// An agent's balances, one `f64` per slot (see [`SlotTable`]).
-///
-/// Aligned to a cache line, so reading a wallet costs one line, not two.
-#[derive(Component, Clone, Copy, Debug, Default, PartialEq)]
-#[repr(align(64))]
-pub struct Wallet(pub [f64; MAX_SLOTS]);
-
-impl Wallet {
-    /// Balance in `slot`.
-    #[inline]
-    pub fn get(&self, slot: impl Into<SlotId>) -> f64 {
-        self.0[slot.into().0 as usize]
-    }
-
-    /// Mutable balance in `slot`.
-    #[inline]
-    pub fn get_mut(&mut self, slot: impl Into<SlotId>) -> &mut f64 {
-        &mut self.0[slot.into().0 as usize]
-    }
-}
 
 /// What a wallet slot holds.
 #[derive(Clone, Debug, PartialEq)]

@@ -22,7 +22,9 @@ pub mod sim;
 mod spawn;
 pub mod topology;
 pub mod totals;
+pub mod wallets;
 
 pub use build::{MetricColumn, RunSpec};
-pub use ledger::{Ledger, Wallet};
+pub use ledger::Ledger;
 pub use sim::Simulation;
+pub use wallets::{Wallet, WalletBuf, Wallets};

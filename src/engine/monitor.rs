@@ -11,10 +11,10 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::contract::Contracts;
-use super::ids::AgentId;
-use super::ledger::{Ledger, MAX_SLOTS, Wallet};
+use super::ledger::{Ledger, MAX_SLOTS};
 use super::phase::{Clock, TickLog};
 use super::totals::CHUNK;
+use super::wallets::{Wallet, WalletSlice, Wallets};
 use crate::properties::Verdict;
 use crate::properties::order::{Band, Bracket, SAMPLE, quantile};
 use crate::properties::program::Affine;
@@ -205,7 +205,7 @@ enum PerAgent<'a> {
 /// `c + Σ k · w[slot]` over `terms`, in order.
 #[inline(always)]
 fn affine_value(c: f64, terms: &[(usize, f64)], w: &Wallet) -> f64 {
-    terms.iter().fold(c, |acc, (slot, k)| acc + k * w.0[*slot])
+    terms.iter().fold(c, |acc, (slot, k)| acc + k * w.balances()[*slot])
 }
 
 /// One agent's value of a formula over `[slots…, prices…]`.
@@ -218,12 +218,12 @@ fn formula_value(
     let mut v = [0.0; 2 * MAX_SLOTS + 64];
     let n = slots.len();
     if n + prices.len() > v.len() {
-        let mut big: Vec<f64> = slots.iter().map(|s| w.0[*s]).collect();
+        let mut big: Vec<f64> = slots.iter().map(|s| w.balances()[*s]).collect();
         big.extend_from_slice(prices);
         return f.eval(&big);
     }
     for (dst, s) in v.iter_mut().zip(slots.iter()) {
-        *dst = w.0[*s];
+        *dst = w.balances()[*s];
     }
     v[n..n + prices.len()].copy_from_slice(prices);
     f.eval(&v[..n + prices.len()])
@@ -273,33 +273,25 @@ impl Part {
 }
 
 impl Pass<'_> {
-    /// Each metric's share of one chunk of an agent table (`ids` and their
-    /// `wallets`). Chunks are [`CHUNK`] agents from the table's start, so a
-    /// sum is added in the same order however many threads there are and
-    /// whichever pass measured it.
-    pub(crate) fn chunk(&self, ids: &[AgentId], wallets: &[Wallet]) -> Vec<Part> {
+    /// Each metric's share of one chunk of wallets. Chunks are [`CHUNK`]
+    /// agents from agent 0, so a sum is added in the same order however
+    /// many threads there are and whichever pass measured it.
+    pub(crate) fn chunk(&self, wallets: WalletSlice<'_>) -> Vec<Part> {
         let mut parts = self.start(wallets.len());
-        self.feed(&mut parts, ids, wallets);
+        self.feed(&mut parts, wallets);
         parts
     }
 
-    /// Brackets each quantile from a stratified sample of its members in
-    /// `tables` (as they are now), when the tables give enough of them
-    /// for few reads; a quantile without a bracket keeps every value.
-    pub(crate) fn bracket<'t>(&mut self, tables: &[(&'t [AgentId], &'t [Wallet])]) {
+    /// Brackets each quantile from a stratified sample of its members (as
+    /// their wallets are now); a quantile without a bracket keeps every
+    /// value.
+    pub(crate) fn bracket(&mut self, wallets: WalletSlice<'_>) {
         for m in &mut self.metrics {
             let Stat::Quantile(q) = m.stat else { continue };
-            let stride = (m.agents.end - m.agents.start).div_ceil(SAMPLE as u64).max(1) as usize;
-            let visits: usize = tables.iter().map(|(ids, _)| ids.len().div_ceil(stride)).sum();
-            if visits > 8 * SAMPLE {
-                continue;
-            }
-            let mut sample: Vec<f64> = tables
-                .iter()
-                .flat_map(|(ids, wallets)| ids.iter().zip(*wallets).step_by(stride))
-                .filter(|(id, _)| m.agents.contains(&id.0))
-                .map(|(_, w)| m.value(w))
-                .collect();
+            let n = (m.agents.end - m.agents.start) as usize;
+            let stride = n.div_ceil(SAMPLE).max(1);
+            let members = wallets.range_of(m.agents.start, n);
+            let mut sample: Vec<f64> = members.iter().step_by(stride).map(|w| m.value(w)).collect();
             if sample.len() >= SAMPLE / 4 {
                 m.bracket = Some(Bracket::around(&mut sample, q));
             }
@@ -318,51 +310,36 @@ impl Pass<'_> {
 
     /// Adds the next agents of a chunk to its shares: feeding a chunk in
     /// pieces gives exactly what feeding it whole does.
-    pub(crate) fn feed(&self, parts: &mut [Part], ids: &[AgentId], wallets: &[Wallet]) {
-        // The id span of the piece (a branch-free pass), so that a metric
-        // whose population holds the whole piece needs no filter.
-        let span = ids.iter().fold((u64::MAX, 0), |(lo, hi), id| (lo.min(id.0), hi.max(id.0)));
+    pub(crate) fn feed(&self, parts: &mut [Part], wallets: WalletSlice<'_>) {
         for (m, part) in self.metrics.iter().zip(parts) {
-            let whole = m.agents.contains(&span.0) && m.agents.contains(&span.1);
+            let wallets = wallets.range_of(m.agents.start, (m.agents.end - m.agents.start) as usize);
             // Each kind of value gets its own tight loop.
             match &m.value {
                 // The usual term counts unrolled (the same sums, in order).
                 &PerAgent::Affine(c, ref k) => match k[..] {
-                    [] => add(part, whole, ids, wallets, m, |_| c),
-                    [(a, x)] => add(part, whole, ids, wallets, m, |w| c + x * w.0[a]),
-                    [(a, x), (b, y)] => add(part, whole, ids, wallets, m, |w| c + x * w.0[a] + y * w.0[b]),
-                    [(a, x), (b, y), (d, z)] => {
-                        add(part, whole, ids, wallets, m, |w| c + x * w.0[a] + y * w.0[b] + z * w.0[d])
+                    [] => add(part, wallets, m, |_| c),
+                    [(a, x)] => add(part, wallets, m, |w| c + x * w.balances()[a]),
+                    [(a, x), (b, y)] => {
+                        add(part, wallets, m, |w| c + x * w.balances()[a] + y * w.balances()[b])
                     }
-                    _ => add(part, whole, ids, wallets, m, |w| affine_value(c, k, w)),
+                    [(a, x), (b, y), (d, z)] => add(part, wallets, m, |w| {
+                        c + x * w.balances()[a] + y * w.balances()[b] + z * w.balances()[d]
+                    }),
+                    _ => add(part, wallets, m, |w| affine_value(c, k, w)),
                 },
                 PerAgent::Formula(f, slots, prices) => {
-                    add(part, whole, ids, wallets, m, |w| formula_value(f, slots, prices, w))
+                    add(part, wallets, m, |w| formula_value(f, slots, prices, w))
                 }
             }
         }
     }
 }
 
-/// Adds the members of `m`'s population among `ids` (all of them if
-/// `whole`) to its share, with `value` each agent's.
+/// Adds `m`'s members among `wallets` to its share, with `value` each
+/// agent's.
 #[inline]
-fn add(
-    part: &mut Part,
-    whole: bool,
-    ids: &[AgentId],
-    wallets: &[Wallet],
-    m: &Measuring,
-    value: impl Fn(&Wallet) -> f64,
-) {
-    let range = &m.agents;
-    if whole {
-        // The usual case (a piece inside one population): no filter.
-        part.add(m.stat, wallets.iter().map(value));
-        return;
-    }
-    let members = ids.iter().zip(wallets).filter(|(id, _)| range.contains(&id.0)).map(|(_, w)| w);
-    part.add(m.stat, members.map(value));
+fn add(part: &mut Part, wallets: WalletSlice<'_>, m: &Measuring, value: impl Fn(&Wallet) -> f64) {
+    part.add(m.stat, wallets.iter().map(value));
 }
 
 /// The Measure-phase system that appends each population metric to the
@@ -375,7 +352,7 @@ pub fn population_metric_system(
     ledger: Res<Ledger>,
     mut log: ResMut<TickLog>,
     mut pops: ResMut<PopulationMetrics>,
-    agents: Query<(&AgentId, &Wallet)>,
+    wallets: Res<Wallets>,
 ) {
     let pops = &mut *pops;
     if pops.metrics.is_empty() {
@@ -389,15 +366,7 @@ pub fn population_metric_system(
         Some(f) if same(&f) => f.values,
         _ => {
             let pass = pops.pass(&prices).expect("metrics exist");
-            let mut chunks = Vec::new();
-            for (ids, wallets) in agents.contiguous_iter().expect("agents are table-stored") {
-                let parts: Vec<Vec<Part>> = ids
-                    .par_chunks(CHUNK)
-                    .zip(wallets.par_chunks(CHUNK))
-                    .map(|(i, w)| pass.chunk(i, w))
-                    .collect();
-                chunks.extend(parts);
-            }
+            let chunks: Vec<Vec<Part>> = wallets.all().par_chunks(CHUNK).map(|w| pass.chunk(w)).collect();
             pops.finish(chunks).expect("a pass without brackets keeps every value it needs")
         }
     };
@@ -584,6 +553,15 @@ mod tests {
     use crate::properties::program::{Formula, Inputs};
 
     /// Metrics over slots `a` (0) and `b` (1) and one price `p`.
+    /// `n` agents of two slots, agent `i`'s set by `fill(i, balances)`.
+    fn wallets_of(n: u64, fill: impl Fn(u64, &mut [f64])) -> Wallets {
+        let mut w = Wallets::with_capacity(2, n as usize);
+        for i in 0..n {
+            fill(i, w.push().balances_mut());
+        }
+        w
+    }
+
     fn metrics(of: &str, stats: &[Stat], agents: Range<u64>) -> PopulationMetrics {
         let inputs = Inputs::new(&["a", "b", "p"]);
         let measured = stats
@@ -612,36 +590,32 @@ mod tests {
             Stat::Gini,
         ];
         let n = 1000u64;
-        let ids: Vec<AgentId> = (0..n).map(AgentId).collect();
-        let wallets: Vec<Wallet> = (0..n)
-            .map(|i| {
-                let mut w = [0.0; MAX_SLOTS];
-                w[0] = ((i * 7919) % 1009) as f64 * 0.37;
-                w[1] = ((i * 104_729) % 997) as f64 * 1.3;
-                Wallet(w)
-            })
-            .collect();
+        let wallets = wallets_of(n, |i, w| {
+            w[0] = ((i * 7919) % 1009) as f64 * 0.37;
+            w[1] = ((i * 104_729) % 997) as f64 * 1.3;
+        });
+        let wallets = wallets.all();
         for of in ["a + 2.5 * b * p - 1", "sqrt(a * a + b) * p"] {
             let pops = metrics(of, &stats, 13..911);
             let prices = [1.7];
             let pass = pops.pass(&prices).expect("metrics");
-            let whole = pass.chunk(&ids, &wallets);
+            let whole = pass.chunk(wallets);
             for piece in [1, 3, 4, 64, 333, 512] {
                 let mut parts = pass.start(wallets.len());
-                for (i, w) in ids.chunks(piece).zip(wallets.chunks(piece)) {
-                    pass.feed(&mut parts, i, w);
+                for w in wallets.chunks(piece) {
+                    pass.feed(&mut parts, w);
                 }
                 let (mut a, mut b) = (metrics(of, &stats, 13..911), metrics(of, &stats, 13..911));
-                let (x, y) =
-                    (a.finish(vec![parts]).unwrap(), b.finish(vec![pass.chunk(&ids, &wallets)]).unwrap());
+                let (x, y) = (a.finish(vec![parts]).unwrap(), b.finish(vec![pass.chunk(wallets)]).unwrap());
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&x), bits(&y), "{of}, pieces of {piece}");
             }
             // And against a direct computation over the members.
-            let values: Vec<f64> = wallets[13..911]
+            let values: Vec<f64> = wallets
+                .range_of(13, 911 - 13)
                 .iter()
                 .map(|w| {
-                    let (a, b, p) = (w.0[0], w.0[1], prices[0]);
+                    let (a, b, p) = (w.balances()[0], w.balances()[1], prices[0]);
                     if of.starts_with("sqrt") { (a * a + b).sqrt() * p } else { a + 2.5 * b * p - 1.0 }
                 })
                 .collect();
@@ -656,31 +630,27 @@ mod tests {
     #[test]
     fn a_bracketed_quantile_is_the_quantile_or_says_it_missed() {
         let n = 20_000u64;
-        let ids: Vec<AgentId> = (0..n).map(AgentId).collect();
-        let wallet = |i: u64, scale: f64| {
-            let mut w = [0.0; MAX_SLOTS];
-            w[0] = ((i * 7919) % 10_007) as f64 * scale;
-            Wallet(w)
-        };
-        let wallets: Vec<Wallet> = (0..n).map(|i| wallet(i, 1.0)).collect();
+        let scaled =
+            |scale: fn(u64) -> f64| wallets_of(n, move |i, w| w[0] = ((i * 7919) % 10_007) as f64 * scale(i));
+        let wallets = scaled(|_| 1.0);
+        let wallets = wallets.all();
         let stats = [Stat::Quantile(0.5), Stat::Quantile(0.9), Stat::Mean];
         let pops = metrics("a * p", &stats, 100..19_000);
         let prices = [2.0];
         let plain = pops.pass(&prices).unwrap();
-        let want = pops.clone().finish(vec![plain.chunk(&ids, &wallets)]).unwrap();
+        let want = pops.clone().finish(vec![plain.chunk(wallets)]).unwrap();
         let mut bracketed = pops.pass(&prices).unwrap();
-        bracketed.bracket(&[(&ids, &wallets)]);
+        bracketed.bracket(wallets);
         assert!(bracketed.metrics[..2].iter().all(|m| m.bracket.is_some()));
         assert!(bracketed.metrics[2].bracket.is_none());
-        let chunks: Vec<Vec<Part>> =
-            ids.chunks(CHUNK).zip(wallets.chunks(CHUNK)).map(|(i, w)| bracketed.chunk(i, w)).collect();
+        let chunks: Vec<Vec<Part>> = wallets.chunks(CHUNK).map(|w| bracketed.chunk(w)).collect();
         let got = pops.clone().finish(chunks).unwrap();
         assert_eq!(
             got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
             want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
         // Wallets that moved far from the sample: the bracket misses.
-        let moved: Vec<Wallet> = (0..n).map(|i| wallet(i, if i % 2 == 0 { 1.0 } else { 100.0 })).collect();
-        assert!(pops.clone().finish(vec![bracketed.chunk(&ids, &moved)]).is_none());
+        let moved = scaled(|i| if i % 2 == 0 { 1.0 } else { 100.0 });
+        assert!(pops.clone().finish(vec![bracketed.chunk(moved.all())]).is_none());
     }
 }

@@ -40,9 +40,10 @@ use super::behaviour::Market;
 use super::contract::{Contracts, Prices};
 use super::ids::AgentId;
 use super::intent::{Intent, IntentQueue};
-use super::ledger::{Ledger, SlotTable, Wallet};
+use super::ledger::{Ledger, SlotTable};
 use super::phase::Clock;
 use super::rng::hash128;
+use super::wallets::{WalletSlice, Wallets};
 use crate::error::Error;
 
 /// What a population behaviour sees each tick.
@@ -52,7 +53,7 @@ pub struct PopulationFrame<'a> {
     /// The population's agents, in id order.
     pub ids: &'a [AgentId],
     /// Their wallets at the start of the tick, in the same order.
-    pub wallets: &'a [Wallet],
+    pub wallets: WalletSlice<'a>,
     /// Names of the wallet slots (assets, then positions).
     pub slots: &'a SlotTable,
     /// Per-agent parameters: `(name, one value per agent in id order)`.
@@ -144,8 +145,8 @@ pub(crate) struct PopulationSystem {
     pub behaviour: Box<dyn PopulationBehaviour>,
     /// Behaviour and population names, for errors.
     pub names: (String, String),
-    /// The population's entities, in id order.
-    pub entities: Vec<Entity>,
+    /// The population's agents, in id order (consecutive ids).
+    pub ids: Vec<AgentId>,
     /// Per-agent parameters.
     pub params: Vec<(String, Vec<f64>)>,
     /// Base of the per-tick seeds.
@@ -161,30 +162,19 @@ impl PopulationSystem {
     pub fn into_system(
         mut self,
     ) -> impl FnMut(
-        Query<(&'static AgentId, &'static Wallet)>,
+        Res<Wallets>,
         Res<Clock>,
         (Res<Contracts>, Res<Ledger>, Res<Prices>, Res<SlotTable>),
         ResMut<IntentQueue>,
     ) {
-        let (mut ids, mut wallets, mut out) = (Vec::new(), Vec::new(), Vec::new());
-        move |agents, clock, (contracts, ledger, prices, slots), mut queue| {
+        let mut out = Vec::new();
+        move |wallets, clock, (contracts, ledger, prices, slots), mut queue| {
             let tick = clock.tick;
-            ids.clear();
-            wallets.clear();
-            for &e in &self.entities {
-                let (id, wallet) = agents.get(e).expect("population agents live for the whole run");
-                ids.push(*id);
-                wallets.push(*wallet);
-            }
+            let ids = &self.ids[..];
+            let first = ids.first().copied().unwrap_or(AgentId(0));
+            let wallets = wallets.range(first, ids.len());
             let seed = (hash128(&[self.seed, u64::from(tick)]) >> 64) as u64;
-            let frame = PopulationFrame {
-                tick,
-                ids: &ids,
-                wallets: &wallets,
-                slots: &slots,
-                params: &self.params,
-                seed,
-            };
+            let frame = PopulationFrame { tick, ids, wallets, slots: &slots, params: &self.params, seed };
             let market = Market::new(&contracts, &ledger, &prices);
             out.clear();
             let fail = |message: String| BehaviourFailure {

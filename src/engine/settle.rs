@@ -9,14 +9,11 @@ use rand_pcg::Pcg64Mcg;
 use super::contract::{Contracts, Fill, OrderCtx, Prices, SettleCtx, Settlement, Tx};
 use super::ids::{AgentId, ContractId};
 use super::intent::{Amount, Intent, IntentQueue};
-use super::ledger::{Ledger, Wallet};
+use super::ledger::Ledger;
 use super::phase::{Clock, EventRow, TickLog};
 use super::replay::Replay;
+use super::wallets::{Wallet, WalletBuf, Wallets};
 use crate::scenario::Ordering;
-
-/// Entity of each agent, indexed by [`AgentId`].
-#[derive(Resource, Clone, Debug, Default)]
-pub struct AgentIndex(pub Vec<Entity>);
 
 /// Settlement policy and scratch space.
 #[derive(Resource, Debug)]
@@ -96,7 +93,7 @@ impl Block<'_> {
             self.log.n_rejected += 1;
             return;
         }
-        let before = Wallet(self.ledger.accounts[account].balances);
+        let before = WalletBuf(self.ledger.accounts[account].balances);
         let mut wallet = before;
         self.settle(&mut wallet, AgentId::of_contract(sender), intent, false);
         // The target may have paid this account too (a tribute to the
@@ -128,25 +125,22 @@ pub fn settle_system(
     prices: Res<Prices>,
     mut contract_orders: Local<Vec<Intent>>,
     mut state: ResMut<SettleState>,
-    index: Res<AgentIndex>,
     mut contracts: ResMut<Contracts>,
     mut ledger: ResMut<Ledger>,
     mut log: ResMut<TickLog>,
     mut queue: ResMut<IntentQueue>,
     replay: Option<ResMut<Replay>>,
-    mut wallets: Query<&mut Wallet>,
+    mut wallets: ResMut<Wallets>,
 ) {
     let mut block = Block { contracts: &mut contracts, ledger: &mut ledger, log: &mut log, tick: clock.tick };
     // `ahead`: a sender a few transactions later, whose wallet is fetched
     // into cache now so its miss overlaps with this settlement.
     let mut apply = |agent: AgentId, intent: Intent, replayed: bool, ahead: Option<AgentId>| {
-        if let Some(next) = ahead
-            && let Ok(w) = wallets.get(index.0[next.0 as usize])
-        {
-            prefetch(w);
+        if let Some(next) = ahead {
+            wallets.prefetch(next);
         }
-        if let Ok(mut wallet) = wallets.get_mut(index.0[agent.0 as usize]) {
-            block.settle(wallet.bypass_change_detection(), agent, intent, replayed);
+        if let Some(wallet) = wallets.get_mut(agent) {
+            block.settle(wallet, agent, intent, replayed);
         }
     };
 
@@ -156,15 +150,13 @@ pub fn settle_system(
         }
     }
 
-    // Lanes are each in visit order, usually ascending ids already; a stable
-    // sort merges them so an agent's intents keep behaviour order.
+    // Ascending sender, a sender's intents in behaviour order.
     let SettleState { ordering, rng, queue: merged, groups } = &mut *state;
-    merged.clear();
-    for lane in queue.lanes.iter_mut() {
-        merged.append(lane);
-    }
-    merged.sort_by_key(|(id, _)| *id);
-    if *ordering == Ordering::Shuffle {
+    if *ordering == Ordering::AgentId {
+        queue.drain_in_order(PREFETCH_AHEAD, |agent, intent, later| apply(agent, intent, false, later));
+    } else {
+        merged.clear();
+        queue.drain_in_order(0, |agent, intent, _| merged.push((agent, intent)));
         groups.clear();
         let mut start = 0;
         for i in 1..=merged.len() {
@@ -175,25 +167,12 @@ pub fn settle_system(
         }
         groups.shuffle(rng);
         *merged = groups.iter().flat_map(|&(a, b)| merged[a..b].iter().copied()).collect();
-    }
-    for (i, &(agent, intent)) in merged.iter().enumerate() {
-        apply(agent, intent, false, merged.get(i + PREFETCH_AHEAD).map(|(a, _)| *a));
+        for (i, &(agent, intent)) in merged.iter().enumerate() {
+            apply(agent, intent, false, merged.get(i + PREFETCH_AHEAD).map(|(a, _)| *a));
+        }
     }
     block.settle_contract_orders(&prices, &mut contract_orders);
 }
 
 /// How many transactions ahead settlement prefetches a sender's wallet.
 const PREFETCH_AHEAD: usize = 8;
-
-/// Asks the CPU to load `w`'s cache line; a hint that never faults.
-#[inline(always)]
-fn prefetch(w: &Wallet) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((w as *const Wallet).cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = w;
-}

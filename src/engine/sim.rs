@@ -4,9 +4,9 @@ use bevy_ecs::prelude::*;
 
 use super::build::{Built, MetricColumn, RunSpec, build};
 use super::ids::AgentId;
-use super::ledger::{SlotTable, Wallet};
+use super::ledger::SlotTable;
 use super::phase::{Clock, TickLog};
-use super::settle::AgentIndex;
+use super::wallets::{Wallet, Wallets};
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
@@ -145,12 +145,14 @@ impl Simulation {
     }
 
     /// Calls `f` with every agent's id and wallet, in id order.
-    pub fn for_each_agent(&mut self, mut f: impl FnMut(AgentId, &Wallet)) {
-        let mut query = self.world.query::<(&AgentId, &Wallet)>();
-        for &entity in &self.world.resource::<AgentIndex>().0 {
-            if let Ok((id, wallet)) = query.get(&self.world, entity) {
-                f(*id, wallet);
-            }
+    pub fn for_each_agent(&self, mut f: impl FnMut(AgentId, &Wallet)) {
+        for (id, wallet) in self.wallets().iter().enumerate() {
+            f(AgentId(id as u64), wallet);
         }
+    }
+
+    /// Every agent's wallet, in id order.
+    pub fn wallets(&self) -> super::wallets::WalletSlice<'_> {
+        self.world.resource::<Wallets>().all()
     }
 }

@@ -2,92 +2,102 @@
 //! at once, a step of agents at a time.
 //!
 //! bevy keeps a table per set of components and never gives a table's
-//! memory back. Spawning every agent with its wallet, then inserting each
-//! behaviour into all of them, would leave one table per stage holding the
-//! whole population (≈ 650 bytes per agent for `market` instead of ≈ 200).
-//! Here behaviours are sampled first ([`Pending`]), then agents go through
-//! the stages [`STEP`] at a time, so the intermediate tables only ever hold
-//! one step.
+//! memory back. Spawning every agent with its base bundle, then inserting
+//! each behaviour into all of them, would leave one table per stage holding
+//! the whole population. Here agents go through the stages [`STEP`] at a
+//! time, so the intermediate tables only ever hold one step, and each
+//! behaviour's components are sampled ([`Pending`]) just before their step
+//! is inserted, so no population-sized list of them exists either.
 
 use bevy_ecs::bundle::{Bundle, NoBundleEffect};
 use bevy_ecs::prelude::*;
+use rand_pcg::Pcg64Mcg;
 
 /// Agents moved through the intermediate tables at a time.
 const STEP: usize = 16_384;
 
-/// Bytes of sampled components per block of a [`Pending`] column: large
-/// enough that the allocator maps each block on its own and returns it to
-/// the system when it is dropped.
-const BLOCK_BYTES: usize = 64 << 20;
-
-/// A behaviour's components, one per agent in id order, waiting to be
-/// inserted.
+/// A behaviour's components, made one per agent in id order when their
+/// agents are spawned.
 pub(crate) trait PendingColumn {
     /// Inserts the components of the next `entities.len()` agents.
     fn insert_next(&mut self, world: &mut World, entities: &[Entity]);
 }
 
-/// The components of one behaviour type, in blocks freed as they are
-/// inserted.
-pub(crate) struct Pending<B> {
-    /// Blocks not started, the next one last.
-    blocks: Vec<Vec<B>>,
-    current: std::vec::IntoIter<B>,
+/// Makes the components of one behaviour type from its own generator.
+pub(crate) struct Pending<F> {
+    make: F,
+    rng: Pcg64Mcg,
 }
 
-impl<B> Pending<B> {
-    /// `n` components from `make`, called once per agent in id order.
-    pub(crate) fn sample(n: usize, make: impl FnMut() -> B) -> Self {
-        Self::sample_in_blocks(n, (BLOCK_BYTES / size_of::<B>().max(1)).max(1), make)
-    }
-
-    fn sample_in_blocks(n: usize, per_block: usize, mut make: impl FnMut() -> B) -> Self {
-        let mut blocks = Vec::with_capacity(n.div_ceil(per_block));
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(per_block);
-            blocks.push((0..k).map(|_| make()).collect());
-            left -= k;
-        }
-        blocks.reverse();
-        Pending { blocks, current: Vec::new().into_iter() }
-    }
-
-    fn next(&mut self) -> B {
-        loop {
-            if let Some(b) = self.current.next() {
-                return b;
-            }
-            self.current = self.blocks.pop().expect("one component per agent").into_iter();
-        }
+impl<F> Pending<F> {
+    /// Components from `make(&mut rng)`, called once per agent in id order.
+    pub(crate) fn new(rng: Pcg64Mcg, make: F) -> Self {
+        Pending { make, rng }
     }
 }
 
-impl<B: Component> PendingColumn for Pending<B> {
+impl<B: Component, F: FnMut(&mut Pcg64Mcg) -> B> PendingColumn for Pending<F> {
     fn insert_next(&mut self, world: &mut World, entities: &[Entity]) {
-        world.insert_batch(entities.iter().map(|&e| (e, self.next())));
+        let Pending { make, rng } = self;
+        world.insert_batch(entities.iter().map(|&e| (e, make(rng))));
     }
 }
 
-/// Spawns `entities` (allocated, not spawned yet, in id order) with the
-/// bundle `base` returns for each in turn, then gives them every pending
-/// column's components, [`STEP`] agents at a time. Agents end up in their
-/// final table in id order.
+/// Allocates the entities of `n` agents, consecutive indices from the
+/// returned one (`None` if the allocator handed out anything else, or `n`
+/// is 0), and spawns the last one empty: bevy then sizes its entity
+/// records to exactly these agents instead of a doubled, fully written
+/// capacity (16 bytes an agent at ten million).
+pub(crate) fn reserve_agents(world: &mut World, n: u32) -> Option<u32> {
+    let mut first = None;
+    let mut consecutive = true;
+    for (i, e) in world.entity_allocator().alloc_many(n).enumerate() {
+        let start = *first.get_or_insert(e.index_u32());
+        consecutive &= Some(e) == agent_entity(start, i as u32);
+    }
+    let first = first.filter(|_| consecutive)?;
+    world.spawn_at(agent_entity(first, n - 1)?, ()).ok()?;
+    Some(first)
+}
+
+/// The entity of agent `i` when agent 0 is entity index `first`.
+fn agent_entity(first: u32, i: u32) -> Option<Entity> {
+    Entity::from_raw_u32(first.checked_add(i)?)
+}
+
+/// Spawns the agents of entity indices `entities` (from
+/// [`reserve_agents`]) with the bundle `base` returns for each in turn,
+/// and gives them every pending column's components, [`STEP`] agents at a
+/// time. Agents end up in their final table in id order.
 pub(crate) fn spawn_agents<Base>(
     world: &mut World,
-    entities: &[Entity],
+    entities: std::ops::Range<u32>,
     mut base: impl FnMut() -> Base,
     columns: &mut [Box<dyn PendingColumn + '_>],
 ) where
     Base: Bundle<Effect: NoBundleEffect>,
 {
-    for step in entities.chunks(STEP) {
-        for &e in step {
-            world.spawn_at(e, base()).expect("an allocated entity spawns");
+    let mut step = Vec::with_capacity(STEP.min(entities.len()));
+    let mut next = entities.start;
+    while next < entities.end {
+        let k = (entities.end - next).min(STEP as u32);
+        step.clear();
+        step.extend((next..next + k).filter_map(Entity::from_raw_u32));
+        for &e in &step {
+            // The very last agent was spawned empty by `reserve_agents`.
+            match world.get_entity_mut(e) {
+                Ok(mut spawned) => {
+                    spawned.insert(base());
+                }
+                Err(_) => {
+                    world.spawn_at(e, base()).expect("a reserved entity spawns");
+                }
+            }
         }
         for column in columns.iter_mut() {
-            column.insert_next(world, step);
+            column.insert_next(world, &step);
         }
+        next += k;
     }
 }
 
@@ -104,52 +114,63 @@ mod tests {
 
     #[test]
     fn every_agent_gets_its_own_components_in_one_final_table() {
+        use rand::RngExt;
         let mut world = World::new();
         let n = 2 * STEP + 5;
-        let entities: Vec<Entity> = world.entity_allocator().alloc_many(n as u32).collect();
         let mut k = 0;
-        let (mut kb, mut kc) = (0u64, 0u32);
+        let mut kc = 0u32;
         let mut columns: Vec<Box<dyn PendingColumn>> = vec![
-            Box::new(Pending::sample(n, || {
-                kb += 1;
-                B(kb * 10)
-            })),
-            Box::new(Pending::sample(n, || {
+            Box::new(Pending::new(Pcg64Mcg::new(7), |rng: &mut Pcg64Mcg| B(rng.random()))),
+            Box::new(Pending::new(Pcg64Mcg::new(8), move |_: &mut Pcg64Mcg| {
                 kc += 1;
                 C(kc)
             })),
         ];
+        let first = reserve_agents(&mut world, n as u32);
+        let start = first.expect("a fresh world allocates the agents consecutively");
         spawn_agents(
             &mut world,
-            &entities,
+            start..start + n as u32,
             || {
                 k += 1;
                 A(k)
             },
             &mut columns,
         );
-        let mut q = world.query::<(&A, &B, &C)>();
-        for (i, &e) in entities.iter().enumerate() {
-            let (a, b, c) = q.get(&world, e).expect("all three components");
-            let id = i as u64 + 1;
-            assert_eq!((a.0, b.0, u64::from(c.0)), (id, 10 * id, id));
-        }
+        // Agent i (in id order) has the i-th draw of B's own generator,
+        // whichever step it was spawned in.
+        let mut draws = Pcg64Mcg::new(7);
+        let mut q = world.query::<(Entity, &A, &B, &C)>();
+        let mut rows: Vec<(u32, u64, u64, u32)> =
+            q.iter(&world).map(|(e, a, b, c)| (e.index_u32(), a.0, b.0, c.0)).collect();
         // Table order is id order: the passes over tables see agents by id.
-        let in_table: Vec<u64> = q.iter(&world).map(|(a, _, _)| a.0).collect();
-        assert_eq!(in_table, (1..=n as u64).collect::<Vec<_>>());
+        assert!(rows.windows(2).all(|w| w[0].1 + 1 == w[1].1), "table in id order");
+        rows.sort();
+        for (i, &(index, a, b, c)) in rows.iter().enumerate() {
+            let id = i as u64 + 1;
+            assert_eq!(
+                (index, a, b, u64::from(c)),
+                (first.unwrap() + i as u32, id, draws.random::<u64>(), id)
+            );
+        }
+        assert_eq!(rows.len(), n);
     }
 
     #[test]
-    fn blocks_hand_out_rows_in_order_across_block_boundaries() {
-        let mut k = 0u32;
-        let mut p = Pending::sample_in_blocks(7, 3, || {
-            k += 1;
-            k
-        });
-        assert_eq!(p.blocks.len(), 3);
-        for i in 1..=7 {
-            assert_eq!(p.next(), i);
-        }
+    fn reserving_sizes_the_entity_records_to_the_agents() {
+        let mut world = World::new();
+        world.spawn_empty();
+        let first = reserve_agents(&mut world, 1000).expect("consecutive");
+        // Only the last agent exists yet, with no components.
+        assert!(
+            world
+                .get_entity(agent_entity(first, 999).unwrap())
+                .is_ok_and(|e| e.archetype().component_count() == 0)
+        );
+        assert!(world.get_entity(agent_entity(first, 998).unwrap()).is_err());
+        // The records end with it: the next entity is the first after the agents.
+        assert_eq!(world.spawn_empty().id().index_u32(), first + 1000);
+        assert_eq!(reserve_agents(&mut world, 0), None);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
-use super::ledger::{MAX_SLOTS, Wallet};
+use super::ledger::MAX_SLOTS;
+use super::wallets::{WalletSlice, Wallets};
 
 /// Wallets per chunk of the parallel passes over every wallet (fixed, so
 /// sums do not depend on the number of threads).
@@ -43,7 +44,7 @@ impl AgentTotals {
     }
 
     /// Totals of one chunk of wallets.
-    pub fn of(chunk: &[Wallet]) -> AgentTotals {
+    pub fn of(chunk: WalletSlice<'_>) -> AgentTotals {
         let mut t = AgentTotals::EMPTY;
         t.add(chunk);
         t
@@ -51,11 +52,11 @@ impl AgentTotals {
 
     /// Adds `wallets` to these totals, one after the other (so adding a
     /// chunk in pieces gives the same sums as adding it whole).
-    pub fn add(&mut self, wallets: &[Wallet]) {
-        for w in wallets {
-            for i in 0..MAX_SLOTS {
-                self.sum[i] += w.0[i];
-                self.min[i] = self.min[i].min(w.0[i]);
+    pub fn add(&mut self, wallets: WalletSlice<'_>) {
+        for w in wallets.iter() {
+            for ((sum, min), &b) in self.sum.iter_mut().zip(&mut self.min).zip(w.balances()) {
+                *sum += b;
+                *min = min.min(b);
             }
         }
     }
@@ -63,12 +64,8 @@ impl AgentTotals {
     /// Totals over every wallet. Sums fixed-size chunks in parallel and
     /// adds the partial sums in order, so the result does not depend on
     /// the number of threads.
-    pub fn compute(wallets: &Query<&Wallet>) -> AgentTotals {
-        let mut total = AgentTotals::EMPTY;
-        for table in wallets.contiguous_iter().expect("wallets are table-stored") {
-            let parts: Vec<AgentTotals> = table.par_chunks(CHUNK).map(AgentTotals::of).collect();
-            total = parts.iter().fold(total, AgentTotals::merge);
-        }
-        total
+    pub fn compute(wallets: &Wallets) -> AgentTotals {
+        let parts: Vec<AgentTotals> = wallets.all().par_chunks(CHUNK).map(AgentTotals::of).collect();
+        parts.iter().fold(AgentTotals::EMPTY, AgentTotals::merge)
     }
 }

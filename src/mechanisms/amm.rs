@@ -590,7 +590,8 @@ mod tests {
     use super::*;
     use crate::engine::ids::AgentId;
     use crate::engine::intent::Amount;
-    use crate::engine::ledger::{Account, MAX_SLOTS, Wallet};
+    use crate::engine::ledger::{Account, MAX_SLOTS};
+    use crate::engine::wallets::{Wallet, WalletBuf};
 
     const ETH: AssetId = AssetId(0);
     const USDC: AssetId = AssetId(1);
@@ -631,8 +632,8 @@ mod tests {
         (amm, ledger)
     }
 
-    fn wallet(eth: f64, usdc: f64, lp: f64) -> Wallet {
-        let mut w = Wallet::default();
+    fn wallet(eth: f64, usdc: f64, lp: f64) -> WalletBuf {
+        let mut w = WalletBuf::default();
         *w.get_mut(ETH) = eth;
         *w.get_mut(USDC) = usdc;
         *w.get_mut(LP) = lp;

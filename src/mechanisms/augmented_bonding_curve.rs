@@ -513,7 +513,8 @@ impl MechanismKind for AugmentedBondingCurveKind {
 mod tests {
     use super::*;
     use crate::engine::intent::Amount;
-    use crate::engine::ledger::{Account, MAX_SLOTS, Wallet};
+    use crate::engine::ledger::{Account, MAX_SLOTS};
+    use crate::engine::wallets::WalletBuf;
 
     const DAI: AssetId = AssetId(0);
     const TKN: AssetId = AssetId(1);
@@ -526,7 +527,7 @@ mod tests {
     struct World {
         abc: AugmentedBondingCurve,
         ledger: Ledger,
-        wallets: Vec<Wallet>,
+        wallets: Vec<WalletBuf>,
         tick: u32,
     }
 
@@ -536,7 +537,7 @@ mod tests {
             for name in ["abc", "pool"] {
                 ledger.accounts.push(Account { name: name.into(), balances: [0.0; MAX_SLOTS] });
             }
-            let mut wallets = vec![Wallet::default(); agents];
+            let mut wallets = vec![WalletBuf::default(); agents];
             for w in &mut wallets {
                 *w.get_mut(DAI) = 10_000.0;
                 ledger.record_mint(DAI, 10_000.0);

@@ -436,7 +436,8 @@ mod tests {
     use super::*;
     use crate::engine::ids::AgentId;
     use crate::engine::intent::Amount;
-    use crate::engine::ledger::{Account, MAX_SLOTS, Wallet};
+    use crate::engine::ledger::{Account, MAX_SLOTS};
+    use crate::engine::wallets::{Wallet, WalletBuf};
     use crate::mechanisms::bonding_curve::PowerCurve;
 
     const DAI: AssetId = AssetId(0);
@@ -499,7 +500,7 @@ mod tests {
     fn buy_and_sell_match_the_bancor_formulas() {
         let (crr, f_in, f_out) = (0.3, 0.02, 0.04);
         let (mut b, mut ledger) = setup(crr, f_in, f_out);
-        let mut w = Wallet::default();
+        let mut w = WalletBuf::default();
         *w.get_mut(DAI) = 10_000.0;
         let fill = filled(settle(&mut b, &mut ledger, &mut w, tx(Action::Buy, 10_000.0)));
         // Independent: minted = S·((1 + d'/R)^CRR − 1) with plain powf.
@@ -530,7 +531,7 @@ mod tests {
         for crr in [0.1, 0.5, 0.8, 1.0] {
             let (f_in, f_out) = (0.05, 0.03);
             let (mut b, mut ledger) = setup(crr, f_in, f_out);
-            let mut w = Wallet::default();
+            let mut w = WalletBuf::default();
             *w.get_mut(DAI) = 1000.0;
             let buy = filled(settle(&mut b, &mut ledger, &mut w, tx(Action::Buy, 1000.0)));
             filled(settle(&mut b, &mut ledger, &mut w, tx(Action::Sell, buy.amount_out)));
@@ -547,7 +548,7 @@ mod tests {
         let power = PowerCurve { exponent: 1.0, slope: 2.0 * R0 / (S0 * S0) };
         let (mut b, mut ledger) = setup(0.5, 0.0, 0.0);
         assert!(close(b.price(&ledger).unwrap(), power.price(S0), 1e-12));
-        let mut w = Wallet::default();
+        let mut w = WalletBuf::default();
         *w.get_mut(DAI) = 1e6;
         let mut reserve = R0;
         for d in [10.0, 5_000.0, 123_456.0] {
@@ -577,7 +578,7 @@ mod tests {
         let target = 1.0;
         let t = b.trade_to_price(target, &ledger).unwrap();
         assert_eq!(t.action, Action::Buy);
-        let mut w = Wallet::default();
+        let mut w = WalletBuf::default();
         *w.get_mut(DAI) = t.amount_in;
         let fill = filled(settle(&mut b, &mut ledger, &mut w, tx(Action::Buy, t.amount_in)));
         assert!(close(fill.amount_out, t.amount_out, 1e-9));
@@ -599,7 +600,7 @@ mod tests {
     #[test]
     fn bad_trades_are_rejected_without_side_effects() {
         let (mut b, mut ledger) = setup(0.5, 0.05, 0.05);
-        let mut w = Wallet::default();
+        let mut w = WalletBuf::default();
         *w.get_mut(DAI) = 10.0;
         *w.get_mut(TKN) = 2.0 * S0; // more than the supply (not possible in a world)
         let before = (b.supply, ledger.clone().accounts[0].balances, ledger.issued, w);

@@ -410,7 +410,8 @@ mod tests {
     use super::*;
     use crate::engine::ids::AgentId;
     use crate::engine::intent::Amount;
-    use crate::engine::ledger::{Account, MAX_SLOTS, Wallet};
+    use crate::engine::ledger::{Account, MAX_SLOTS};
+    use crate::engine::wallets::{Wallet, WalletBuf};
 
     const DAI: AssetId = AssetId(0);
     const TKN: AssetId = AssetId(1);
@@ -465,7 +466,7 @@ mod tests {
                 let target = 1.3 * p0;
                 let t = bc.trade_to_price(target, &ledger).expect("a buy");
                 assert_eq!(t.action, Action::Buy);
-                let mut w = Wallet::default();
+                let mut w = WalletBuf::default();
                 *w.get_mut(DAI) = t.amount_in;
                 let Settlement::Filled(fill) =
                     settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, t.amount_in))
@@ -479,7 +480,7 @@ mod tests {
                 let target = 0.7 * p0;
                 let t = bc.trade_to_price(target, &ledger).expect("a sell");
                 assert_eq!(t.action, Action::Sell);
-                let mut w = Wallet::default();
+                let mut w = WalletBuf::default();
                 *w.get_mut(TKN) = t.amount_in;
                 let Settlement::Filled(fill) =
                     settle(&mut bc, &mut ledger, &mut w, tx(Action::Sell, t.amount_in))
@@ -500,7 +501,7 @@ mod tests {
     #[test]
     fn buy_matches_closed_form_for_linear_curve() {
         let (mut bc, mut ledger) = setup(1.0, 0.05, 0.05);
-        let mut w = Wallet::default();
+        let mut w = WalletBuf::default();
         *w.get_mut(DAI) = 1000.0;
         let Settlement::Filled(fill) = settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 100.0)) else {
             panic!()
@@ -518,7 +519,7 @@ mod tests {
     #[test]
     fn sell_matches_closed_form_for_quadratic_curve() {
         let (mut bc, mut ledger) = setup(2.0, 0.0, 0.1);
-        let mut w = Wallet::default();
+        let mut w = WalletBuf::default();
         *w.get_mut(TKN) = 1000.0;
         let r0 = 1e-6 / 3.0 * 1e18;
         let Settlement::Filled(fill) = settle(&mut bc, &mut ledger, &mut w, tx(Action::Sell, 1000.0)) else {
@@ -537,7 +538,7 @@ mod tests {
         for k in [0.5, 1.0, 2.0] {
             let (f_in, f_out) = (0.05, 0.03);
             let (mut bc, mut ledger) = setup(k, f_in, f_out);
-            let mut w = Wallet::default();
+            let mut w = WalletBuf::default();
             *w.get_mut(DAI) = 1000.0;
             let Settlement::Filled(buy) = settle(&mut bc, &mut ledger, &mut w, tx(Action::Buy, 1000.0))
             else {
@@ -558,7 +559,7 @@ mod tests {
     #[test]
     fn overdrafts_are_rejected_without_side_effects() {
         let (mut bc, mut ledger) = setup(1.0, 0.05, 0.05);
-        let mut w = Wallet::default();
+        let mut w = WalletBuf::default();
         *w.get_mut(DAI) = 10.0;
         let before = (bc.supply, ledger.balance(AccountId(0), DAI), w);
         assert!(matches!(

@@ -727,7 +727,8 @@ impl MechanismKind for LendingMarketKind {
 mod tests {
     use super::*;
     use crate::engine::intent::Amount;
-    use crate::engine::ledger::{Account, MAX_SLOTS, Wallet};
+    use crate::engine::ledger::{Account, MAX_SLOTS};
+    use crate::engine::wallets::{Wallet, WalletBuf};
 
     const TKN: AssetId = AssetId(0);
     const DAI: AssetId = AssetId(1);
@@ -821,15 +822,15 @@ mod tests {
         (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
     }
 
-    fn wallet(tkn: f64, dai: f64) -> Wallet {
-        let mut w = Wallet::default();
+    fn wallet(tkn: f64, dai: f64) -> WalletBuf {
+        let mut w = WalletBuf::default();
         *w.get_mut(TKN) = tkn;
         *w.get_mut(DAI) = dai;
         w
     }
 
     /// Bob deposits 10 TKN and borrows `debt` DAI at price 100.
-    fn bob_borrows(debt: f64, rates: RateModel) -> (LendingMarket, Ledger, Wallet) {
+    fn bob_borrows(debt: f64, rates: RateModel) -> (LendingMarket, Ledger, WalletBuf) {
         let (mut m, mut ledger) = setup(10_000.0, rates);
         observe(&mut m, &ledger, 100.0);
         let mut w = wallet(10.0, 0.0);
@@ -941,7 +942,14 @@ mod tests {
     fn refusals_leave_everything_untouched() {
         let (mut m, mut ledger, mut w) = bob_borrows(700.0, FLAT_10);
         let before = |m: &LendingMarket, l: &Ledger, w: &Wallet| {
-            (m.loan(BOB), m.cash(), m.total_debt(), l.balance(MARKET, TKN), l.balance(MARKET, DAI), *w)
+            (
+                m.loan(BOB),
+                m.cash(),
+                m.total_debt(),
+                l.balance(MARKET, TKN),
+                l.balance(MARKET, DAI),
+                WalletBuf::from(w),
+            )
         };
         let snapshot = before(&m, &ledger, &w);
         // 10 · 100 · 0.75 = 750: 51 more is too much.

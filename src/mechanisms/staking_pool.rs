@@ -495,8 +495,9 @@ impl MechanismKind for StakingPoolKind {
 mod tests {
     use super::*;
     use crate::engine::intent::Amount;
-    use crate::engine::ledger::{Account, MAX_SLOTS, Wallet};
+    use crate::engine::ledger::{Account, MAX_SLOTS};
     use crate::engine::rng::{Stream, stream_rng};
+    use crate::engine::wallets::WalletBuf;
 
     const TKN: AssetId = AssetId(0);
     const DAI: AssetId = AssetId(1);
@@ -555,10 +556,10 @@ mod tests {
     }
 
     /// Agents holding `tkn` liquid tokens each (minted into their wallets).
-    fn agents(ledger: &mut Ledger, tkn: &[f64]) -> Vec<Wallet> {
+    fn agents(ledger: &mut Ledger, tkn: &[f64]) -> Vec<WalletBuf> {
         tkn.iter()
             .map(|&x| {
-                let mut w = Wallet::default();
+                let mut w = WalletBuf::default();
                 *w.get_mut(TKN) = x;
                 ledger.record_mint(TKN, x);
                 w
@@ -569,7 +570,7 @@ mod tests {
     fn send(
         pool: &mut StakingPool,
         ledger: &mut Ledger,
-        wallets: &mut [Wallet],
+        wallets: &mut [WalletBuf],
         agent: usize,
         action: Action,
         amount: Amount,
@@ -581,7 +582,7 @@ mod tests {
 
     /// One tick's end of block as the engine runs it: accrue, credits to
     /// every wallet in the order asked, `credited` with the amounts.
-    fn end_block(pool: &mut StakingPool, ledger: &mut Ledger, wallets: &mut [Wallet], tick: u32) {
+    fn end_block(pool: &mut StakingPool, ledger: &mut Ledger, wallets: &mut [WalletBuf], tick: u32) {
         let mut credits = Vec::new();
         pool.accrue(&mut AccrueCtx { ledger, credits: &mut credits, tick });
         let mut amounts = vec![0.0; credits.len()];
@@ -598,7 +599,7 @@ mod tests {
     }
 
     /// The pool's invariants and conservation of both assets.
-    fn assert_consistent(pool: &StakingPool, ledger: &Ledger, wallets: &[Wallet], tick: u32) {
+    fn assert_consistent(pool: &StakingPool, ledger: &Ledger, wallets: &[WalletBuf], tick: u32) {
         let mut sums = [0.0; MAX_SLOTS];
         for w in wallets {
             for (s, x) in sums.iter_mut().zip(w.0) {

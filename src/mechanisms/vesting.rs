@@ -315,7 +315,7 @@ balances = {{ team_locked = 250.0 }}
 
     fn balances(sim: &mut Simulation) -> Vec<(f64, f64)> {
         let mut out = Vec::new();
-        sim.for_each_agent(|_, w| out.push((w.0[0], w.0[1])));
+        sim.for_each_agent(|_, w| out.push((w.get(SlotId(0)), w.get(SlotId(1)))));
         out
     }
 

@@ -16,8 +16,8 @@ use crate::engine::MetricColumn;
 use crate::engine::contract::{MetricKind, Violation};
 use crate::engine::ids::AgentId;
 use crate::engine::intent::Action;
-use crate::engine::ledger::Wallet;
 use crate::engine::phase::EventRow;
+use crate::engine::wallets::Wallet;
 
 /// Rows buffered before a batch goes to the writer thread.
 pub const BATCH_ROWS: usize = 64 * 1024;
@@ -313,7 +313,7 @@ impl AgentsTable {
         self.tick.append_value(tick);
         self.agent_id.append_value(agent.0);
         for (i, b) in self.slots.iter_mut().enumerate() {
-            b.append_value(wallet.0[i]);
+            b.append_value(wallet.balances()[i]);
         }
         self.rows += 1;
     }

@@ -47,7 +47,7 @@ impl Diagram {
         sim.for_each_agent(|_, wallet| {
             for (i, slot) in slots.slots.iter().enumerate() {
                 if let SlotKind::Position { contract, backing: Some(asset) } = &slot.kind {
-                    let held = wallet.0[i];
+                    let held = wallet.balances()[i];
                     if held != 0.0 {
                         agent_backing.push((contract.clone(), *asset, held));
                     }

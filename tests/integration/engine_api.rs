@@ -141,7 +141,7 @@ impl BehaviourKind for BuyAboveKind {
     fn attach(&self, ctx: &mut PopulationBuilder<'_>) -> Result<(), ScenarioError> {
         let signal = ctx.contract_for("signal", "feed", &[])?;
         let venue = ctx.contract_for("venue", "curve", &[Action::Buy])?;
-        ctx.spawn(|_| BuyAbove { signal, venue, threshold: 10.0 });
+        ctx.spawn(move |_| BuyAbove { signal, venue, threshold: 10.0 });
         Ok(())
     }
 }
@@ -368,4 +368,32 @@ initial = 2000.0
     let fixed = write_file(dir.path(), "ok.toml", &text.replace("oracle = \"vault\"", "oracle = \"feed\""));
     let out = run(&["validate", path_str(&fixed)]);
     assert_eq!(code(&out), 0, "{}", describe(&out));
+}
+
+/// Every resource is an entity in bevy 0.20, and each resource type keeps a
+/// sparse array as long as the highest entity index holding it: one
+/// created after the agents would cost 4 bytes per agent. Every world
+/// (after its first ticks too) must hold its resources below its agents.
+#[test]
+fn resources_are_created_before_the_agents() {
+    use bevy_ecs::prelude::{Entity, With};
+    use bevy_ecs::resource::IsResource;
+    for name in ["market", "lending_cascade", "amm_arbitrage", "commons_abc", "vesting_unlock"] {
+        let loaded = LoadedScenario::load(&shipped_scenario(&format!("{name}.toml"))).unwrap();
+        let mut sim = Simulation::new(&loaded, &Registry::builtin(), &RunSpec::single(1)).unwrap();
+        sim.step();
+        sim.step();
+        let highest_resource =
+            sim.world.query_filtered::<Entity, With<IsResource>>().iter(&sim.world).map(|e| e.index()).max();
+        let lowest_agent = sim
+            .world
+            .query_filtered::<Entity, With<tokensim::engine::rng::AgentRng>>()
+            .iter(&sim.world)
+            .map(|e| e.index())
+            .min();
+        let (Some(r), Some(a)) = (highest_resource, lowest_agent) else {
+            panic!("{name}: resources and agents")
+        };
+        assert!(r < a, "{name}: a resource at entity index {r:?}, agents from {a:?}");
+    }
 }

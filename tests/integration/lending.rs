@@ -60,9 +60,9 @@ fn step(sim: &mut Simulation) -> Vec<EventRow> {
     sim.log().events.clone()
 }
 
-fn wallets(sim: &mut Simulation) -> Vec<Wallet> {
+fn wallets(sim: &mut Simulation) -> Vec<WalletBuf> {
     let mut out = Vec::new();
-    sim.for_each_agent(|_, w| out.push(*w));
+    sim.for_each_agent(|_, w| out.push(WalletBuf::from(w)));
     out
 }
 
@@ -311,7 +311,7 @@ fn holdings(sim: &mut Simulation) -> Vec<f64> {
     let mut total = vec![0.0; n_assets];
     sim.for_each_agent(|_, w| {
         for (a, t) in total.iter_mut().enumerate() {
-            *t += w.0[a];
+            *t += w.balances()[a];
         }
     });
     for acc in &sim.world.resource::<Ledger>().accounts {

@@ -191,8 +191,8 @@ fn staker_withdraws_exactly_when_its_unstake_matures() {
             2 => assert_eq!(filled, [(Action::Unstake, 100.0)], "tick 2 unstakes into unbonding"),
             _ => withdraws.extend(filled.iter().filter(|(a, _)| *a == Action::Withdraw).map(|_| tick)),
         }
-        let mut wallet = Wallet::default();
-        sim.for_each_agent(|_, w| wallet = *w);
+        let mut wallet = WalletBuf::default();
+        sim.for_each_agent(|_, w| wallet = WalletBuf::from(w));
         let balances = (wallet.get(tkn), wallet.get(staked), wallet.get(unbonding));
         match tick {
             1 => assert_eq!(balances, (0.0, 100.0, 0.0)),

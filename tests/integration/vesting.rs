@@ -234,8 +234,8 @@ fn whale_dumps_its_fraction_once() {
     let (tick, e) = events[0];
     assert_eq!((tick, e.action, e.rejected), (5, Action::Sell, None));
     assert_close(e.amount_in, 150.0, REL, "30% of 500 TKN");
-    let mut w = Wallet::default();
-    sim.for_each_agent(|_, wallet| w = *wallet);
+    let mut w = WalletBuf::default();
+    sim.for_each_agent(|_, wallet| w = WalletBuf::from(wallet));
     assert_close(w.get(AssetId(1)), 350.0, REL, "keeps the rest");
     assert_close(w.get(AssetId(0)), 1000.0 + e.amount_out, REL, "receives the proceeds");
 }

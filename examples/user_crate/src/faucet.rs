@@ -141,7 +141,7 @@ impl BehaviourKind for DipBuyerKind {
         let faucet = ctx.contract_param("faucet")?;
         let venue = ctx.contract_param("venue")?;
         let (limit, fraction) = (p.agent("limit"), p.agent("fraction"));
-        ctx.spawn(|rng| DipBuyer {
+        ctx.spawn(move |rng| DipBuyer {
             faucet,
             venue,
             limit: limit.0.sample(rng),
