@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::properties::PropertiesTable;
 use super::sink::{Closed, ParquetSink, partial_path};
-use super::tables::{AgentsTable, BATCH_ROWS, EventsTable, TicksTable, ViolationsTable};
+use super::tables::{
+    AgentsTable, BATCH_ROWS, EventRows, EventsEncoder, EventsTable, TicksTable, ViolationsTable,
+};
 use crate::engine::metric_info::{KEY_COLUMNS, MetricInfo};
 use crate::engine::{MetricColumn, Simulation};
 use crate::error::Error;
@@ -184,7 +186,7 @@ pub struct DatasetWriter {
     suffix: String,
     metadata: Vec<(String, String)>,
     ticks: (TicksTable, ParquetSink),
-    events: Option<(EventsTable, ParquetSink)>,
+    events: Option<ParquetSink<EventsEncoder>>,
     agents: Option<(AgentsTable, ParquetSink)>,
     violations: (ViolationsTable, Option<ParquetSink>),
     properties: Option<(PropertiesTable, ParquetSink)>,
@@ -207,7 +209,8 @@ impl DatasetWriter {
         let ticks = open("ticks", ticks_table.schema()).map(|s| (ticks_table, s))?;
         let events = if layout.events {
             let t = EventsTable::new(layout.contracts.clone());
-            Some(open("events", t.schema()).map(|s| (t, s))?)
+            let path = dir.join(file_name("events", suffix));
+            Some(ParquetSink::encoding(&path, t.schema(), metadata.clone(), EventsEncoder(t))?)
         } else {
             None
         };
@@ -245,9 +248,13 @@ impl DatasetWriter {
         self.stats.n_rejected += log.n_rejected;
         self.stats.n_violations += log.violations.len() as u64;
         self.ticks.0.push(run_id, tick, &log.metrics);
-        if let Some((table, _)) = &mut self.events {
-            for e in &log.events {
-                table.push(run_id, tick, e);
+        if let Some(sink) = &mut self.events {
+            // Copied out in batch-sized pieces: the writer thread builds the
+            // columns, and at most a few batches are in flight.
+            let pieces = log.events.len().div_ceil(BATCH_ROWS);
+            for (k, rows) in log.events.chunks(BATCH_ROWS).enumerate() {
+                let rows = rows.to_vec();
+                sink.send(EventRows { run_id, tick, rows, ends_tick: k + 1 == pieces })?;
             }
         }
         for v in &log.violations {
@@ -285,11 +292,6 @@ impl DatasetWriter {
         if self.ticks.0.rows() >= min {
             self.ticks.1.write(self.ticks.0.take())?;
         }
-        if let Some((t, s)) = &mut self.events
-            && t.rows() >= min
-        {
-            s.write(t.take())?;
-        }
         if let Some((t, s)) = &mut self.agents
             && t.rows() >= min
         {
@@ -316,14 +318,18 @@ impl DatasetWriter {
     /// names. Returns `(file name, rows)` per file.
     pub fn finish(mut self) -> Result<Vec<(String, u64)>, Error> {
         self.flush(true)?;
-        let sinks = std::iter::once(self.ticks.1)
-            .chain(self.events.map(|(_, s)| s))
-            .chain(self.agents.map(|(_, s)| s))
+        let rest = self
+            .agents
+            .map(|(_, s)| s)
+            .into_iter()
             .chain(self.violations.1)
             .chain(self.properties.map(|(_, s)| s));
         // Every file complete before any takes its final name: a run that
         // fails to write one table leaves none that looks finished.
-        let closed: Vec<Closed> = sinks.map(ParquetSink::close).collect::<Result<_, _>>()?;
+        let closed: Vec<Closed> = std::iter::once(self.ticks.1.close())
+            .chain(self.events.map(ParquetSink::close))
+            .chain(rest.map(ParquetSink::close))
+            .collect::<Result<_, _>>()?;
         closed
             .into_iter()
             .map(|c| {

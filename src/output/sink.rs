@@ -1,6 +1,7 @@
 //! A Parquet file written on its own thread from a bounded channel of
-//! record batches, so encoding overlaps simulation and memory stays bounded
-//! by the channel and the open row group.
+//! record batches (or of rows an [`Encode`] turns into batches there), so
+//! encoding overlaps simulation and memory stays bounded by the channel and
+//! the open row group.
 //!
 //! The file is written as `NAME.partial` and renamed to `NAME` only by
 //! [`ParquetSink::finish`]: an interrupted run never leaves a file that
@@ -27,11 +28,32 @@ const CHANNEL_DEPTH: usize = 4;
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
+/// Turns what a sink is sent into record batches, on its writer thread.
+pub trait Encode: Send + 'static {
+    /// What the simulation sends.
+    type Message: Send + 'static;
+    /// Appends the batches `message` completes to `out`.
+    fn encode(&mut self, message: Self::Message, out: &mut Vec<RecordBatch>);
+    /// Appends what is left once nothing more comes.
+    fn finish(&mut self, out: &mut Vec<RecordBatch>);
+}
+
+/// Record batches, written as they come.
+pub struct Batches;
+
+impl Encode for Batches {
+    type Message = RecordBatch;
+    fn encode(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) {
+        out.push(batch);
+    }
+    fn finish(&mut self, _: &mut Vec<RecordBatch>) {}
+}
+
 /// A Parquet file being written in the background.
-pub struct ParquetSink {
+pub struct ParquetSink<E: Encode = Batches> {
     path: PathBuf,
     partial: PathBuf,
-    sender: Option<Sender<RecordBatch>>,
+    sender: Option<Sender<E::Message>>,
     worker: Option<JoinHandle<Result<u64, Error>>>,
 }
 
@@ -46,6 +68,28 @@ impl ParquetSink {
     /// Starts writing `path` (as `path.partial`) with `schema` and
     /// key-value metadata.
     pub fn create(path: &Path, schema: SchemaRef, metadata: Vec<(String, String)>) -> Result<Self, Error> {
+        ParquetSink::encoding(path, schema, metadata, Batches)
+    }
+
+    /// Queues a batch; blocks while the writer is `CHANNEL_DEPTH` batches behind.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<(), Error> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.send(batch)
+    }
+}
+
+impl<E: Encode> ParquetSink<E> {
+    /// Starts writing `path` (as `path.partial`) with `schema` and
+    /// key-value metadata, from the batches `encoder` makes of what it is
+    /// sent.
+    pub fn encoding(
+        path: &Path,
+        schema: SchemaRef,
+        metadata: Vec<(String, String)>,
+        mut encoder: E,
+    ) -> Result<Self, Error> {
         let partial = partial_path(path);
         let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
         let mut props = WriterProperties::builder()
@@ -77,15 +121,25 @@ impl ParquetSink {
         let props = props.build();
         let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| write_error(path, e))?;
         let target = path.to_path_buf();
-        let (sender, receiver) = bounded::<RecordBatch>(CHANNEL_DEPTH);
+        let (sender, receiver) = bounded::<E::Message>(CHANNEL_DEPTH);
         let worker = std::thread::Builder::new()
             .name(format!("parquet:{}", path.file_name().unwrap_or_default().to_string_lossy()))
             .spawn(move || {
                 let mut rows = 0u64;
-                for batch in receiver {
-                    rows += batch.num_rows() as u64;
-                    writer.write(&batch).map_err(|e| write_error(&target, e))?;
+                let mut batches = Vec::new();
+                let mut write = |batches: &mut Vec<RecordBatch>| {
+                    for batch in batches.drain(..) {
+                        rows += batch.num_rows() as u64;
+                        writer.write(&batch).map_err(|e| write_error(&target, e))?;
+                    }
+                    Ok::<_, Error>(())
+                };
+                for message in receiver {
+                    encoder.encode(message, &mut batches);
+                    write(&mut batches)?;
                 }
+                encoder.finish(&mut batches);
+                write(&mut batches)?;
                 writer.close().map_err(|e| write_error(&target, e))?;
                 Ok(rows)
             })
@@ -93,13 +147,11 @@ impl ParquetSink {
         Ok(ParquetSink { path: path.to_path_buf(), partial, sender: Some(sender), worker: Some(worker) })
     }
 
-    /// Queues a batch; blocks while the writer is `CHANNEL_DEPTH` batches behind.
-    pub fn write(&mut self, batch: RecordBatch) -> Result<(), Error> {
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
+    /// Queues a message; blocks while the writer is `CHANNEL_DEPTH`
+    /// messages behind.
+    pub fn send(&mut self, message: E::Message) -> Result<(), Error> {
         let sender = self.sender.as_ref().expect("write after finish");
-        if sender.send(batch).is_err() {
+        if sender.send(message).is_err() {
             // The writer stopped early: report its error.
             return Err(self.join().err().unwrap_or_else(|| Error::Run("parquet writer stopped".into())));
         }
@@ -170,7 +222,7 @@ fn write_error(path: &Path, error: parquet::errors::ParquetError) -> Error {
     }
 }
 
-impl Drop for ParquetSink {
+impl<E: Encode> Drop for ParquetSink<E> {
     fn drop(&mut self) {
         // Abandoned (error or panic): stop the writer and remove the partial
         // file so nothing half-written is left behind.

@@ -273,6 +273,44 @@ impl EventsTable {
     }
 }
 
+/// Some of the events of one tick of one run, as the simulation recorded
+/// them.
+pub struct EventRows {
+    /// The run.
+    pub run_id: u32,
+    /// The tick.
+    pub tick: u32,
+    /// The rows, in settlement order.
+    pub rows: Vec<EventRow>,
+    /// Whether these are the tick's last rows.
+    pub ends_tick: bool,
+}
+
+/// Builds `events` batches on the file's writer thread, so that the
+/// simulation thread only copies its rows out: a batch is taken at the
+/// end of a tick once it holds [`BATCH_ROWS`] rows, as the other tables
+/// are.
+pub struct EventsEncoder(pub EventsTable);
+
+impl super::sink::Encode for EventsEncoder {
+    type Message = EventRows;
+
+    fn encode(&mut self, m: EventRows, out: &mut Vec<RecordBatch>) {
+        for e in &m.rows {
+            self.0.push(m.run_id, m.tick, e);
+        }
+        if m.ends_tick && self.0.rows() >= BATCH_ROWS {
+            out.push(self.0.take());
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<RecordBatch>) {
+        if self.0.rows() > 0 {
+            out.push(self.0.take());
+        }
+    }
+}
+
 /// `agents.parquet`: per-agent balances every `snapshot_every` ticks.
 pub struct AgentsTable {
     schema: SchemaRef,
@@ -406,5 +444,48 @@ impl ViolationsTable {
                 Arc::new(self.actual.finish()),
             ],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ids::ContractId;
+    use crate::output::sink::Encode;
+
+    fn rows(n: usize, first: u64) -> Vec<EventRow> {
+        (0..n as u64)
+            .map(|i| EventRow {
+                agent: AgentId(first + i),
+                contract: ContractId(0),
+                action: Action::Buy,
+                rejected: None,
+                amount_in: (first + i) as f64,
+                amount_out: 0.0,
+                fee: 0.0,
+                replayed: false,
+                target: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn events_are_cut_into_batches_only_at_the_end_of_a_tick() {
+        let mut encoder = EventsEncoder(EventsTable::new(vec!["curve".into()]));
+        let mut out = Vec::new();
+        // A tick of 1.5 batches sent in two pieces, then a short tick.
+        let (a, b) = (BATCH_ROWS, BATCH_ROWS / 2);
+        encoder.encode(EventRows { run_id: 0, tick: 1, rows: rows(a, 0), ends_tick: false }, &mut out);
+        assert!(out.is_empty(), "not cut inside a tick");
+        encoder.encode(EventRows { run_id: 0, tick: 1, rows: rows(b, a as u64), ends_tick: true }, &mut out);
+        assert_eq!(out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [a + b]);
+        encoder.encode(EventRows { run_id: 0, tick: 2, rows: rows(7, 0), ends_tick: true }, &mut out);
+        assert_eq!(out.len(), 1, "a short tick waits for more");
+        encoder.finish(&mut out);
+        assert_eq!(out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [a + b, 7]);
+        // Rows keep their order and values.
+        let agents =
+            out[0].column_by_name("agent_id").unwrap().as_any().downcast_ref::<arrow::array::UInt64Array>();
+        assert!(agents.unwrap().values().iter().copied().eq(0..(a + b) as u64));
     }
 }
