@@ -11,6 +11,7 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::contract::Contracts;
+use super::ids::AgentId;
 use super::ledger::{Ledger, MAX_SLOTS};
 use super::phase::{Clock, TickLog};
 use super::totals::CHUNK;
@@ -290,7 +291,7 @@ impl Pass<'_> {
             let Stat::Quantile(q) = m.stat else { continue };
             let n = (m.agents.end - m.agents.start) as usize;
             let stride = n.div_ceil(SAMPLE).max(1);
-            let members = wallets.range_of(m.agents.start, n);
+            let members = wallets.range(AgentId(m.agents.start), n);
             let mut sample: Vec<f64> = members.iter().step_by(stride).map(|w| m.value(w)).collect();
             if sample.len() >= SAMPLE / 4 {
                 m.bracket = Some(Bracket::around(&mut sample, q));
@@ -312,7 +313,7 @@ impl Pass<'_> {
     /// pieces gives exactly what feeding it whole does.
     pub(crate) fn feed(&self, parts: &mut [Part], wallets: WalletSlice<'_>) {
         for (m, part) in self.metrics.iter().zip(parts) {
-            let wallets = wallets.range_of(m.agents.start, (m.agents.end - m.agents.start) as usize);
+            let wallets = wallets.range(AgentId(m.agents.start), (m.agents.end - m.agents.start) as usize);
             // Each kind of value gets its own tight loop.
             match &m.value {
                 // The usual term counts unrolled (the same sums, in order).
@@ -612,7 +613,7 @@ mod tests {
             }
             // And against a direct computation over the members.
             let values: Vec<f64> = wallets
-                .range_of(13, 911 - 13)
+                .range(AgentId(13), 911 - 13)
                 .iter()
                 .map(|w| {
                     let (a, b, p) = (w.balances()[0], w.balances()[1], prices[0]);

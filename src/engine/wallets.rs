@@ -109,10 +109,17 @@ impl From<&Wallet> for WalletBuf {
 }
 
 /// Every agent's wallet, the wallet of agent `i` in row `i`.
-#[derive(Resource, Clone, Debug, Default)]
+#[derive(Resource, Clone, Debug)]
 pub struct Wallets {
     width: usize,
     balances: Vec<f64>,
+}
+
+impl Default for Wallets {
+    /// No agents (rows of one slot).
+    fn default() -> Self {
+        Wallets::with_capacity(1, 0)
+    }
 }
 
 impl Wallets {
@@ -133,7 +140,7 @@ impl Wallets {
     /// Number of wallets (agents).
     #[inline]
     pub fn len(&self) -> usize {
-        self.balances.len() / self.width.max(1)
+        self.balances.len() / self.width
     }
 
     /// Whether there are no agents.
@@ -179,14 +186,7 @@ impl Wallets {
 
     /// The wallets of agents `first..first + n` (fewer if they end sooner).
     pub fn range(&self, first: AgentId, n: usize) -> WalletSlice<'_> {
-        let len = self.len();
-        let start = usize::try_from(first.0).map_or(len, |f| f.min(len));
-        let end = start.saturating_add(n).min(len);
-        WalletSlice {
-            first: start as u64,
-            width: self.width,
-            balances: &self.balances[start * self.width..end * self.width],
-        }
+        self.all().range(first, n)
     }
 
     /// All wallets in consecutive pieces of `n` agents, in parallel: each
@@ -237,10 +237,10 @@ impl<'a> WalletSlice<'a> {
 
     /// The wallets among these of agents `first..first + n`.
     #[inline]
-    pub fn range_of(&self, first: u64, n: usize) -> WalletSlice<'a> {
+    pub fn range(&self, first: AgentId, n: usize) -> WalletSlice<'a> {
         let len = self.len() as u64;
-        let start = first.saturating_sub(self.first).min(len);
-        let end = first.saturating_add(n as u64).saturating_sub(self.first).min(len).max(start);
+        let start = first.0.saturating_sub(self.first).min(len);
+        let end = first.0.saturating_add(n as u64).saturating_sub(self.first).min(len).max(start);
         let w = self.width;
         WalletSlice {
             first: self.first + start,
@@ -354,7 +354,7 @@ mod tests {
         assert!(w.range(AgentId(99), 5).is_empty());
         let piece = w.all().chunks(4).nth(1).unwrap();
         let cut = |first: u64, n: usize| {
-            let r = piece.range_of(first, n);
+            let r = piece.range(AgentId(first), n);
             (r.first().0, r.len())
         };
         assert_eq!(

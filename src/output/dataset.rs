@@ -180,13 +180,47 @@ pub struct WriteStats {
     pub n_violations: u64,
 }
 
+/// Events copied out of the simulation, not yet sent to the writer thread:
+/// sent about [`BATCH_ROWS`] at a time, so the thread wakes once a batch
+/// and at most a few batches are in flight.
+#[derive(Default)]
+struct PendingEvents {
+    rows: EventRows,
+    /// Rows since the last batch was cut, sent or not.
+    since_cut: usize,
+}
+
+impl PendingEvents {
+    /// Adds a tick's events; sends what makes a batch.
+    fn record(
+        &mut self,
+        sink: &mut ParquetSink<EventsEncoder>,
+        run_id: u32,
+        tick: u32,
+        events: &[crate::engine::phase::EventRow],
+    ) -> Result<(), Error> {
+        for piece in events.chunks(BATCH_ROWS) {
+            if self.rows.rows.len() >= BATCH_ROWS {
+                sink.send(std::mem::take(&mut self.rows))?;
+            }
+            self.rows.extend(run_id, tick, piece);
+        }
+        self.since_cut += events.len();
+        if self.since_cut >= BATCH_ROWS {
+            self.since_cut = 0;
+            sink.send(EventRows { cut: true, ..std::mem::take(&mut self.rows) })?;
+        }
+        Ok(())
+    }
+}
+
 /// Streams runs into one set of files.
 pub struct DatasetWriter {
     dir: PathBuf,
     suffix: String,
     metadata: Vec<(String, String)>,
     ticks: (TicksTable, ParquetSink),
-    events: Option<ParquetSink<EventsEncoder>>,
+    events: Option<(ParquetSink<EventsEncoder>, PendingEvents)>,
     agents: Option<(AgentsTable, ParquetSink)>,
     violations: (ViolationsTable, Option<ParquetSink>),
     properties: Option<(PropertiesTable, ParquetSink)>,
@@ -210,7 +244,8 @@ impl DatasetWriter {
         let events = if layout.events {
             let t = EventsTable::new(layout.contracts.clone());
             let path = dir.join(file_name("events", suffix));
-            Some(ParquetSink::encoding(&path, t.schema(), metadata.clone(), EventsEncoder(t))?)
+            let sink = ParquetSink::encoding(&path, t.schema(), metadata.clone(), EventsEncoder(t))?;
+            Some((sink, PendingEvents::default()))
         } else {
             None
         };
@@ -248,14 +283,8 @@ impl DatasetWriter {
         self.stats.n_rejected += log.n_rejected;
         self.stats.n_violations += log.violations.len() as u64;
         self.ticks.0.push(run_id, tick, &log.metrics);
-        if let Some(sink) = &mut self.events {
-            // Copied out in batch-sized pieces: the writer thread builds the
-            // columns, and at most a few batches are in flight.
-            let pieces = log.events.len().div_ceil(BATCH_ROWS);
-            for (k, rows) in log.events.chunks(BATCH_ROWS).enumerate() {
-                let rows = rows.to_vec();
-                sink.send(EventRows { run_id, tick, rows, ends_tick: k + 1 == pieces })?;
-            }
+        if let Some((sink, pending)) = &mut self.events {
+            pending.record(sink, run_id, tick, &log.events)?;
         }
         for v in &log.violations {
             self.violations.0.push(run_id, tick, v);
@@ -327,7 +356,10 @@ impl DatasetWriter {
         // Every file complete before any takes its final name: a run that
         // fails to write one table leaves none that looks finished.
         let closed: Vec<Closed> = std::iter::once(self.ticks.1.close())
-            .chain(self.events.map(ParquetSink::close))
+            .chain(self.events.map(|(mut sink, pending)| {
+                sink.send(pending.rows)?;
+                sink.close()
+            }))
             .chain(rest.map(ParquetSink::close))
             .collect::<Result<_, _>>()?;
         closed

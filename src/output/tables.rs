@@ -273,33 +273,45 @@ impl EventsTable {
     }
 }
 
-/// Some of the events of one tick of one run, as the simulation recorded
-/// them.
+/// Events as the simulation recorded them, for the writer thread: rows
+/// of consecutive ticks, up to about [`BATCH_ROWS`] of them.
+#[derive(Default)]
 pub struct EventRows {
-    /// The run.
-    pub run_id: u32,
-    /// The tick.
-    pub tick: u32,
+    /// `(run, tick, rows)` of each tick the rows come from, in order.
+    pub spans: Vec<(u32, u32, usize)>,
     /// The rows, in settlement order.
     pub rows: Vec<EventRow>,
-    /// Whether these are the tick's last rows.
-    pub ends_tick: bool,
+    /// Whether the batch is cut after these rows (at the end of a tick,
+    /// once it holds [`BATCH_ROWS`] rows, as the other tables are).
+    pub cut: bool,
+}
+
+impl EventRows {
+    /// Adds `rows` of `tick` of run `run_id`.
+    pub fn extend(&mut self, run_id: u32, tick: u32, rows: &[EventRow]) {
+        match self.spans.last_mut() {
+            Some((r, t, n)) if (*r, *t) == (run_id, tick) => *n += rows.len(),
+            _ => self.spans.push((run_id, tick, rows.len())),
+        }
+        self.rows.extend_from_slice(rows);
+    }
 }
 
 /// Builds `events` batches on the file's writer thread, so that the
-/// simulation thread only copies its rows out: a batch is taken at the
-/// end of a tick once it holds [`BATCH_ROWS`] rows, as the other tables
-/// are.
+/// simulation thread only copies its rows out.
 pub struct EventsEncoder(pub EventsTable);
 
 impl super::sink::Encode for EventsEncoder {
     type Message = EventRows;
 
     fn encode(&mut self, m: EventRows, out: &mut Vec<RecordBatch>) {
-        for e in &m.rows {
-            self.0.push(m.run_id, m.tick, e);
+        let mut rows = m.rows.iter();
+        for &(run_id, tick, n) in &m.spans {
+            for e in rows.by_ref().take(n) {
+                self.0.push(run_id, tick, e);
+            }
         }
-        if m.ends_tick && self.0.rows() >= BATCH_ROWS {
+        if m.cut {
             out.push(self.0.take());
         }
     }
@@ -470,22 +482,35 @@ mod tests {
     }
 
     #[test]
-    fn events_are_cut_into_batches_only_at_the_end_of_a_tick() {
+    fn events_keep_their_tick_and_are_cut_where_the_sender_says() {
         let mut encoder = EventsEncoder(EventsTable::new(vec!["curve".into()]));
         let mut out = Vec::new();
-        // A tick of 1.5 batches sent in two pieces, then a short tick.
         let (a, b) = (BATCH_ROWS, BATCH_ROWS / 2);
-        encoder.encode(EventRows { run_id: 0, tick: 1, rows: rows(a, 0), ends_tick: false }, &mut out);
-        assert!(out.is_empty(), "not cut inside a tick");
-        encoder.encode(EventRows { run_id: 0, tick: 1, rows: rows(b, a as u64), ends_tick: true }, &mut out);
-        assert_eq!(out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [a + b]);
-        encoder.encode(EventRows { run_id: 0, tick: 2, rows: rows(7, 0), ends_tick: true }, &mut out);
-        assert_eq!(out.len(), 1, "a short tick waits for more");
+        let mut first = EventRows::default();
+        first.extend(0, 1, &rows(a, 0));
+        encoder.encode(first, &mut out);
+        assert!(out.is_empty(), "not cut");
+        let mut second = EventRows { cut: true, ..EventRows::default() };
+        second.extend(0, 1, &rows(b, a as u64));
+        second.extend(0, 2, &rows(3, 0));
+        second.extend(1, 2, &rows(4, 0));
+        assert_eq!(second.spans, [(0, 1, b), (0, 2, 3), (1, 2, 4)]);
+        encoder.encode(second, &mut out);
+        let mut third = EventRows::default();
+        third.extend(1, 3, &rows(7, 0));
+        encoder.encode(third, &mut out);
         encoder.finish(&mut out);
-        assert_eq!(out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [a + b, 7]);
-        // Rows keep their order and values.
-        let agents =
-            out[0].column_by_name("agent_id").unwrap().as_any().downcast_ref::<arrow::array::UInt64Array>();
-        assert!(agents.unwrap().values().iter().copied().eq(0..(a + b) as u64));
+        assert_eq!(out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [a + b + 7, 7]);
+        // Every row keeps its run, tick and values, in order.
+        let column = |name: &str| -> Vec<u64> {
+            let c = arrow::compute::cast(out[0].column_by_name(name).unwrap(), &DataType::UInt64).unwrap();
+            c.as_any().downcast_ref::<arrow::array::UInt64Array>().unwrap().values().to_vec()
+        };
+        let agents: Vec<u64> = (0..(a + b) as u64).chain(0..3).chain(0..4).collect();
+        assert_eq!(column("agent_id"), agents);
+        let ticks: Vec<u64> = [1].repeat(a + b).into_iter().chain([2; 7]).collect();
+        assert_eq!(column("tick"), ticks);
+        let runs: Vec<u64> = [0].repeat(a + b + 3).into_iter().chain([1; 4]).collect();
+        assert_eq!(column("run_id"), runs);
     }
 }
