@@ -1057,9 +1057,14 @@ fn spawn_populations(
     check_population_memory(names.source, sc, world.resource::<SlotTable>().slots.len())?;
     let spawned_count =
         |pop: &crate::scenario::Population| if validate_only { pop.count.min(1) } else { pop.count };
-    let total: u64 = sc.populations.values().map(spawned_count).sum();
-    if u32::try_from(total).is_err() {
-        return Err(names.source.error("populations", "more than 2^32 agents in all"));
+    let mut total = 0u64;
+    for (name, pop) in &sc.populations {
+        total += spawned_count(pop);
+        if u32::try_from(total).is_err() {
+            return Err(names
+                .source
+                .error(&format!("populations.{name}.count"), "more than 2^32 agents in all"));
+        }
     }
     let mut wallets = Wallets::with_capacity(world.resource::<SlotTable>().slots.len(), total as usize);
     let mut registered = HashSet::new();
@@ -1147,7 +1152,7 @@ fn spawn_populations(
 /// entry, intents and output buffers. Each behaviour adds its component
 /// (at most 40 bytes for the built-in ones) and its two change ticks.
 /// Measured: `market` (3 slots, two behaviours: 224 by this count) peaks
-/// at 204 bytes per agent at 10,000,000 agents, 221 with every transaction
+/// at 204 bytes per agent at 10,000,000 agents, 226 with every transaction
 /// recorded (ARCHITECTURE.md, "Memory per agent").
 const AGENT_BYTES: u128 = 104;
 const SLOT_BYTES: u128 = 8;
