@@ -1152,7 +1152,7 @@ fn spawn_populations(
 /// entry, intents and output buffers. Each behaviour adds its component
 /// (at most 40 bytes for the built-in ones) and its two change ticks.
 /// Measured: `market` (3 slots, two behaviours: 224 by this count) peaks
-/// at 204 bytes per agent at 10,000,000 agents, 226 with every transaction
+/// at 204 bytes per agent at 10,000,000 agents, 220 with every transaction
 /// recorded (ARCHITECTURE.md, "Memory per agent").
 const AGENT_BYTES: u128 = 104;
 const SLOT_BYTES: u128 = 8;

@@ -181,34 +181,29 @@ pub struct WriteStats {
 }
 
 /// Events copied out of the simulation, not yet sent to the writer thread:
-/// sent about [`BATCH_ROWS`] at a time, so the thread wakes once a batch
-/// and at most a few batches are in flight.
+/// sent [`BATCH_ROWS`] at a time, so the thread wakes once a batch, at most
+/// a few batches are in flight, and a tick of millions of transactions is
+/// never held twice.
 #[derive(Default)]
-struct PendingEvents {
-    rows: EventRows,
-    /// Rows since the last batch was cut, sent or not.
-    since_cut: usize,
-}
+struct PendingEvents(EventRows);
 
 impl PendingEvents {
-    /// Adds a tick's events; sends what makes a batch.
+    /// Adds a tick's events; sends every batch they complete.
     fn record(
         &mut self,
         sink: &mut ParquetSink<EventsEncoder>,
         run_id: u32,
         tick: u32,
-        events: &[crate::engine::phase::EventRow],
+        mut events: &[crate::engine::phase::EventRow],
     ) -> Result<(), Error> {
-        for piece in events.chunks(BATCH_ROWS) {
-            if self.rows.rows.len() >= BATCH_ROWS {
-                sink.send(std::mem::take(&mut self.rows))?;
+        while !events.is_empty() {
+            let room = BATCH_ROWS - self.0.rows.len();
+            let (now, later) = events.split_at(room.min(events.len()));
+            self.0.extend(run_id, tick, now);
+            events = later;
+            if self.0.rows.len() == BATCH_ROWS {
+                sink.send(std::mem::take(&mut self.0))?;
             }
-            self.rows.extend(run_id, tick, piece);
-        }
-        self.since_cut += events.len();
-        if self.since_cut >= BATCH_ROWS {
-            self.since_cut = 0;
-            sink.send(EventRows { cut: true, ..std::mem::take(&mut self.rows) })?;
         }
         Ok(())
     }
@@ -357,7 +352,7 @@ impl DatasetWriter {
         // fails to write one table leaves none that looks finished.
         let closed: Vec<Closed> = std::iter::once(self.ticks.1.close())
             .chain(self.events.map(|(mut sink, pending)| {
-                sink.send(pending.rows)?;
+                sink.send(pending.0)?;
                 sink.close()
             }))
             .chain(rest.map(ParquetSink::close))

@@ -273,17 +273,14 @@ impl EventsTable {
     }
 }
 
-/// Events as the simulation recorded them, for the writer thread: rows
-/// of consecutive ticks, up to about [`BATCH_ROWS`] of them.
+/// Events as the simulation recorded them, for the writer thread: one
+/// batch of rows of consecutive ticks ([`BATCH_ROWS`] but for the last).
 #[derive(Default)]
 pub struct EventRows {
     /// `(run, tick, rows)` of each tick the rows come from, in order.
     pub spans: Vec<(u32, u32, usize)>,
     /// The rows, in settlement order.
     pub rows: Vec<EventRow>,
-    /// Whether the batch is cut after these rows (at the end of a tick,
-    /// once it holds [`BATCH_ROWS`] rows, as the other tables are).
-    pub cut: bool,
 }
 
 impl EventRows {
@@ -297,8 +294,8 @@ impl EventRows {
     }
 }
 
-/// Builds `events` batches on the file's writer thread, so that the
-/// simulation thread only copies its rows out.
+/// Builds `events` batches on the file's writer thread, one per message,
+/// so that the simulation thread only copies its rows out.
 pub struct EventsEncoder(pub EventsTable);
 
 impl super::sink::Encode for EventsEncoder {
@@ -311,16 +308,12 @@ impl super::sink::Encode for EventsEncoder {
                 self.0.push(run_id, tick, e);
             }
         }
-        if m.cut {
-            out.push(self.0.take());
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<RecordBatch>) {
         if self.0.rows() > 0 {
             out.push(self.0.take());
         }
     }
+
+    fn finish(&mut self, _: &mut Vec<RecordBatch>) {}
 }
 
 /// `agents.parquet`: per-agent balances every `snapshot_every` ticks.
@@ -482,35 +475,28 @@ mod tests {
     }
 
     #[test]
-    fn events_keep_their_tick_and_are_cut_where_the_sender_says() {
+    fn each_message_is_a_batch_whose_rows_keep_their_run_and_tick() {
         let mut encoder = EventsEncoder(EventsTable::new(vec!["curve".into()]));
         let mut out = Vec::new();
-        let (a, b) = (BATCH_ROWS, BATCH_ROWS / 2);
         let mut first = EventRows::default();
-        first.extend(0, 1, &rows(a, 0));
+        first.extend(0, 1, &rows(5, 0));
+        first.extend(0, 2, &rows(3, 0));
+        first.extend(1, 2, &rows(4, 0));
+        first.extend(1, 2, &rows(1, 4));
+        assert_eq!(first.spans, [(0, 1, 5), (0, 2, 3), (1, 2, 5)]);
         encoder.encode(first, &mut out);
-        assert!(out.is_empty(), "not cut");
-        let mut second = EventRows { cut: true, ..EventRows::default() };
-        second.extend(0, 1, &rows(b, a as u64));
-        second.extend(0, 2, &rows(3, 0));
-        second.extend(1, 2, &rows(4, 0));
-        assert_eq!(second.spans, [(0, 1, b), (0, 2, 3), (1, 2, 4)]);
+        encoder.encode(EventRows::default(), &mut out);
+        let mut second = EventRows::default();
+        second.extend(1, 3, &rows(7, 0));
         encoder.encode(second, &mut out);
-        let mut third = EventRows::default();
-        third.extend(1, 3, &rows(7, 0));
-        encoder.encode(third, &mut out);
         encoder.finish(&mut out);
-        assert_eq!(out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [a + b + 7, 7]);
-        // Every row keeps its run, tick and values, in order.
+        assert_eq!(out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [13, 7], "no empty batch");
         let column = |name: &str| -> Vec<u64> {
             let c = arrow::compute::cast(out[0].column_by_name(name).unwrap(), &DataType::UInt64).unwrap();
             c.as_any().downcast_ref::<arrow::array::UInt64Array>().unwrap().values().to_vec()
         };
-        let agents: Vec<u64> = (0..(a + b) as u64).chain(0..3).chain(0..4).collect();
-        assert_eq!(column("agent_id"), agents);
-        let ticks: Vec<u64> = [1].repeat(a + b).into_iter().chain([2; 7]).collect();
-        assert_eq!(column("tick"), ticks);
-        let runs: Vec<u64> = [0].repeat(a + b + 3).into_iter().chain([1; 4]).collect();
-        assert_eq!(column("run_id"), runs);
+        assert_eq!(column("agent_id"), [0, 1, 2, 3, 4, 0, 1, 2, 0, 1, 2, 3, 4]);
+        assert_eq!(column("tick"), [1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]);
+        assert_eq!(column("run_id"), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
     }
 }
