@@ -1153,10 +1153,12 @@ fn spawn_populations(
 /// (at most 40 bytes for the built-in ones) and its two change ticks.
 /// Measured: `market` (3 slots, two behaviours: 224 by this count) peaks
 /// at 204 bytes per agent at 10,000,000 agents, 220 with every transaction
-/// recorded (ARCHITECTURE.md, "Memory per agent").
+/// recorded (ARCHITECTURE.md, "Memory per agent"), which adds
+/// `EVENT_BYTES` (a tick's transactions, one or two per agent at most).
 const AGENT_BYTES: u128 = 104;
 const SLOT_BYTES: u128 = 8;
 const BEHAVIOUR_BYTES: u128 = 48;
+const EVENT_BYTES: u128 = 32;
 
 /// Refuses populations whose agents cannot fit in this machine's memory,
 /// at the count of the largest one, naming the figure.
@@ -1167,7 +1169,8 @@ fn check_population_memory(
 ) -> Result<(), ScenarioError> {
     let mut agents = 0u128;
     let mut bytes = 0u128;
-    let base = AGENT_BYTES + SLOT_BYTES * slots as u128;
+    let events = if sc.output.events { EVENT_BYTES } else { 0 };
+    let base = AGENT_BYTES + SLOT_BYTES * slots as u128 + events;
     for pop in sc.populations.values() {
         agents += u128::from(pop.count);
         bytes += u128::from(pop.count) * (base + BEHAVIOUR_BYTES * pop.behaviours.len() as u128);
