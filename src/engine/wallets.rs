@@ -153,14 +153,14 @@ impl Wallets {
     #[inline]
     pub fn get(&self, agent: AgentId) -> Option<&Wallet> {
         let start = usize::try_from(agent.0).ok()?.checked_mul(self.width)?;
-        self.balances.get(start..start + self.width).map(Wallet::new)
+        self.balances.get(start..start.checked_add(self.width)?).map(Wallet::new)
     }
 
     /// The mutable wallet of `agent`, if it is one.
     #[inline]
     pub fn get_mut(&mut self, agent: AgentId) -> Option<&mut Wallet> {
         let start = usize::try_from(agent.0).ok()?.checked_mul(self.width)?;
-        self.balances.get_mut(start..start + self.width).map(Wallet::new_mut)
+        self.balances.get_mut(start..start.checked_add(self.width)?).map(Wallet::new_mut)
     }
 
     /// Asks the CPU to load `agent`'s wallet into cache: a hint that never
@@ -232,7 +232,7 @@ impl<'a> WalletSlice<'a> {
     #[inline]
     pub fn get(&self, i: usize) -> Option<&'a Wallet> {
         let start = i.checked_mul(self.width)?;
-        self.balances.get(start..start + self.width).map(Wallet::new)
+        self.balances.get(start..start.checked_add(self.width)?).map(Wallet::new)
     }
 
     /// The wallets among these of agents `first..first + n`.
@@ -328,6 +328,8 @@ mod tests {
         assert_eq!(w.len(), 5);
         assert_eq!(w.get(AgentId(4)).unwrap().balances(), &[40.0, 41.0, 42.0]);
         assert!(w.get(AgentId(5)).is_none() && w.get(AgentId(u64::MAX)).is_none());
+        let one = filled(2, 1);
+        assert!(one.get(AgentId(u64::MAX)).is_none() && one.all().get(usize::MAX).is_none(), "no overflow");
         *w.get_mut(AgentId(2)).unwrap().get_mut(SlotId(1)) = -1.0;
         assert_eq!(w.get(AgentId(2)).unwrap().balances(), &[20.0, -1.0, 22.0]);
         assert_eq!(w.get(AgentId(1)).unwrap().balances(), &[10.0, 11.0, 12.0]);
