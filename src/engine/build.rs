@@ -1070,13 +1070,13 @@ fn spawn_populations(
     let mut registered = HashSet::new();
     // Agent `i` is entity `first + i`: allocated together, before any
     // behaviour attaches.
-    let first = if total == 0 { Some(0) } else { reserve_agents(world, total as u32) };
-    let Some(first) = first else {
+    let reserved = if total == 0 { None } else { reserve_agents(world, total as u32) };
+    if total > 0 && reserved.is_none() {
         return Err(names
             .source
             .error("populations", "internal error: agents' entities are not consecutive"));
     };
-    world.insert_resource(AgentEntities { first });
+    world.insert_resource(AgentEntities { first: reserved.as_ref().map_or(0, |r| r.first) });
     for (p, (pname, pop)) in sc.populations.iter().enumerate() {
         let path = format!("populations.{pname}");
         parts.topology.node(pname, Role::Population, format!("{} agents", pop.count));
@@ -1139,8 +1139,10 @@ fn spawn_populations(
             id += 1;
             AgentRng::new(run.seed, id - 1)
         };
-        let start = first + first_id as u32;
-        spawn_agents(world, start..start + spawned as u32, base, &mut pending);
+        if let Some(reserved) = &reserved {
+            let ids = first_id as u32..(first_id + spawned) as u32;
+            spawn_agents(world, reserved, ids, base, &mut pending);
+        }
     }
     world.insert_resource(wallets);
     Ok(sc.populations.values().map(|p| p.count).sum())

@@ -43,12 +43,20 @@ impl<B: Component, F: FnMut(&mut Pcg64Mcg) -> B> PendingColumn for Pending<F> {
     }
 }
 
-/// Allocates the entities of `n` agents, consecutive indices from the
-/// returned one (`None` if the allocator handed out anything else, or `n`
-/// is 0), and spawns the last one empty: bevy then sizes its entity
-/// records to exactly these agents instead of a doubled, fully written
-/// capacity (16 bytes an agent at ten million).
-pub(crate) fn reserve_agents(world: &mut World, n: u32) -> Option<u32> {
+/// The entities of a world's agents, allocated together.
+pub(crate) struct Reserved {
+    /// Entity index of agent 0.
+    pub first: u32,
+    /// The last agent's entity, already spawned with no components.
+    empty: Entity,
+}
+
+/// Allocates the entities of `n` agents, consecutive indices (`None` if
+/// the allocator handed out anything else, or `n` is 0), and spawns the
+/// last one empty: bevy then sizes its entity records to exactly these
+/// agents instead of a doubled, fully written capacity (16 bytes an agent
+/// at ten million).
+pub(crate) fn reserve_agents(world: &mut World, n: u32) -> Option<Reserved> {
     let mut first = None;
     let mut consecutive = true;
     for (i, e) in world.entity_allocator().alloc_many(n).enumerate() {
@@ -56,8 +64,9 @@ pub(crate) fn reserve_agents(world: &mut World, n: u32) -> Option<u32> {
         consecutive &= Some(e) == agent_entity(start, i as u32);
     }
     let first = first.filter(|_| consecutive)?;
-    world.spawn_at(agent_entity(first, n - 1)?, ()).ok()?;
-    Some(first)
+    let empty = agent_entity(first, n - 1)?;
+    world.spawn_at(empty, ()).ok()?;
+    Some(Reserved { first, empty })
 }
 
 /// The entity of agent `i` when agent 0 is entity index `first`.
@@ -65,33 +74,30 @@ fn agent_entity(first: u32, i: u32) -> Option<Entity> {
     Entity::from_raw_u32(first.checked_add(i)?)
 }
 
-/// Spawns the agents of entity indices `entities` (from
-/// [`reserve_agents`]) with the bundle `base` returns for each in turn,
-/// and gives them every pending column's components, [`STEP`] agents at a
-/// time. Agents end up in their final table in id order.
+/// Spawns agents `ids` of `reserved` with the bundle `base` returns for
+/// each in turn, and gives them every pending column's components,
+/// [`STEP`] agents at a time. Agents end up in their final table in id
+/// order.
 pub(crate) fn spawn_agents<Base>(
     world: &mut World,
-    entities: std::ops::Range<u32>,
+    reserved: &Reserved,
+    ids: std::ops::Range<u32>,
     mut base: impl FnMut() -> Base,
     columns: &mut [Box<dyn PendingColumn + '_>],
 ) where
     Base: Bundle<Effect: NoBundleEffect>,
 {
-    let mut step = Vec::with_capacity(STEP.min(entities.len()));
-    let mut next = entities.start;
-    while next < entities.end {
-        let k = (entities.end - next).min(STEP as u32);
+    let mut step = Vec::with_capacity(STEP.min(ids.len()));
+    let mut next = ids.start;
+    while next < ids.end {
+        let k = (ids.end - next).min(STEP as u32);
         step.clear();
-        step.extend((next..next + k).filter_map(Entity::from_raw_u32));
+        step.extend((next..next + k).filter_map(|i| agent_entity(reserved.first, i)));
         for &e in &step {
-            // The very last agent was spawned empty by `reserve_agents`.
-            match world.get_entity_mut(e) {
-                Ok(mut spawned) => {
-                    spawned.insert(base());
-                }
-                Err(_) => {
-                    world.spawn_at(e, base()).expect("a reserved entity spawns");
-                }
+            if e == reserved.empty {
+                world.entity_mut(e).insert(base());
+            } else {
+                world.spawn_at(e, base()).expect("a reserved entity spawns");
             }
         }
         for column in columns.iter_mut() {
@@ -126,11 +132,12 @@ mod tests {
                 C(kc)
             })),
         ];
-        let first = reserve_agents(&mut world, n as u32);
-        let start = first.expect("a fresh world allocates the agents consecutively");
+        let reserved = reserve_agents(&mut world, n as u32).expect("a fresh world allocates consecutively");
+        let first = reserved.first;
         spawn_agents(
             &mut world,
-            start..start + n as u32,
+            &reserved,
+            0..n as u32,
             || {
                 k += 1;
                 A(k)
@@ -148,10 +155,7 @@ mod tests {
         rows.sort();
         for (i, &(index, a, b, c)) in rows.iter().enumerate() {
             let id = i as u64 + 1;
-            assert_eq!(
-                (index, a, b, u64::from(c)),
-                (first.unwrap() + i as u32, id, draws.random::<u64>(), id)
-            );
+            assert_eq!((index, a, b, u64::from(c)), (first + i as u32, id, draws.random::<u64>(), id));
         }
         assert_eq!(rows.len(), n);
     }
@@ -160,7 +164,7 @@ mod tests {
     fn reserving_sizes_the_entity_records_to_the_agents() {
         let mut world = World::new();
         world.spawn_empty();
-        let first = reserve_agents(&mut world, 1000).expect("consecutive");
+        let first = reserve_agents(&mut world, 1000).expect("consecutive").first;
         // Only the last agent exists yet, with no components.
         assert!(
             world
@@ -170,7 +174,7 @@ mod tests {
         assert!(world.get_entity(agent_entity(first, 998).unwrap()).is_err());
         // The records end with it: the next entity is the first after the agents.
         assert_eq!(world.spawn_empty().id().index_u32(), first + 1000);
-        assert_eq!(reserve_agents(&mut world, 0), None);
+        assert!(reserve_agents(&mut world, 0).is_none());
     }
 
     #[test]
