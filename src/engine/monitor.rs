@@ -152,9 +152,8 @@ impl PopulationMetrics {
         Some(Pass { metrics })
     }
 
-    /// Each metric's value from the parts of every chunk of the agent
-    /// tables, in table and chunk order; `None` if a quantile's bracket
-    /// missed its rank.
+    /// Each metric's value from the parts of every chunk of wallets, in
+    /// chunk order; `None` if a quantile's bracket missed its rank.
     fn finish(&mut self, chunks: Vec<Vec<Part>>) -> Option<Vec<f64>> {
         let mut totals = vec![Partial::EMPTY; self.metrics.len()];
         let mut pieces: Vec<Vec<Vec<f64>>> = vec![Vec::new(); self.metrics.len()];

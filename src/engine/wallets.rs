@@ -140,7 +140,7 @@ impl Wallets {
     /// Number of wallets (agents).
     #[inline]
     pub fn len(&self) -> usize {
-        self.balances.len() / self.width
+        self.all().len()
     }
 
     /// Whether there are no agents.
@@ -152,15 +152,14 @@ impl Wallets {
     /// The wallet of `agent`, if it is one.
     #[inline]
     pub fn get(&self, agent: AgentId) -> Option<&Wallet> {
-        let start = usize::try_from(agent.0).ok()?.checked_mul(self.width)?;
-        self.balances.get(start..start.checked_add(self.width)?).map(Wallet::new)
+        self.all().get(usize::try_from(agent.0).ok()?)
     }
 
     /// The mutable wallet of `agent`, if it is one.
     #[inline]
     pub fn get_mut(&mut self, agent: AgentId) -> Option<&mut Wallet> {
-        let start = usize::try_from(agent.0).ok()?.checked_mul(self.width)?;
-        self.balances.get_mut(start..start.checked_add(self.width)?).map(Wallet::new_mut)
+        let row = row(usize::try_from(agent.0).ok()?, self.width)?;
+        self.balances.get_mut(row).map(Wallet::new_mut)
     }
 
     /// Asks the CPU to load `agent`'s wallet into cache: a hint that never
@@ -201,6 +200,13 @@ impl Wallets {
     }
 }
 
+/// Where row `i` of `width` balances lies, if that is addressable.
+#[inline]
+fn row(i: usize, width: usize) -> Option<std::ops::Range<usize>> {
+    let start = i.checked_mul(width)?;
+    Some(start..start.checked_add(width)?)
+}
+
 /// The wallets of consecutive agents, from agent id `first`.
 #[derive(Clone, Copy, Debug)]
 pub struct WalletSlice<'a> {
@@ -231,8 +237,7 @@ impl<'a> WalletSlice<'a> {
     /// The `i`-th wallet, if there are that many.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&'a Wallet> {
-        let start = i.checked_mul(self.width)?;
-        self.balances.get(start..start.checked_add(self.width)?).map(Wallet::new)
+        self.balances.get(row(i, self.width)?).map(Wallet::new)
     }
 
     /// The wallets among these of agents `first..first + n`.
