@@ -28,14 +28,13 @@ const CHANNEL_DEPTH: usize = 4;
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
-/// Turns what a sink is sent into record batches, on its writer thread.
+/// Turns each message a sink is sent into a record batch, on its writer
+/// thread.
 pub trait Encode: Send + 'static {
     /// What the simulation sends.
     type Message: Send + 'static;
-    /// Appends the batches `message` completes to `out`.
-    fn encode(&mut self, message: Self::Message, out: &mut Vec<RecordBatch>);
-    /// Appends what is left once nothing more comes.
-    fn finish(&mut self, out: &mut Vec<RecordBatch>);
+    /// The batch of `message` (`None`: nothing to write).
+    fn encode(&mut self, message: Self::Message) -> Option<RecordBatch>;
 }
 
 /// Record batches, written as they come.
@@ -43,10 +42,9 @@ pub struct Batches;
 
 impl Encode for Batches {
     type Message = RecordBatch;
-    fn encode(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) {
-        out.push(batch);
+    fn encode(&mut self, batch: RecordBatch) -> Option<RecordBatch> {
+        Some(batch)
     }
-    fn finish(&mut self, _: &mut Vec<RecordBatch>) {}
 }
 
 /// A Parquet file being written in the background.
@@ -126,20 +124,10 @@ impl<E: Encode> ParquetSink<E> {
             .name(format!("parquet:{}", path.file_name().unwrap_or_default().to_string_lossy()))
             .spawn(move || {
                 let mut rows = 0u64;
-                let mut batches = Vec::new();
-                let mut write = |batches: &mut Vec<RecordBatch>| {
-                    for batch in batches.drain(..) {
-                        rows += batch.num_rows() as u64;
-                        writer.write(&batch).map_err(|e| write_error(&target, e))?;
-                    }
-                    Ok::<_, Error>(())
-                };
-                for message in receiver {
-                    encoder.encode(message, &mut batches);
-                    write(&mut batches)?;
+                for batch in receiver.into_iter().filter_map(|message| encoder.encode(message)) {
+                    rows += batch.num_rows() as u64;
+                    writer.write(&batch).map_err(|e| write_error(&target, e))?;
                 }
-                encoder.finish(&mut batches);
-                write(&mut batches)?;
                 writer.close().map_err(|e| write_error(&target, e))?;
                 Ok(rows)
             })

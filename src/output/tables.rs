@@ -301,19 +301,15 @@ pub struct EventsEncoder(pub EventsTable);
 impl super::sink::Encode for EventsEncoder {
     type Message = EventRows;
 
-    fn encode(&mut self, m: EventRows, out: &mut Vec<RecordBatch>) {
+    fn encode(&mut self, m: EventRows) -> Option<RecordBatch> {
         let mut rows = m.rows.iter();
         for &(run_id, tick, n) in &m.spans {
             for e in rows.by_ref().take(n) {
                 self.0.push(run_id, tick, e);
             }
         }
-        if self.0.rows() > 0 {
-            out.push(self.0.take());
-        }
+        (self.0.rows() > 0).then(|| self.0.take())
     }
-
-    fn finish(&mut self, _: &mut Vec<RecordBatch>) {}
 }
 
 /// `agents.parquet`: per-agent balances every `snapshot_every` ticks.
@@ -484,12 +480,12 @@ mod tests {
         first.extend(1, 2, &rows(4, 0));
         first.extend(1, 2, &rows(1, 4));
         assert_eq!(first.spans, [(0, 1, 5), (0, 2, 3), (1, 2, 5)]);
-        encoder.encode(first, &mut out);
-        encoder.encode(EventRows::default(), &mut out);
-        let mut second = EventRows::default();
-        second.extend(1, 3, &rows(7, 0));
-        encoder.encode(second, &mut out);
-        encoder.finish(&mut out);
+        let second = {
+            let mut r = EventRows::default();
+            r.extend(1, 3, &rows(7, 0));
+            r
+        };
+        out.extend([first, EventRows::default(), second].into_iter().filter_map(|m| encoder.encode(m)));
         assert_eq!(out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [13, 7], "no empty batch");
         let column = |name: &str| -> Vec<u64> {
             let c = arrow::compute::cast(out[0].column_by_name(name).unwrap(), &DataType::UInt64).unwrap();
