@@ -9,7 +9,7 @@ use super::ledger::Ledger;
 use super::monitor::{Part, PopulationMetrics};
 use super::phase::Clock;
 use super::totals::{AgentTotals, CHUNK};
-use super::wallets::{WalletSliceMut, Wallets};
+use super::wallets::{WalletSliceMut, Wallets, with_width};
 
 /// Wallets per piece of a chunk (32 KiB of wallets: they stay in L1).
 const PIECE: usize = 512;
@@ -57,17 +57,9 @@ pub fn accrue_system(
         let mut credited = vec![0.0; credits.len()];
         let mut totals = AgentTotals::default();
         let mut measured = pass.as_ref().map(|p| p.start(chunk.as_slice().len())).unwrap_or_default();
+        let width = chunk.as_slice().width();
         for mut piece in chunk.chunks_mut(PIECE) {
-            for w in piece.iter_mut() {
-                for (k, (_, c)) in credits.iter().enumerate() {
-                    let weight = w.get(c.weight);
-                    if weight != 0.0 {
-                        let amount = weight * c.per_unit;
-                        *w.get_mut(c.slot) += amount;
-                        credited[k] += amount;
-                    }
-                }
-            }
+            with_width!(width, W => credit_rows(piece.rows_mut::<W>(), credits, &mut credited));
             let piece = piece.as_slice();
             totals.add(piece);
             if let Some(p) = &pass {
@@ -94,4 +86,35 @@ pub fn accrue_system(
         contracts.0[*owner].contract.credited(credit, amount, &mut ledger);
     }
     *totals = AgentTotals { tick: clock.tick, ..sum };
+}
+
+/// Pays every credit to each row, in row order, adding what it paid to
+/// `credited`: `weight · per_unit` into the credit's slot wherever the
+/// weight is not zero. Branch-free selects, so a population where some hold
+/// the weight and some do not costs no mispredictions; the sums are the
+/// same as adding only where the weight is not zero.
+fn credit_rows<const W: usize>(
+    rows: &mut [[f64; W]],
+    credits: &[(usize, ProRataCredit)],
+    credited: &mut [f64],
+) {
+    let pay = |row: &mut [f64; W], c: &ProRataCredit, total: &mut f64| {
+        let weight = row[c.weight.0 as usize];
+        let amount = weight * c.per_unit;
+        let slot = &mut row[c.slot.0 as usize];
+        let paid = weight != 0.0;
+        *slot = if paid { *slot + amount } else { *slot };
+        *total = if paid { *total + amount } else { *total };
+    };
+    match (credits, credited) {
+        ([], _) => {}
+        ([(_, c)], [total]) => rows.iter_mut().for_each(|row| pay(row, c, total)),
+        (credits, credited) => {
+            for row in rows {
+                for ((_, c), total) in credits.iter().zip(credited.iter_mut()) {
+                    pay(row, c, total);
+                }
+            }
+        }
+    }
 }

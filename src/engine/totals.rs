@@ -6,7 +6,7 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::ledger::MAX_SLOTS;
-use super::wallets::{WalletSlice, Wallets};
+use super::wallets::{WalletSlice, Wallets, with_width};
 
 /// Wallets per chunk of the parallel passes over every wallet (fixed, so
 /// sums do not depend on the number of threads).
@@ -53,12 +53,25 @@ impl AgentTotals {
     /// Adds `wallets` to these totals, one after the other (so adding a
     /// chunk in pieces gives the same sums as adding it whole).
     pub fn add(&mut self, wallets: WalletSlice<'_>) {
-        for w in wallets.iter() {
-            for ((sum, min), &b) in self.sum.iter_mut().zip(&mut self.min).zip(w.balances()) {
-                *sum += b;
-                *min = min.min(b);
+        with_width!(wallets.width(), W => self.add_rows(wallets.rows::<W>()))
+    }
+
+    /// [`add`](Self::add) for rows of a known width: the sums and minima
+    /// stay in registers, each sum still adds the rows in id order.
+    fn add_rows<const W: usize>(&mut self, rows: &[[f64; W]]) {
+        let mut sum: [f64; W] = std::array::from_fn(|s| self.sum[s]);
+        let mut min: [f64; W] = std::array::from_fn(|s| self.min[s]);
+        for row in rows {
+            for s in 0..W {
+                sum[s] += row[s];
+                // As `f64::min`: a NaN balance never becomes the minimum.
+                if row[s] < min[s] {
+                    min[s] = row[s];
+                }
             }
         }
+        self.sum[..W].copy_from_slice(&sum);
+        self.min[..W].copy_from_slice(&min);
     }
 
     /// Totals over every wallet. Sums fixed-size chunks in parallel and

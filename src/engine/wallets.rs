@@ -108,6 +108,50 @@ impl From<&Wallet> for WalletBuf {
     }
 }
 
+/// Evaluates `$body` with `$W` a `const usize` equal to the wallet width
+/// `$width` (1 to [`MAX_SLOTS`]): with rows as `[f64; W]` arrays
+/// ([`WalletSlice::rows`]), per-row loops are unrolled for the width.
+macro_rules! with_width {
+    ($width:expr, $W:ident => $body:expr) => {
+        match $width {
+            1 => {
+                const $W: usize = 1;
+                $body
+            }
+            2 => {
+                const $W: usize = 2;
+                $body
+            }
+            3 => {
+                const $W: usize = 3;
+                $body
+            }
+            4 => {
+                const $W: usize = 4;
+                $body
+            }
+            5 => {
+                const $W: usize = 5;
+                $body
+            }
+            6 => {
+                const $W: usize = 6;
+                $body
+            }
+            7 => {
+                const $W: usize = 7;
+                $body
+            }
+            8 => {
+                const $W: usize = 8;
+                $body
+            }
+            w => unreachable!("wallet width {w} is above MAX_SLOTS"),
+        }
+    };
+}
+pub(crate) use with_width;
+
 /// Every agent's wallet, the wallet of agent `i` in row `i`.
 #[derive(Resource, Clone, Debug)]
 pub struct Wallets {
@@ -254,6 +298,20 @@ impl<'a> WalletSlice<'a> {
         }
     }
 
+    /// Slots per wallet.
+    #[inline]
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The wallets as rows of `W` balances; `W` must be
+    /// [`width`](Self::width) (see `with_width!`).
+    #[inline]
+    pub fn rows<const W: usize>(&self) -> &'a [[f64; W]] {
+        debug_assert_eq!(W, self.width);
+        self.balances.as_chunks::<W>().0
+    }
+
     /// The wallets in id order.
     #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a Wallet> + use<'a> {
@@ -294,6 +352,14 @@ impl WalletSliceMut<'_> {
     #[inline]
     pub fn as_slice(&self) -> WalletSlice<'_> {
         WalletSlice { first: self.first, width: self.width, balances: self.balances }
+    }
+
+    /// The wallets as mutable rows of `W` balances; `W` must be the width
+    /// (see `with_width!`).
+    #[inline]
+    pub fn rows_mut<const W: usize>(&mut self) -> &mut [[f64; W]] {
+        debug_assert_eq!(W, self.width);
+        self.balances.as_chunks_mut::<W>().0
     }
 
     /// The wallets in id order, mutable.
