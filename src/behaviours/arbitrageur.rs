@@ -235,7 +235,7 @@ impl BehaviourKind for ArbitrageurKind {
             (None, Some(_)) => return Err(ctx.invalid("base", "give base together with quote")),
         };
         let (capital, min_edge, p_act) = (p.agent("capital"), p.agent("min_edge"), p.agent("p_act"));
-        ctx.spawn(move |rng| Arbitrageur {
+        ctx.spawn_stateless(move |rng| Arbitrageur {
             venue,
             reference,
             capital: capital.0.sample(rng),

@@ -173,7 +173,7 @@ impl BehaviourKind for BorrowerKind {
         };
         let [target_ltv, band, deposit_fraction, p_act] =
             ["target_ltv", "band", "deposit_fraction", "p_act"].map(|f| p.agent(f));
-        ctx.spawn(move |rng| Borrower {
+        ctx.spawn_stateless(move |rng| Borrower {
             market,
             target_ltv: target_ltv.0.sample(rng),
             band: band.0.sample(rng),

@@ -133,7 +133,7 @@ impl BehaviourKind for LiquidatorKind {
         let venue = ctx.opt_contract_param("venue")?;
         let (min_bonus_value, p_act) = (p.agent("min_bonus_value"), p.agent("p_act"));
         let max_per_tick = p.int("max_per_tick") as u32;
-        ctx.spawn(move |rng| Liquidator {
+        ctx.spawn_stateless(move |rng| Liquidator {
             market,
             venue,
             min_bonus_value: min_bonus_value.0.sample(rng),

@@ -72,7 +72,7 @@ impl BehaviourKind for NoiseTraderKind {
         let p = ctx.params();
         let contract = ctx.contract_param("contract")?;
         let (p_trade, p_buy, max_fraction) = (p.agent("p_trade"), p.agent("p_buy"), p.agent("max_fraction"));
-        ctx.spawn(move |rng| NoiseTrader {
+        ctx.spawn_stateless(move |rng| NoiseTrader {
             contract,
             p_trade: p_trade.0.sample(rng),
             p_buy: p_buy.0.sample(rng),

@@ -90,7 +90,7 @@ impl BehaviourKind for StakerKind {
         let unbonding = ctx.contract_as::<StakingPool>(pool).and_then(StakingPool::unbonding_slot);
         let [p_stake, stake_fraction, p_unstake, unstake_fraction] =
             ["p_stake", "stake_fraction", "p_unstake", "unstake_fraction"].map(|f| p.agent(f));
-        ctx.spawn(move |rng| Staker {
+        ctx.spawn_stateless(move |rng| Staker {
             pool,
             unbonding,
             p_stake: p_stake.0.sample(rng),

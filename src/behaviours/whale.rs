@@ -113,7 +113,13 @@ impl BehaviourKind for WhaleKind {
             (WhaleMode::PumpAndDump, Some(d)) => d,
         };
         let fraction = p.agent("fraction");
-        ctx.spawn(move |rng| Whale { venue, mode, tick, dump_tick, fraction: fraction.0.sample(rng) });
+        ctx.spawn_stateless(move |rng| Whale {
+            venue,
+            mode,
+            tick,
+            dump_tick,
+            fraction: fraction.0.sample(rng),
+        });
         Ok(())
     }
 }

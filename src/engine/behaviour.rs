@@ -126,20 +126,73 @@ const CHUNK: usize = 4096;
 /// Intents sent by agents, with their sender, in visit order.
 pub type IntentLane = Vec<(AgentId, Intent)>;
 
-/// The data the Decide system of behaviour `B` reads and writes.
-type DecideQuery<'w, 's, B> = Query<'w, 's, (Entity, &'static mut B, &'static mut AgentRng)>;
+/// The data a Decide pass reads and writes: each agent's entity, the
+/// component that holds its behaviour (or marks it as sharing one), its
+/// generator.
+type DecideQuery<'w, 's, T> = Query<'w, 's, (Entity, &'static mut T, &'static mut AgentRng)>;
 
 /// The Decide-phase system of behaviour `B`, writing into intent lane
-/// `lane`.
-///
-/// Agents are split into fixed chunks of each table; chunks run in
-/// parallel, each into its own buffer, and the buffers are appended in
-/// chunk order.
+/// `lane`: every agent carrying a `B` decides with its own.
 #[allow(clippy::type_complexity)] // the signature a bevy system closure needs
 pub fn decide_system<B: Behaviour>(
     lane: usize,
 ) -> impl FnMut(
     DecideQuery<B>,
+    Res<Clock>,
+    (Res<Contracts>, Res<Ledger>, Res<Prices>, Res<Wallets>, Res<AgentEntities>),
+    ResMut<IntentQueue>,
+    Local<Vec<IntentLane>>,
+) {
+    decide_pass(lane, |b: &mut B, agent| b.decide(agent))
+}
+
+/// Marks an agent that decides with a population's shared `B` instead of
+/// carrying one (see `PopulationBuilder::spawn_stateless`): a marker of no
+/// size, so its agents' table holds nothing per agent for `B`.
+#[derive(Component)]
+pub struct Shares<B: Send + Sync + 'static>(std::marker::PhantomData<fn() -> B>);
+
+impl<B: Send + Sync + 'static> Default for Shares<B> {
+    fn default() -> Self {
+        Shares(std::marker::PhantomData)
+    }
+}
+
+/// The Decide-phase system of the agents `agents` (ids) sharing `value`,
+/// a behaviour whose `decide` never changes it: each agent decides with a
+/// copy, so the result is that of giving every agent its own.
+#[allow(clippy::type_complexity)] // the signature a bevy system closure needs
+pub fn shared_decide_system<B: Behaviour + Clone>(
+    lane: usize,
+    value: B,
+    agents: std::ops::Range<u64>,
+) -> impl FnMut(
+    DecideQuery<Shares<B>>,
+    Res<Clock>,
+    (Res<Contracts>, Res<Ledger>, Res<Prices>, Res<Wallets>, Res<AgentEntities>),
+    ResMut<IntentQueue>,
+    Local<Vec<IntentLane>>,
+) {
+    decide_pass(lane, move |_: &mut Shares<B>, agent| {
+        // Other populations sharing a `B` may live in the same table.
+        if agents.contains(&agent.id().0) {
+            value.clone().decide(agent);
+        }
+    })
+}
+
+/// A Decide pass over every agent with a `T`, calling `decide` with its
+/// `T` and view, into intent lane `lane`.
+///
+/// Agents are split into fixed chunks of each table; chunks run in
+/// parallel, each into its own buffer, and the buffers are appended in
+/// chunk order.
+#[allow(clippy::type_complexity)] // the signature a bevy system closure needs
+fn decide_pass<T: Component<Mutability = Mutable>>(
+    lane: usize,
+    decide: impl Fn(&mut T, &mut AgentView<'_>) + Send + Sync + 'static,
+) -> impl FnMut(
+    DecideQuery<T>,
     Res<Clock>,
     (Res<Contracts>, Res<Ledger>, Res<Prices>, Res<Wallets>, Res<AgentEntities>),
     ResMut<IntentQueue>,
@@ -151,18 +204,19 @@ pub fn decide_system<B: Behaviour>(
         let out = queue.lane(lane);
         let tables = agents.contiguous_iter_mut().expect("agent components are table-stored");
         let (wallets, agent_ids) = (&*wallets, *agent_ids);
-        for (entities, mut behaviours, mut rngs) in tables {
-            let behaviours = behaviours.bypass_change_detection();
+        for (entities, mut items, mut rngs) in tables {
+            let items = items.bypass_change_detection();
             let rngs = rngs.bypass_change_detection();
             let n_chunks = entities.len().div_ceil(CHUNK);
             if buffers.len() < n_chunks {
                 buffers.resize_with(n_chunks, Vec::new);
             }
             let ctx = ChunkCtx { wallets, agent_ids, tick, market };
-            let run = |(((entities, bs), rngs), buf)| decide_chunk(entities, bs, rngs, buf, &ctx);
+            let run =
+                |(((entities, items), rngs), buf)| decide_chunk(entities, items, rngs, buf, &ctx, &decide);
             let chunks = entities
                 .par_chunks(CHUNK)
-                .zip(behaviours.par_chunks_mut(CHUNK))
+                .zip(items.par_chunks_mut(CHUNK))
                 .zip(rngs.par_chunks_mut(CHUNK))
                 .zip(buffers[..n_chunks].par_iter_mut());
             if n_chunks == 1 || rayon::current_num_threads() == 1 {
@@ -186,17 +240,18 @@ struct ChunkCtx<'a> {
 }
 
 /// Runs `decide` for one chunk of agents into `buf`.
-fn decide_chunk<B: Behaviour>(
+fn decide_chunk<T>(
     entities: &[Entity],
-    behaviours: &mut [B],
+    items: &mut [T],
     rngs: &mut [AgentRng],
     buf: &mut IntentLane,
     ctx: &ChunkCtx<'_>,
+    decide: &impl Fn(&mut T, &mut AgentView<'_>),
 ) {
     buf.clear();
-    for ((&e, b), rng) in entities.iter().zip(behaviours).zip(rngs) {
+    for ((&e, item), rng) in entities.iter().zip(items).zip(rngs) {
         let id = ctx.agent_ids.id(e);
         let Some(wallet) = ctx.wallets.get(id) else { continue };
-        b.decide(&mut AgentView { id, wallet, rng, tick: ctx.tick, market: ctx.market, out: buf });
+        decide(item, &mut AgentView { id, wallet, rng, tick: ctx.tick, market: ctx.market, out: buf });
     }
 }

@@ -397,3 +397,50 @@ fn resources_are_created_before_the_agents() {
         assert!(r < a, "{name}: a resource at entity index {r:?}, agents from {a:?}");
     }
 }
+
+/// Agents whose stateless behaviour has the same parameters share one value
+/// instead of carrying a component each; they must act exactly as agents
+/// that carry their own. Spreading `p_trade` and `p_stake` over a band
+/// 1e-13 wide gives every agent its own component and changes no decision
+/// (a draw would have to land inside the band), so both runs must end with
+/// the same wallets, bit for bit.
+#[test]
+fn agents_sharing_a_behaviour_act_as_agents_carrying_their_own() {
+    use tokensim::behaviours::{noise_trader::NoiseTrader, staker::Staker};
+    let shared = replace_once(
+        &replace_once(&shipped_scenario_text("market.toml"), "count = 10_000", "count = 3_000"),
+        "ticks = 365",
+        "ticks = 80",
+    );
+    let own = replace_once(
+        &replace_once(
+            &shared,
+            "p_trade = 0.1",
+            r#"p_trade = { dist = "uniform", low = 0.1, high = 0.1000000000001 }"#,
+        ),
+        "p_stake = 0.05",
+        r#"p_stake = { dist = "uniform", low = 0.05, high = 0.0500000000001 }"#,
+    );
+    let run = |text: &str| {
+        let mut sim =
+            Simulation::new(&load(text), &Registry::builtin(), &RunSpec::single(9)).expect("builds");
+        while sim.tick() < sim.ticks {
+            assert!(sim.step().violations.is_empty());
+        }
+        let components = (
+            sim.world.query::<&NoiseTrader>().iter(&sim.world).count(),
+            sim.world.query::<&Staker>().iter(&sim.world).count(),
+        );
+        let wallets: Vec<u64> =
+            sim.wallets().iter().flat_map(|w| w.balances().to_vec()).map(f64::to_bits).collect();
+        (components, wallets)
+    };
+    let ((shared_components, shared_wallets), (own_components, own_wallets)) = (run(&shared), run(&own));
+    assert_eq!(shared_components, (0, 0), "equal parameters: one shared value, no component per agent");
+    assert_eq!(own_components, (3_000, 3_000), "spread parameters: a component per agent");
+    assert_eq!(shared_wallets.len(), own_wallets.len());
+    assert!(shared_wallets == own_wallets, "the same run either way");
+    // And the run did something: trades and stakes moved the wallets.
+    let start = 1000.0f64.to_bits();
+    assert!(shared_wallets.iter().step_by(3).filter(|&&b| b != start).count() > 2_000);
+}
