@@ -1178,9 +1178,11 @@ fn spawn_populations(
 /// (8 per slot) and its behaviours: its generator and the table's entity
 /// column with their change ticks, bevy's entity record and archetype
 /// entry, intents and output buffers. Each behaviour adds its component
-/// (at most 40 bytes for the built-in ones) and its two change ticks.
-/// Measured: `market` (3 slots, two behaviours: 224 by this count) peaks
-/// at 204 bytes per agent at 10,000,000 agents, 220 with every transaction
+/// (at most 40 bytes for the built-in ones) and its two change ticks; a
+/// behaviour its population shares (`spawn_stateless`) costs only the
+/// change ticks of its marker, so this is an upper bound. Measured:
+/// `market` (3 slots, two shared behaviours: 224 by this count) peaks at
+/// 132 bytes per agent at 10,000,000 agents, 150 with every transaction
 /// recorded (ARCHITECTURE.md, "Memory per agent"), which adds
 /// `EVENT_BYTES` (a tick's transactions, one or two per agent at most).
 const AGENT_BYTES: u128 = 104;
