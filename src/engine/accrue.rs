@@ -108,6 +108,9 @@ fn credit_rows<const W: usize>(
     };
     match (credits, credited) {
         ([], _) => {}
+        // One credit (a staking pool's reward), the usual case, with the
+        // credit held in registers: without this arm `market` at 100k
+        // agents runs ≈ 10 % slower on one thread.
         ([(_, c)], [total]) => rows.iter_mut().for_each(|row| pay(row, c, total)),
         (credits, credited) => {
             for row in rows {

@@ -113,43 +113,20 @@ impl From<&Wallet> for WalletBuf {
 /// ([`WalletSlice::rows`]), per-row loops are unrolled for the width.
 macro_rules! with_width {
     ($width:expr, $W:ident => $body:expr) => {
+        with_width!(@arms $width, $W, $body, 1 2 3 4 5 6 7 8)
+    };
+    (@arms $width:expr, $W:ident, $body:expr, $($n:literal)*) => {
         match $width {
-            1 => {
-                const $W: usize = 1;
+            $($n => {
+                const $W: usize = $n;
                 $body
-            }
-            2 => {
-                const $W: usize = 2;
-                $body
-            }
-            3 => {
-                const $W: usize = 3;
-                $body
-            }
-            4 => {
-                const $W: usize = 4;
-                $body
-            }
-            5 => {
-                const $W: usize = 5;
-                $body
-            }
-            6 => {
-                const $W: usize = 6;
-                $body
-            }
-            7 => {
-                const $W: usize = 7;
-                $body
-            }
-            8 => {
-                const $W: usize = 8;
-                $body
-            }
+            })*
             w => unreachable!("wallet width {w} is above MAX_SLOTS"),
         }
     };
 }
+// The arms above are the widths 1 to MAX_SLOTS.
+const _: () = assert!(MAX_SLOTS == 8);
 pub(crate) use with_width;
 
 /// Every agent's wallet, the wallet of agent `i` in row `i`.
