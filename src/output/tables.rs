@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, DictionaryArray, Float64Builder, StringArray, StringBuilder, UInt8Builder,
-    UInt16Builder, UInt32Builder, UInt64Builder,
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Float64Builder, StringArray, StringBuilder,
+    UInt8Array, UInt16Array, UInt32Array, UInt32Builder, UInt64Array, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::datatypes::{UInt8Type, UInt16Type};
@@ -149,24 +149,12 @@ fn dictionary(key: DataType) -> DataType {
 ///
 /// Text columns are dictionary-encoded with keys computed here (contract
 /// index, action kind), so no string is built or hashed per row; Polars
-/// reads them as categoricals, pandas as `category`.
+/// reads them as categoricals, pandas as `category`. Each column is built in
+/// one pass over a message's rows, not row by row through twelve builders.
 pub struct EventsTable {
     schema: SchemaRef,
     contracts: ArrayRef,
     reasons: Vec<&'static str>,
-    run_id: UInt32Builder,
-    tick: UInt32Builder,
-    agent_id: UInt64Builder,
-    contract: UInt16Builder,
-    action: UInt8Builder,
-    status: UInt8Builder,
-    reason: UInt8Builder,
-    amount_in: Float64Builder,
-    amount_out: Float64Builder,
-    fee: Float64Builder,
-    replayed: BooleanBuilder,
-    target_id: UInt64Builder,
-    rows: usize,
 }
 
 impl EventsTable {
@@ -190,19 +178,6 @@ impl EventsTable {
             schema,
             contracts: Arc::new(StringArray::from_iter_values(contracts)),
             reasons: Vec::new(),
-            run_id: UInt32Builder::new(),
-            tick: UInt32Builder::new(),
-            agent_id: UInt64Builder::new(),
-            contract: UInt16Builder::new(),
-            action: UInt8Builder::new(),
-            status: UInt8Builder::new(),
-            reason: UInt8Builder::new(),
-            amount_in: Float64Builder::new(),
-            amount_out: Float64Builder::new(),
-            fee: Float64Builder::new(),
-            replayed: BooleanBuilder::new(),
-            target_id: UInt64Builder::new(),
-            rows: 0,
         }
     }
 
@@ -211,65 +186,52 @@ impl EventsTable {
         self.schema.clone()
     }
 
-    /// Appends one event.
-    pub fn push(&mut self, run_id: u32, tick: u32, e: &EventRow) {
-        self.run_id.append_value(run_id);
-        self.tick.append_value(tick);
-        self.agent_id.append_value(e.agent.0);
-        self.contract.append_value(e.contract.0);
-        self.action.append_value(action_key(e.action));
-        self.status.append_value(u8::from(e.rejected.is_some()));
-        match e.rejected {
-            None => self.reason.append_null(),
-            Some(reason) => {
-                let key = match self.reasons.iter().position(|r| *r == reason) {
-                    Some(k) => k,
-                    None => {
-                        self.reasons.push(reason);
-                        self.reasons.len() - 1
-                    }
-                };
-                self.reason.append_value(u8::try_from(key).unwrap_or(u8::MAX));
-            }
+    /// The key of a rejection reason in `events.reason`, added to the
+    /// table's reasons the first time it is seen.
+    fn reason_key(&mut self, reason: &'static str) -> u8 {
+        let key = self.reasons.iter().position(|r| *r == reason).unwrap_or_else(|| {
+            self.reasons.push(reason);
+            self.reasons.len() - 1
+        });
+        u8::try_from(key).unwrap_or(u8::MAX)
+    }
+
+    /// The batch of `m`'s rows (`None` when it has none).
+    pub fn batch(&mut self, m: &EventRows) -> Option<RecordBatch> {
+        if m.rows.is_empty() {
+            return None;
         }
-        self.amount_in.append_value(e.amount_in);
-        self.amount_out.append_value(e.amount_out);
-        self.fee.append_value(e.fee);
-        self.replayed.append_value(e.replayed);
-        self.target_id.append_option(e.target.map(|t| t.0));
-        self.rows += 1;
-    }
-
-    /// Rows buffered.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Takes the buffered rows as a batch.
-    pub fn take(&mut self) -> RecordBatch {
-        self.rows = 0;
+        let rows = &m.rows;
+        let per_span = |value: fn(&(u32, u32, usize)) -> u32| {
+            UInt32Array::from_iter_values(m.spans.iter().flat_map(|s| std::iter::repeat_n(value(s), s.2)))
+        };
+        let f64s = |value: fn(&EventRow) -> f64| Float64Array::from_iter_values(rows.iter().map(value));
+        let reason_keys: Vec<Option<u8>> =
+            rows.iter().map(|e| e.rejected.map(|r| self.reason_key(r))).collect();
         let texts = |values: &[&str]| -> ArrayRef { Arc::new(StringArray::from_iter_values(values)) };
-        let contract = DictionaryArray::<UInt16Type>::try_new(self.contract.finish(), self.contracts.clone());
-        let action = DictionaryArray::<UInt8Type>::try_new(self.action.finish(), texts(&ACTIONS));
-        let status = DictionaryArray::<UInt8Type>::try_new(self.status.finish(), texts(&["ok", "rejected"]));
-        let reason = DictionaryArray::<UInt8Type>::try_new(self.reason.finish(), texts(&self.reasons));
-        finish(
-            &self.schema,
-            vec![
-                Arc::new(self.run_id.finish()),
-                Arc::new(self.tick.finish()),
-                Arc::new(self.agent_id.finish()),
-                Arc::new(contract.expect("contract keys index the contract list")),
-                Arc::new(action.expect("action keys are in range")),
-                Arc::new(status.expect("status keys are 0 or 1")),
-                Arc::new(reason.expect("reason keys index the reasons seen")),
-                Arc::new(self.amount_in.finish()),
-                Arc::new(self.amount_out.finish()),
-                Arc::new(self.fee.finish()),
-                Arc::new(self.replayed.finish()),
-                Arc::new(self.target_id.finish()),
-            ],
-        )
+        let named = |keys: UInt8Array, names: &[&str]| -> ArrayRef {
+            Arc::new(
+                DictionaryArray::<UInt8Type>::try_new(keys, texts(names)).expect("keys index their names"),
+            )
+        };
+        let u8s = |value: fn(&EventRow) -> u8| UInt8Array::from_iter_values(rows.iter().map(value));
+        let contract_keys = UInt16Array::from_iter_values(rows.iter().map(|e| e.contract.0));
+        let contract = DictionaryArray::<UInt16Type>::try_new(contract_keys, self.contracts.clone());
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(per_span(|s| s.0)),
+            Arc::new(per_span(|s| s.1)),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|e| e.agent.0))),
+            Arc::new(contract.expect("contract keys index the contract list")),
+            named(u8s(|e| action_key(e.action)), &ACTIONS),
+            named(u8s(|e| u8::from(e.rejected.is_some())), &["ok", "rejected"]),
+            named(UInt8Array::from(reason_keys), &self.reasons),
+            Arc::new(f64s(|e| e.amount_in)),
+            Arc::new(f64s(|e| e.amount_out)),
+            Arc::new(f64s(|e| e.fee)),
+            Arc::new(BooleanArray::from_iter(rows.iter().map(|e| Some(e.replayed)))),
+            Arc::new(UInt64Array::from_iter(rows.iter().map(|e| e.target.map(|t| t.0)))),
+        ];
+        Some(finish(&self.schema, columns))
     }
 }
 
@@ -302,13 +264,7 @@ impl super::sink::Encode for EventsEncoder {
     type Message = EventRows;
 
     fn encode(&mut self, m: EventRows) -> Option<RecordBatch> {
-        let mut rows = m.rows.iter();
-        for &(run_id, tick, n) in &m.spans {
-            for e in rows.by_ref().take(n) {
-                self.0.push(run_id, tick, e);
-            }
-        }
-        (self.0.rows() > 0).then(|| self.0.take())
+        self.0.batch(&m)
     }
 }
 
@@ -494,5 +450,34 @@ mod tests {
         assert_eq!(column("agent_id"), [0, 1, 2, 3, 4, 0, 1, 2, 0, 1, 2, 3, 4]);
         assert_eq!(column("tick"), [1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]);
         assert_eq!(column("run_id"), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn text_columns_name_their_rows_and_absent_values_are_null() {
+        let mut encoder = EventsEncoder(EventsTable::new(vec!["curve".into(), "lending".into()]));
+        let mut rows = rows(4, 10);
+        rows[1].rejected = Some("insufficient balance");
+        rows[2].contract = ContractId(1);
+        rows[2].action = Action::Liquidate;
+        rows[2].target = Some(AgentId(7));
+        rows[3].rejected = Some("no liquidity");
+        let mut message = EventRows::default();
+        message.extend(3, 9, &rows);
+        let batch = encoder.encode(message).unwrap();
+        let text = |name: &str| -> Vec<Option<String>> {
+            let c = arrow::compute::cast(batch.column_by_name(name).unwrap(), &DataType::Utf8).unwrap();
+            let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+            c.iter().map(|v| v.map(str::to_string)).collect()
+        };
+        let some = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+        assert_eq!(text("contract"), some(&["curve", "curve", "lending", "curve"]));
+        assert_eq!(text("action"), some(&["buy", "buy", "liquidate", "buy"]));
+        assert_eq!(text("status"), some(&["ok", "rejected", "ok", "rejected"]));
+        let reasons = text("reason");
+        assert_eq!(reasons, [None, Some("insufficient balance".into()), None, Some("no liquidity".into())]);
+        let targets = batch.column_by_name("target_id").unwrap();
+        let targets = targets.as_any().downcast_ref::<UInt64Array>().unwrap();
+        assert_eq!(targets.iter().collect::<Vec<_>>(), [None, None, Some(7), None]);
+        assert_eq!(batch.column_by_name("amount_in").unwrap().null_count(), 0);
     }
 }
