@@ -2,7 +2,8 @@
 //! tokensim end to end (build, 365 ticks, Parquet output) at 100,000
 //! agents, with and without the per-transaction events table, and a
 //! hand-written struct-of-arrays loop of the same model as the baseline a
-//! framework has to compete with. Throughput is in agent-ticks.
+//! framework has to compete with, and the Parquet writer alone on that
+//! run's events. Throughput is in agent-ticks (rows for the writer).
 //!
 //! Run with `cargo bench --bench market`.
 
@@ -94,6 +95,36 @@ fn tokensim_market(c: &mut Criterion) {
     }
     group.bench_function("handwritten_soa_loop", |b| {
         b.iter(|| black_box(handwritten(AGENTS as usize, TICKS)))
+    });
+    group.finish();
+}
+
+/// The Parquet writer alone on the events of one `market` run at 100k
+/// agents × 365 ticks (≈ 5.8M rows, read back into batches beforehand):
+/// the floor under what recording every transaction costs, whatever the
+/// simulation does. Throughput is in rows.
+fn events_writer(c: &mut Criterion) {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use tokensim::output::sink::ParquetSink;
+    let registry = Registry::builtin();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = RunOptions { force: true, ..RunOptions::new(dir.path().join("run")) };
+    run_experiment(&market(true), &registry, &opts, &Silent).expect("run");
+    let file = std::fs::File::open(dir.path().join("run/events.parquet")).expect("events file");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet").with_batch_size(1 << 16);
+    let batches: Vec<_> = reader.build().expect("reader").map(|b| b.expect("batch")).collect();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut group = c.benchmark_group("events_parquet_writer_market_100k_365_ticks");
+    group.sample_size(10).throughput(Throughput::Elements(rows as u64));
+    let out = dir.path().join("rewritten.parquet");
+    group.bench_function("write_only", |b| {
+        b.iter(|| {
+            let mut sink = ParquetSink::create(&out, batches[0].schema(), Vec::new()).expect("sink");
+            for batch in &batches {
+                sink.write(batch.clone()).expect("write");
+            }
+            black_box(sink.finish().expect("finish"))
+        })
     });
     group.finish();
 }
@@ -215,5 +246,12 @@ fn with(overrides: &[(&str, toml::Value)]) -> LoadedScenario {
     base.with_overrides(&sets, "bench").expect("overrides")
 }
 
-criterion_group!(benches, tokensim_market, properties_overhead, sweep_64_runs, per_run_overhead);
+criterion_group!(
+    benches,
+    tokensim_market,
+    events_writer,
+    properties_overhead,
+    sweep_64_runs,
+    per_run_overhead
+);
 criterion_main!(benches);
