@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::properties::PropertiesTable;
 use super::sink::{Closed, ParquetSink, partial_path};
-use super::tables::{
-    AgentsTable, BATCH_ROWS, EventRows, EventsEncoder, EventsTable, TicksTable, ViolationsTable,
-};
+use super::tables::{AgentsTable, BATCH_ROWS, EventRows, EventsTable, TicksTable, ViolationsTable};
 use crate::engine::metric_info::{KEY_COLUMNS, MetricInfo};
 use crate::engine::{MetricColumn, Simulation};
 use crate::error::Error;
@@ -191,7 +189,7 @@ impl PendingEvents {
     /// Adds a tick's events; sends every batch they complete.
     fn record(
         &mut self,
-        sink: &mut ParquetSink<EventsEncoder>,
+        sink: &mut ParquetSink<EventsTable>,
         run_id: u32,
         tick: u32,
         mut events: &[crate::engine::phase::EventRow],
@@ -215,7 +213,7 @@ pub struct DatasetWriter {
     suffix: String,
     metadata: Vec<(String, String)>,
     ticks: (TicksTable, ParquetSink),
-    events: Option<(ParquetSink<EventsEncoder>, PendingEvents)>,
+    events: Option<(ParquetSink<EventsTable>, PendingEvents)>,
     agents: Option<(AgentsTable, ParquetSink)>,
     violations: (ViolationsTable, Option<ParquetSink>),
     properties: Option<(PropertiesTable, ParquetSink)>,
@@ -239,7 +237,7 @@ impl DatasetWriter {
         let events = if layout.events {
             let t = EventsTable::new(layout.contracts.clone());
             let path = dir.join(file_name("events", suffix));
-            let sink = ParquetSink::encoding(&path, t.schema(), metadata.clone(), EventsEncoder(t))?;
+            let sink = ParquetSink::encoding(&path, t.schema(), metadata.clone(), t)?;
             Some((sink, PendingEvents::default()))
         } else {
             None

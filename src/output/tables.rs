@@ -228,7 +228,7 @@ impl EventsTable {
             Arc::new(f64s(|e| e.amount_in)),
             Arc::new(f64s(|e| e.amount_out)),
             Arc::new(f64s(|e| e.fee)),
-            Arc::new(BooleanArray::from_iter(rows.iter().map(|e| Some(e.replayed)))),
+            Arc::new(BooleanArray::from(rows.iter().map(|e| e.replayed).collect::<Vec<_>>())),
             Arc::new(UInt64Array::from_iter(rows.iter().map(|e| e.target.map(|t| t.0)))),
         ];
         Some(finish(&self.schema, columns))
@@ -256,15 +256,13 @@ impl EventRows {
     }
 }
 
-/// Builds `events` batches on the file's writer thread, one per message,
-/// so that the simulation thread only copies its rows out.
-pub struct EventsEncoder(pub EventsTable);
-
-impl super::sink::Encode for EventsEncoder {
+/// The events table is its file's encoder: it builds a batch per message
+/// on the writer thread, so the simulation thread only copies rows out.
+impl super::sink::Encode for EventsTable {
     type Message = EventRows;
 
     fn encode(&mut self, m: EventRows) -> Option<RecordBatch> {
-        self.0.batch(&m)
+        self.batch(&m)
     }
 }
 
@@ -428,7 +426,7 @@ mod tests {
 
     #[test]
     fn each_message_is_a_batch_whose_rows_keep_their_run_and_tick() {
-        let mut encoder = EventsEncoder(EventsTable::new(vec!["curve".into()]));
+        let mut encoder = EventsTable::new(vec!["curve".into()]);
         let mut out = Vec::new();
         let mut first = EventRows::default();
         first.extend(0, 1, &rows(5, 0));
@@ -454,7 +452,7 @@ mod tests {
 
     #[test]
     fn text_columns_name_their_rows_and_absent_values_are_null() {
-        let mut encoder = EventsEncoder(EventsTable::new(vec!["curve".into(), "lending".into()]));
+        let mut encoder = EventsTable::new(vec!["curve".into(), "lending".into()]);
         let mut rows = rows(4, 10);
         rows[1].rejected = Some("insufficient balance");
         rows[2].contract = ContractId(1);
