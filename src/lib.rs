@@ -47,7 +47,8 @@ pub mod reference {}
 /// The types most users need.
 pub mod prelude {
     pub use crate::engine::behaviour::{AgentView, Behaviour, Market};
-    pub use crate::engine::build::{ContractBuilder, PopulationBuilder, RunSpec};
+    pub use crate::engine::build::RunSpec;
+    pub use crate::engine::builder::{ContractBuilder, PopulationBuilder};
     pub use crate::engine::contract::{
         AccrueCtx, CheckCtx, Contract, Fill, Measure, MetricDef, MetricKind, Nature, ObserveCtx, OrderCtx,
         PriceTrade, Prices, ProRataCredit, SettleCtx, Settlement, Timing, Tx, Violation,

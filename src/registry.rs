@@ -5,7 +5,7 @@
 //! behaviours, in `builtin.rs`, so this module and the engine do not
 //! depend on them.
 
-use crate::engine::build::{ContractBuilder, PopulationBuilder};
+use crate::engine::builder::{ContractBuilder, PopulationBuilder};
 use crate::engine::contract::{Contract, MetricDef, Timing};
 use crate::error::ScenarioError;
 use crate::params::Param;

@@ -35,7 +35,7 @@
 use bevy_ecs::prelude::Component;
 
 use crate::engine::behaviour::{AgentView, Behaviour, Market};
-use crate::engine::build::PopulationBuilder;
+use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::{AssetId, ContractId};
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;

@@ -21,7 +21,7 @@
 use bevy_ecs::prelude::Component;
 
 use crate::engine::behaviour::{AgentView, Behaviour};
-use crate::engine::build::PopulationBuilder;
+use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;

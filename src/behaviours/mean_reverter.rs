@@ -14,7 +14,7 @@ use bevy_ecs::prelude::Component;
 
 use super::trend_follower::{MAX_WINDOW, PriceWindow, SIGNAL, VENUE, venue_and_signal};
 use crate::engine::behaviour::{AgentView, Behaviour};
-use crate::engine::build::PopulationBuilder;
+use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::error::ScenarioError;

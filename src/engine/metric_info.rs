@@ -5,7 +5,20 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::contract::{MetricDef, Nature, Timing};
+use super::contract::{MetricDef, MetricKind, Nature, Timing};
+
+/// One output column of `ticks.parquet`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricColumn {
+    /// Column name.
+    pub name: String,
+    /// Float or integer column.
+    pub kind: MetricKind,
+    /// Index into [`TickLog::metrics`](super::phase::TickLog::metrics).
+    pub index: usize,
+    /// What it means (for `manifest.json` and `tokensim metrics`).
+    pub info: MetricInfo,
+}
 
 /// The columns every `ticks.parquet` starts with.
 pub const KEY_COLUMNS: [MetricDef; 2] = [

@@ -5,6 +5,7 @@
 pub mod accrue;
 pub mod behaviour;
 pub mod build;
+pub mod builder;
 pub mod check;
 pub mod contract;
 pub mod ids;
@@ -24,7 +25,8 @@ pub mod topology;
 pub mod totals;
 pub mod wallets;
 
-pub use build::{MetricColumn, RunSpec};
+pub use build::RunSpec;
 pub use ledger::Ledger;
+pub use metric_info::MetricColumn;
 pub use sim::Simulation;
 pub use wallets::{Wallet, WalletBuf, Wallets};

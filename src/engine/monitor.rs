@@ -478,7 +478,7 @@ pub(crate) fn build_monitors(
     sc: &crate::scenario::Scenario,
     world: &World,
     ledger: &Ledger,
-    columns: &mut Vec<super::build::MetricColumn>,
+    columns: &mut Vec<super::metric_info::MetricColumn>,
 ) -> Result<(PopulationMetrics, PropertyMonitor), crate::error::ScenarioError> {
     use super::ledger::SlotTable;
     let slots = world.resource::<SlotTable>();
@@ -530,7 +530,7 @@ pub(crate) fn build_monitors(
             Stat::ShareBelow(b) => (format!("share of agents below {b}"), true),
             Stat::Gini => ("Gini coefficient".to_string(), true),
         };
-        columns.push(super::build::MetricColumn {
+        columns.push(super::metric_info::MetricColumn {
             name: m.column.clone(),
             kind: super::contract::MetricKind::Float,
             index,

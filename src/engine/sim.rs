@@ -2,9 +2,10 @@
 
 use bevy_ecs::prelude::*;
 
-use super::build::{Built, MetricColumn, RunSpec, build};
+use super::build::{Built, RunSpec, build};
 use super::ids::AgentId;
 use super::ledger::SlotTable;
+use super::metric_info::MetricColumn;
 use super::phase::{Clock, TickLog};
 use super::wallets::{Wallet, Wallets};
 use crate::error::Error;

@@ -44,7 +44,7 @@
 //! of the tick (`lp_share_decrease`); the LP supply equals the ledger's
 //! issuance of `lp_token` (`lp_supply`).
 
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, ContractId};
 use crate::engine::intent::Action;

@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 
 use super::bancor::{BancorCurve, CurveTrade, curve_buy, curve_sell};
 use super::bonding_curve::{curve_metrics, curve_params};
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AgentId, AssetId, SlotId};
 use crate::engine::intent::Action;

@@ -21,7 +21,7 @@
 //! identity holds because they compose exactly in real arithmetic.
 
 use super::bonding_curve::{curve_metrics, curve_params};
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::intent::Action;

@@ -7,7 +7,7 @@
 //! tokens burns them and releases `x = reserve(S) − reserve(S−q)`, of which
 //! `f_out·x` goes to the treasury.
 
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::intent::Action;
@@ -319,7 +319,7 @@ pub(crate) mod curve_params {
     /// The tribute receiver: `treasury`, required when a tribute is above 0
     /// (else the curve's own account, which then receives nothing).
     pub(crate) fn treasury(
-        ctx: &mut crate::engine::build::ContractBuilder<'_>,
+        ctx: &mut crate::engine::builder::ContractBuilder<'_>,
         p: &crate::params::Values,
     ) -> Result<crate::engine::ids::AccountId, crate::error::ScenarioError> {
         match ctx.opt_account_param("treasury")? {

@@ -25,7 +25,7 @@
 //! whose treasury is the emission's recipient, with the pool's `rate = 1`,
 //! the pool pays out each tick's whole emission in the same tick.
 
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::ledger::Ledger;

@@ -41,7 +41,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId};
 use crate::engine::intent::Action;

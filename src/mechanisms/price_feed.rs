@@ -22,7 +22,7 @@
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::{Contract, Measure, MetricDef, Timing};
 use crate::engine::ledger::Ledger;
 use crate::error::ScenarioError;

@@ -47,7 +47,7 @@ use std::collections::{BTreeMap, VecDeque};
 use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AgentId, AssetId, SlotId};
 use crate::engine::intent::Action;

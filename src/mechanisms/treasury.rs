@@ -21,7 +21,7 @@
 //! not on their values, so variants that set a rate to 0 keep the same
 //! columns.
 
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, ContractId};
 use crate::engine::intent::{Action, Amount, Intent};

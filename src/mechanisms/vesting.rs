@@ -32,7 +32,7 @@
 //! holds the backing, so `Σ locked positions == account balance` (checked
 //! every tick as `vesting_backing`).
 
-use crate::engine::build::ContractBuilder;
+use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, SlotId};
 use crate::engine::ledger::Ledger;

@@ -64,6 +64,15 @@ pub struct Part {
     pub stocks: Vec<Stock>,
 }
 
+impl Part {
+    /// The lines of its box in every drawing: name, detail, stocks.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![self.name.clone(), self.detail.clone()];
+        lines.extend(self.stocks.iter().map(|s| s.line()));
+        lines
+    }
+}
+
 /// What a flow is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

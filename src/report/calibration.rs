@@ -13,7 +13,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::aggregate::Series;
 use super::chart::{Chart, Line, draw, fmt_sig, padded};
-use super::html::esc;
+use super::markup::esc;
 use crate::error::Error;
 use crate::observed::calibrate::{CalibrationManifest, FILES, KIND};
 

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use super::aggregate::Series;
 use super::format::AxisFormat;
 pub use super::format::fmt_sig;
-use super::html::esc;
+use super::markup::esc;
 use crate::error::Error;
 
 /// One group's line on a chart.

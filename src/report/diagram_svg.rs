@@ -16,8 +16,7 @@ use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use super::diagram::{Diagram, FlowKind, PartKind};
-use super::graph::part_lines;
-use super::html::esc;
+use super::markup::esc;
 
 /// Width of a character of a part's text (12px sans-serif), generous.
 const CHAR_W: f64 = 7.3;
@@ -309,8 +308,7 @@ pub fn layout(d: &Diagram) -> Layout {
         e.pos = Position::new(Point::zero(), Point::new(w, h), Point::zero(), Point::new(hx, hy));
         vg.add_node(e)
     };
-    let handles: Vec<_> =
-        d.parts.iter().map(|p| node(&mut vg, part_size(&part_lines(p)), PART_HALO)).collect();
+    let handles: Vec<_> = d.parts.iter().map(|p| node(&mut vg, part_size(&p.lines()), PART_HALO)).collect();
     let index = |name: &str| d.parts.iter().position(|p| p.name == name);
     // Each label is a box of its own between the flow's ends: from → label → to.
     let mut labels = Vec::new();
@@ -491,7 +489,7 @@ pub fn svg(d: &Diagram) -> String {
             p.w,
             p.h
         );
-        for (k, line) in part_lines(part).iter().enumerate() {
+        for (k, line) in part.lines().iter().enumerate() {
             let weight = if k == 0 { r#" font-weight="bold""# } else { "" };
             let colour = if k == 1 { "#666" } else { "#222" };
             let _ = write!(

@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::diagram::{Diagram, FlowKind, Part, PartKind};
+use super::diagram::{Diagram, FlowKind, PartKind};
 
 /// Output format of `tokensim graph`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,13 +43,6 @@ pub fn render(diagram: &Diagram, format: GraphFormat) -> String {
     }
 }
 
-/// The lines of a part's box: name, detail, stocks.
-pub fn part_lines(part: &Part) -> Vec<String> {
-    let mut lines = vec![part.name.clone(), part.detail.clone()];
-    lines.extend(part.stocks.iter().map(|s| s.line()));
-    lines
-}
-
 /// A Mermaid node id: `n_` and the name with anything not alphanumeric
 /// replaced (so names like `end` or `a-b` are safe).
 fn mermaid_id(name: &str) -> String {
@@ -76,7 +69,7 @@ pub fn mermaid(d: &Diagram) -> String {
         d.assets.join(", ")
     );
     for part in &d.parts {
-        let label = part_lines(part).iter().map(|l| mermaid_text(l)).collect::<Vec<_>>().join("<br/>");
+        let label = part.lines().iter().map(|l| mermaid_text(l)).collect::<Vec<_>>().join("<br/>");
         let id = mermaid_id(&part.name);
         let node = match part.kind {
             PartKind::Population => format!("{id}([\"{label}\"])"),
@@ -139,7 +132,7 @@ pub fn dot(d: &Diagram) -> String {
             PartKind::Account => ("cylinder, style=filled", "#eef7ee"),
         };
         let label =
-            part_lines(part).iter().map(|l| l.replace('\\', "\\\\").replace('"', "\\\"")).collect::<Vec<_>>();
+            part.lines().iter().map(|l| l.replace('\\', "\\\\").replace('"', "\\\"")).collect::<Vec<_>>();
         let _ = writeln!(
             out,
             "    {} [shape={shape}, fillcolor=\"{fill}\", label=\"{}\\l\"];",

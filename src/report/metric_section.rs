@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use super::aggregate::{Group, MetricSummary, value_text};
 use super::chart::{self, Chart, Line, padded};
-use super::html::{colour, esc};
+use super::markup::{colour, esc};
 use super::sweep::{AtTick, Layout};
 use super::sweep_chart::{self, Drawn, SweepChart};
 use crate::error::Error;

@@ -27,6 +27,7 @@ pub mod diagram_svg;
 pub mod format;
 pub mod graph;
 pub mod html;
+pub mod markup;
 pub mod metric_section;
 pub mod properties;
 pub mod read;

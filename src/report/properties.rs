@@ -12,7 +12,7 @@ use arrow::datatypes::{DataType, Float64Type, UInt32Type};
 
 use super::aggregate::Groups;
 pub use super::format::short_number;
-use super::html::esc;
+use super::markup::esc;
 use super::read::{Dataset, RunInfo, ViolationRow, read_table};
 use crate::error::Error;
 use crate::properties::risk::{Gates, INVARIANTS, RiskRow, RunOutcome, risk_table};

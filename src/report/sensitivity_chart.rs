@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Float64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::chart::fmt_sig;
-use super::html::esc;
+use super::markup::esc;
 use super::sensitivity::FILE;
 use super::svg::{Plot, range};
 use crate::error::Error;

@@ -13,7 +13,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::aggregate::Series;
 use super::chart::{self, Chart, Line, fmt_sig, padded};
-use super::html::{CSS, esc};
+use super::html::CSS;
+use super::markup::esc;
 use super::read::Dataset;
 use super::svg::{Plot, margin_colour, range};
 use super::{ReportOptions, ReportSummary};

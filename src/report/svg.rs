@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::chart::fmt_sig;
-use super::html::esc;
+use super::markup::esc;
 
 /// A plot area: pixel size, data ranges, and the SVG written so far.
 pub struct Plot {
