@@ -11,7 +11,7 @@ use bevy_ecs::schedule::SingleThreadedExecutor;
 use rand_pcg::Pcg64Mcg;
 
 use super::accrue::{accrue_system, begin_tick_system};
-use super::builder::{ContractBuilder, Names, PopulationBuilder, unmet};
+use super::builder::{ContractBuilder, Names, PopulationBuilder, TICK_BYTES, unmet};
 use super::check::{AgentTotals, check_system, measure_system};
 use super::contract::{Contract, ContractSlot, Contracts, Measure, MetricDef, Prices};
 use super::ids::{AccountId, AgentEntities, AgentId, AssetId, ContractId, SlotId};
@@ -78,6 +78,9 @@ pub struct Built {
     pub metric_columns: Vec<MetricColumn>,
     /// Number of agents.
     pub n_agents: u64,
+    /// Bytes per agent the memory check counted (with `validate`, the
+    /// least its behaviours can take).
+    pub bytes_per_agent: u128,
 }
 
 /// Builds the world of one run; with `validate_only`, every population gets
@@ -127,7 +130,8 @@ pub fn build(
     world.insert_resource(Contracts(contracts));
     world.insert_resource(slots);
 
-    let n_agents = spawn_populations(&names, registry, sc, run, validate_only, &mut world, &mut parts)?;
+    let (n_agents, bytes_per_agent) =
+        spawn_populations(&names, registry, sc, run, validate_only, &mut world, &mut parts)?;
     let replay = match &sc.orders {
         Some(spec) => Some(load_replay(&names, loaded, spec, n_agents, &world)?),
         None => None,
@@ -161,7 +165,7 @@ pub fn build(
         schedule.configure_sets(DecideOrder(pair[0]).before(DecideOrder(pair[1])));
     }
     schedule.initialize(&mut world).map_err(|e| Error::Run(format!("schedule: {e}")))?;
-    Ok(Built { world, schedule, metric_columns, n_agents })
+    Ok(Built { world, schedule, metric_columns, n_agents, bytes_per_agent })
 }
 
 /// Creates every resource of a world before its agents, with placeholder
@@ -456,8 +460,13 @@ fn spawn_populations(
     validate_only: bool,
     world: &mut World,
     parts: &mut Parts<'_>,
-) -> Result<u64, ScenarioError> {
-    check_population_memory(names.source, sc, world.resource::<SlotTable>().slots.len())?;
+) -> Result<(u64, u128), ScenarioError> {
+    let slots = world.resource::<SlotTable>().slots.len();
+    let available = crate::memory::available();
+    // Before anything population-sized: every behaviour counted as shared,
+    // so only sizes that cannot fit however they are spawned are refused.
+    let fewest = |_: usize, pop: &crate::scenario::Population| (TICK_BYTES * pop.behaviours.len()) as u128;
+    let mut bytes_per_agent = check_population_memory(names.source, sc, slots, available, fewest)?;
     let spawned_count =
         |pop: &crate::scenario::Population| if validate_only { pop.count.min(1) } else { pop.count };
     let mut total = 0u64;
@@ -469,7 +478,7 @@ fn spawn_populations(
                 .error(&format!("populations.{name}.count"), "more than 2^32 agents in all"));
         }
     }
-    let mut wallets = Wallets::with_capacity(world.resource::<SlotTable>().slots.len(), total as usize);
+    let mut wallets = Wallets::with_capacity(slots, total as usize);
     let mut registered = HashSet::new();
     // Agent `i` is entity `first + i`: allocated together, before any
     // behaviour attaches.
@@ -480,6 +489,9 @@ fn spawn_populations(
             .error("populations", "internal error: agents' entities are not consecutive"));
     };
     world.insert_resource(AgentEntities { first: reserved.as_ref().map_or(0, |r| r.first) });
+    // Every population's behaviours attach (and say what their agents
+    // carry) before any agent is spawned.
+    let mut attached = Vec::with_capacity(sc.populations.len());
     for (p, (pname, pop)) in sc.populations.iter().enumerate() {
         let path = format!("populations.{pname}");
         parts.topology.node(pname, Role::Population, format!("{} agents", pop.count));
@@ -506,6 +518,7 @@ fn spawn_populations(
             }
         }
         let mut pending: Vec<Box<dyn PendingColumn>> = Vec::new();
+        let mut agent_bytes = 0;
         for (b, (bname, table)) in pop.behaviours.iter().enumerate() {
             let bpath = format!("{path}.behaviours.{bname}");
             let (order, kind) = registry.behaviour(bname).ok_or_else(|| {
@@ -527,6 +540,7 @@ fn spawn_populations(
                 count: spawned as usize,
                 first_id,
                 pending: &mut pending,
+                agent_bytes: &mut agent_bytes,
                 rng: stream_rng(run.seed, Stream::Population, &[p as u64, b as u64]),
                 order,
                 registered: &mut registered,
@@ -537,6 +551,16 @@ fn spawn_populations(
             };
             kind.attach(&mut ctx)?;
         }
+        attached.push((first_id, spawned, pending, agent_bytes));
+    }
+    // Now what each population's behaviours take is known (shared or one
+    // component each). With `validate`'s one agent a population always
+    // shares, so only a run checks again.
+    if !validate_only {
+        let measured = |p: usize, _: &crate::scenario::Population| attached[p].3 as u128;
+        bytes_per_agent = check_population_memory(names.source, sc, slots, available, measured)?;
+    }
+    for (first_id, spawned, mut pending, _) in attached {
         let mut id = first_id;
         let base = || {
             id += 1;
@@ -548,43 +572,48 @@ fn spawn_populations(
         }
     }
     world.insert_resource(wallets);
-    Ok(sc.populations.values().map(|p| p.count).sum())
+    Ok((sc.populations.values().map(|p| p.count).sum(), bytes_per_agent))
 }
 
 /// Bytes one agent takes at peak, whole process, besides its wallet
 /// (8 per slot) and its behaviours: its generator and the table's entity
 /// column with their change ticks, bevy's entity record and archetype
-/// entry, intents and output buffers. Each behaviour adds its component
-/// (at most 40 bytes for the built-in ones) and its two change ticks; a
-/// behaviour its population shares (`spawn_stateless`) costs only the
-/// change ticks of its marker, so this is an upper bound. Measured:
-/// `market` (3 slots, two shared behaviours: 224 by this count) peaks at
-/// 132 bytes per agent at 10,000,000 agents, 150 with every transaction
-/// recorded (ARCHITECTURE.md, "Memory per agent"), which adds
+/// entry, intents and output buffers. Each behaviour adds what
+/// [`PopulationBuilder`] counts for it: its component and the component's
+/// change ticks ([`TICK_BYTES`]), only the change ticks when its population
+/// shares one value, or a population behaviour's per-agent lists.
+/// Measured: `market` (3 slots, two shared behaviours: 144 by this count)
+/// peaks at 132 bytes per agent at 10,000,000 agents, 150 with every
+/// transaction recorded (ARCHITECTURE.md, "Memory per agent"), which adds
 /// `EVENT_BYTES` (a tick's transactions, one or two per agent at most).
 const AGENT_BYTES: u128 = 104;
 const SLOT_BYTES: u128 = 8;
-const BEHAVIOUR_BYTES: u128 = 48;
 const EVENT_BYTES: u128 = 32;
 
-/// Refuses populations whose agents cannot fit in this machine's memory,
-/// at the count of the largest one, naming the figure.
+/// Refuses populations whose agents cannot fit in `available`, at the
+/// count of the largest one, naming the figure; `behaviours(p, pop)` is
+/// what population `p`'s behaviours add per agent. Returns the bytes
+/// counted per agent.
 fn check_population_memory(
     source: &Source,
     sc: &crate::scenario::Scenario,
     slots: usize,
-) -> Result<(), ScenarioError> {
+    available: crate::memory::Available,
+    behaviours: impl Fn(usize, &crate::scenario::Population) -> u128,
+) -> Result<u128, ScenarioError> {
     let mut agents = 0u128;
     let mut bytes = 0u128;
     let events = if sc.output.events { EVENT_BYTES } else { 0 };
     let base = AGENT_BYTES + SLOT_BYTES * slots as u128 + events;
-    for pop in sc.populations.values() {
+    for (p, pop) in sc.populations.values().enumerate() {
         agents += u128::from(pop.count);
-        bytes += u128::from(pop.count) * (base + BEHAVIOUR_BYTES * pop.behaviours.len() as u128);
+        bytes += u128::from(pop.count) * (base + behaviours(p, pop));
     }
-    let Some((name, _)) = sc.populations.iter().max_by_key(|(_, p)| p.count) else { return Ok(()) };
-    crate::memory::fits("agents", agents, bytes.div_ceil(agents.max(1)), crate::memory::available())
-        .map_err(|m| source.error(&format!("populations.{name}.count"), m))
+    let each = bytes.div_ceil(agents.max(1));
+    let Some((name, _)) = sc.populations.iter().max_by_key(|(_, p)| p.count) else { return Ok(each) };
+    crate::memory::fits("agents", agents, each, available)
+        .map_err(|m| source.error(&format!("populations.{name}.count"), m))?;
+    Ok(each)
 }
 
 fn load_replay(

@@ -295,6 +295,10 @@ impl ContractBuilder<'_> {
     }
 }
 
+/// What bevy keeps per agent for each of its components besides the value:
+/// the added and changed ticks, a `u32` each.
+pub(super) const TICK_BYTES: usize = 8;
+
 /// What a [`BehaviourKind`](crate::registry::BehaviourKind) gets to attach
 /// itself to a population.
 pub struct PopulationBuilder<'a> {
@@ -306,6 +310,9 @@ pub struct PopulationBuilder<'a> {
     pub(super) count: usize,
     pub(super) first_id: u64,
     pub(super) pending: &'a mut Vec<Box<dyn PendingColumn>>,
+    /// What the population's behaviours add to each agent, in bytes (the
+    /// memory check's count, summed over the population's behaviours).
+    pub(super) agent_bytes: &'a mut usize,
     pub(super) rng: Pcg64Mcg,
     pub(super) order: usize,
     pub(super) registered: &'a mut HashSet<TypeId>,
@@ -510,6 +517,7 @@ impl PopulationBuilder<'_> {
     pub fn spawn<B: Behaviour>(&mut self, make: impl FnMut(&mut Pcg64Mcg) -> B + 'static) {
         let rng = std::mem::replace(&mut self.rng, Pcg64Mcg::new(0));
         self.pending.push(Box::new(Pending::new(rng, make)));
+        *self.agent_bytes += std::mem::size_of::<B>() + TICK_BYTES;
         if self.registered.insert(TypeId::of::<B>()) {
             self.schedule.add_systems(
                 decide_system::<B>(self.order).in_set(Phase::Decide).in_set(DecideOrder(self.order)),
@@ -535,6 +543,7 @@ impl PopulationBuilder<'_> {
         }
         self.rng = Pcg64Mcg::new(0);
         self.pending.push(Box::new(Pending::new(probe, |_: &mut Pcg64Mcg| Shares::<B>::default())));
+        *self.agent_bytes += TICK_BYTES;
         let agents = self.first_id..self.first_id + self.count as u64;
         self.schedule.add_systems(
             shared_decide_system(self.order, first, agents)
@@ -570,6 +579,8 @@ impl PopulationBuilder<'_> {
         behaviour: impl super::population::PopulationBehaviour,
         params: Vec<(String, Vec<f64>)>,
     ) {
+        // Its ids and per-agent parameters, one word each per agent.
+        *self.agent_bytes += 8 * (1 + params.len());
         let system = super::population::PopulationSystem {
             behaviour: Box::new(behaviour),
             names: (self.behaviour.to_string(), self.population.to_string()),

@@ -54,6 +54,9 @@ pub struct Simulation {
     pub ticks: u32,
     /// Number of agents.
     pub n_agents: u64,
+    /// Bytes per agent the memory check counted, the size the run was
+    /// planned at (ARCHITECTURE.md, "Memory per agent").
+    pub bytes_per_agent: u128,
     /// Columns of `ticks.parquet` after `run_id, tick`.
     pub metric_columns: Vec<MetricColumn>,
     /// Snapshot agents every this many ticks (0: never).
@@ -79,7 +82,7 @@ impl Simulation {
         run: &RunSpec,
         validate_only: bool,
     ) -> Result<Self, Error> {
-        let Built { world, schedule, metric_columns, n_agents } =
+        let Built { world, schedule, metric_columns, n_agents, bytes_per_agent } =
             build(scenario, registry, run, validate_only)?;
         Ok(Simulation {
             world,
@@ -87,6 +90,7 @@ impl Simulation {
             run: run.clone(),
             ticks: scenario.scenario.ticks,
             n_agents,
+            bytes_per_agent,
             metric_columns,
             snapshot_every: scenario.scenario.snapshot_every,
         })

@@ -433,9 +433,14 @@ fn agents_sharing_a_behaviour_act_as_agents_carrying_their_own() {
         );
         let wallets: Vec<u64> =
             sim.wallets().iter().flat_map(|w| w.balances().to_vec()).map(f64::to_bits).collect();
-        (components, wallets)
+        (components, wallets, sim.bytes_per_agent)
     };
-    let ((shared_components, shared_wallets), (own_components, own_wallets)) = (run(&shared), run(&own));
+    let ((shared_components, shared_wallets, shared_bytes), (own_components, own_wallets, own_bytes)) =
+        (run(&shared), run(&own));
+    // The memory check counts what each agent carries: the components only
+    // where they exist.
+    let components = std::mem::size_of::<NoiseTrader>() + std::mem::size_of::<Staker>();
+    assert_eq!(own_bytes - shared_bytes, components as u128);
     assert_eq!(shared_components, (0, 0), "equal parameters: one shared value, no component per agent");
     assert_eq!(own_components, (3_000, 3_000), "spread parameters: a component per agent");
     assert_eq!(shared_wallets.len(), own_wallets.len());
