@@ -2,7 +2,7 @@
 //! and the built-in mechanisms and behaviours, so that none of those
 //! depends on the others' concrete kinds.
 
-use crate::registry::Registry;
+use crate::engine::registry::Registry;
 
 impl Registry {
     /// The built-in mechanisms and behaviours.

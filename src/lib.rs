@@ -29,9 +29,7 @@ pub mod mechanisms;
 pub mod memory;
 pub mod observed;
 pub mod output;
-pub mod params;
 pub mod properties;
-pub mod registry;
 pub mod report;
 pub mod scenario;
 pub mod search;
@@ -56,11 +54,11 @@ pub mod prelude {
     pub use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
     pub use crate::engine::intent::{Action, Amount, Intent, IntentQueue};
     pub use crate::engine::ledger::Ledger;
+    pub use crate::engine::params::{Need, Param as ParamDecl, Values};
     pub use crate::engine::phase::{Phase, TickLog};
+    pub use crate::engine::registry::{BehaviourKind, MechanismKind, Registry};
     pub use crate::engine::sim::Simulation;
     pub use crate::engine::wallets::{Wallet, WalletBuf, Wallets};
     pub use crate::error::{Error, ScenarioError};
-    pub use crate::params::{Need, Param as ParamDecl, Values};
-    pub use crate::registry::{BehaviourKind, MechanismKind, Registry};
     pub use crate::scenario::{AgentParam, LoadedScenario, Param};
 }

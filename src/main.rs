@@ -8,5 +8,5 @@ use std::process::ExitCode;
 static ALLOCATOR: tokensim::huge_pages::HugePages = tokensim::huge_pages::HugePages;
 
 fn main() -> ExitCode {
-    tokensim::cli::main_with(tokensim::registry::Registry::builtin())
+    tokensim::cli::main_with(tokensim::engine::registry::Registry::builtin())
 }

@@ -18,10 +18,10 @@ use arrow::datatypes::{DataType, Field, Float64Type, Schema, UInt64Type};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use tokensim::engine::params::Param;
 use tokensim::engine::population::{PopulationBehaviour, PopulationFrame};
-use tokensim::params::Param;
+use tokensim::engine::registry::{BehaviourKind, Registry};
 use tokensim::prelude::*;
-use tokensim::registry::{BehaviourKind, Registry};
 
 use crate::tables::{ArrowStream, import_stream};
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use tokensim::engine::RunSpec;
 use tokensim::engine::population::{BehaviourFailure, failure_of};
+use tokensim::engine::registry::Registry;
 use tokensim::experiment::{Observer, RunOptions, apply_overrides, expand, run_experiment};
-use tokensim::registry::Registry;
 
 use crate::behaviour::registry_with;
 use crate::errors::{behaviour_error, to_py};

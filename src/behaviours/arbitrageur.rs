@@ -38,9 +38,9 @@ use crate::engine::behaviour::{AgentView, Behaviour, Market};
 use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::{AssetId, ContractId};
 use crate::engine::intent::{Action, Amount, Intent};
+use crate::engine::params::{Need, Param};
+use crate::engine::registry::BehaviourKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param};
-use crate::registry::BehaviourKind;
 
 /// Per-agent arbitrage parameters.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]

@@ -28,10 +28,10 @@ use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
+use crate::engine::params::{Need, Param};
+use crate::engine::registry::BehaviourKind;
 use crate::error::ScenarioError;
 use crate::mechanisms::lending_market::LendingMarket;
-use crate::params::{Need, Param};
-use crate::registry::BehaviourKind;
 
 /// Per-agent borrowing parameters (sampled at spawn).
 #[derive(Component, Clone, Copy, Debug, PartialEq)]

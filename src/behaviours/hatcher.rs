@@ -12,10 +12,10 @@ use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
+use crate::engine::params::{Need, Param};
+use crate::engine::registry::BehaviourKind;
 use crate::error::ScenarioError;
 use crate::mechanisms::augmented_bonding_curve::{AbcPhase, AugmentedBondingCurve};
-use crate::params::{Need, Param};
-use crate::registry::BehaviourKind;
 
 /// Per-agent hatch contribution plan.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]

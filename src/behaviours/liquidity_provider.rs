@@ -24,9 +24,9 @@ use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
+use crate::engine::params::{Need, Param};
+use crate::engine::registry::BehaviourKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param};
-use crate::registry::BehaviourKind;
 
 /// Per-agent liquidity-provision parameters and the entry price.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]

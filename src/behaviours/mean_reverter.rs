@@ -17,9 +17,9 @@ use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::ContractId;
 use crate::engine::intent::{Action, Amount, Intent};
+use crate::engine::params::Param;
+use crate::engine::registry::BehaviourKind;
 use crate::error::ScenarioError;
-use crate::params::Param;
-use crate::registry::BehaviourKind;
 
 /// Per-agent mean-reversion state and parameters.
 #[derive(Component, Clone, Debug, PartialEq)]

@@ -13,7 +13,7 @@ pub mod trend_follower;
 pub mod vested_holder;
 pub mod whale;
 
-use crate::registry::Registry;
+use crate::engine::registry::Registry;
 
 /// Registers every built-in behaviour kind (noise trader before staker, so
 /// an agent trades before it stakes, as the `market` benchmark specifies).

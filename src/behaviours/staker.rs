@@ -13,10 +13,10 @@ use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::{ContractId, SlotId};
 use crate::engine::intent::{Action, Amount, Intent};
+use crate::engine::params::{Need, Param};
+use crate::engine::registry::BehaviourKind;
 use crate::error::ScenarioError;
 use crate::mechanisms::staking_pool::StakingPool;
-use crate::params::{Need, Param};
-use crate::registry::BehaviourKind;
 
 /// Per-agent staking parameters.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]

@@ -18,9 +18,9 @@ use crate::engine::behaviour::{AgentView, Behaviour};
 use crate::engine::builder::PopulationBuilder;
 use crate::engine::ids::{AssetId, ContractId, SlotId};
 use crate::engine::intent::{Action, Amount, Intent};
+use crate::engine::params::{Need, Param};
+use crate::engine::registry::BehaviourKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param};
-use crate::registry::BehaviourKind;
 
 /// Per-agent state and parameters of a vested holder.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::engine::registry::Registry;
 use crate::error::Error;
 use crate::observed::calibrate::{CalibrateOptions, DEFAULT_BUDGET, calibrate, write};
 use crate::observed::loss::Loss;
-use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
 /// Arguments of `tokensim calibrate`.

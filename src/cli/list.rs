@@ -7,8 +7,8 @@ use std::fmt::Write;
 
 use crate::engine::contract::{MetricDef, Timing};
 use crate::engine::intent::Action;
-use crate::params::Param;
-use crate::registry::Registry;
+use crate::engine::params::Param;
+use crate::engine::registry::Registry;
 
 /// What `tokensim list` prints.
 pub(super) fn text(registry: &Registry) -> String {

@@ -5,10 +5,10 @@
 
 use std::fmt::Write;
 
+use crate::engine::registry::Registry;
 use crate::error::Error;
 use crate::experiment::expand;
 use crate::experiment::runner::validate;
-use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
 /// What `tokensim metrics` prints.

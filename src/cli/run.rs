@@ -18,11 +18,11 @@ use super::args::thread_pool;
 use super::text::{count, of_which, shell_path};
 use super::{ScenarioArgs, risk};
 use crate::engine::RunSpec;
+use crate::engine::registry::Registry;
 use crate::error::Error;
 use crate::experiment::runner::Adaptive;
 use crate::experiment::{Observer, RunOptions, Shard, Summary, default_out_dir, expand, run_experiment};
 use crate::output::rundir::{self, LATEST};
-use crate::registry::Registry;
 
 /// Arguments of `tokensim run`.
 #[derive(clap::Args)]

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::engine::registry::Registry;
 use crate::error::Error;
-use crate::registry::Registry;
 use crate::report::sensitivity::{Target, analyse, table, write};
 
 /// Arguments of `tokensim sensitivity`.

@@ -12,10 +12,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ScenarioArgs;
 use super::args::thread_pool;
+use crate::engine::registry::Registry;
 use crate::engine::{RunSpec, Simulation};
 use crate::error::Error;
 use crate::experiment::{RunOptions, Silent, run_experiment};
-use crate::registry::Registry;
 use crate::search::evaluate::run_to_end;
 use crate::search::space::Space;
 use crate::search::stress::{Objective, StressOptions, StressOutcome, StressProgress, stress};

@@ -27,9 +27,9 @@ use super::settle::{SettleState, settle_system};
 use super::spawn::{PendingColumn, reserve_agents, spawn_agents};
 use super::topology::{Role, Topology};
 use super::wallets::Wallets;
+use crate::engine::params::{MAX_AMOUNT, MIN_AMOUNT, Values};
+use crate::engine::registry::Registry;
 use crate::error::{Error, ScenarioError};
-use crate::params::{MAX_AMOUNT, MIN_AMOUNT, Values};
-use crate::registry::Registry;
 use crate::scenario::source::join;
 use crate::scenario::{AgentParam, LoadedScenario, Source};
 

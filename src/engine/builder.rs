@@ -21,8 +21,8 @@ use super::phase::{DecideOrder, Phase};
 use super::rng::{Stream, stream_rng};
 use super::spawn::{Pending, PendingColumn};
 use super::topology::{EdgeKind, Moves, Role, Topology, Way};
+use crate::engine::params::{Need, Ty, Values};
 use crate::error::ScenarioError;
-use crate::params::{Need, Ty, Values};
 use crate::scenario::source::join;
 use crate::scenario::{AgentParam, Source};
 
@@ -65,7 +65,7 @@ fn moves_of(values: &Values, field: &str) -> Option<Moves> {
     Some(Moves { way, what: what.to_string(), asset: asset.to_string() })
 }
 
-/// What a [`MechanismKind`](crate::registry::MechanismKind) gets to build
+/// What a [`MechanismKind`](crate::engine::registry::MechanismKind) gets to build
 /// its contract: its parameters, name lookups, the ledger and the schedule.
 pub struct ContractBuilder<'a> {
     pub(super) names: &'a Names<'a>,
@@ -100,7 +100,7 @@ impl ContractBuilder<'_> {
     }
 
     /// The contract's parameters, read and checked against the kind's
-    /// declaration ([`MechanismKind::params`](crate::registry::MechanismKind::params)).
+    /// declaration ([`MechanismKind::params`](crate::engine::registry::MechanismKind::params)).
     pub fn params(&self) -> Values {
         self.values.clone()
     }
@@ -299,7 +299,7 @@ impl ContractBuilder<'_> {
 /// the added and changed ticks, a `u32` each.
 pub(super) const TICK_BYTES: usize = 8;
 
-/// What a [`BehaviourKind`](crate::registry::BehaviourKind) gets to attach
+/// What a [`BehaviourKind`](crate::engine::registry::BehaviourKind) gets to attach
 /// itself to a population.
 pub struct PopulationBuilder<'a> {
     pub(super) names: &'a Names<'a>,
@@ -349,7 +349,7 @@ impl PopulationBuilder<'_> {
     }
 
     /// The behaviour's parameters, read and checked against the kind's
-    /// declaration ([`BehaviourKind::params`](crate::registry::BehaviourKind::params)).
+    /// declaration ([`BehaviourKind::params`](crate::engine::registry::BehaviourKind::params)).
     pub fn params(&self) -> Values {
         self.values.clone()
     }

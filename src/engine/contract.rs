@@ -401,7 +401,7 @@ pub struct PriceTrade {
 }
 
 /// A mechanism instance living in a world: a bonding curve, a pool, a
-/// treasury. Built by its [`MechanismKind`](crate::registry::MechanismKind).
+/// treasury. Built by its [`MechanismKind`](crate::engine::registry::MechanismKind).
 ///
 /// Contracts never do I/O and never touch agents except through the
 /// [`SettleCtx`] wallet of the current sender and [`ProRataCredit`]s.
@@ -432,7 +432,7 @@ pub trait Contract: AsAny + Send + Sync + 'static {
 
     /// Whether this contract's account is a plain holder of funds that
     /// others may pay into and name as a source (a treasury): what a
-    /// parameter declared with [`Need::holder`](crate::params::Need::holder)
+    /// parameter declared with [`Need::holder`](crate::engine::params::Need::holder)
     /// requires. A curve's or a pool's account backs its own invariant, so
     /// the default is `false`.
     fn holds_funds(&self) -> bool {

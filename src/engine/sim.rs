@@ -8,8 +8,8 @@ use super::ledger::SlotTable;
 use super::metric_info::MetricColumn;
 use super::phase::{Clock, TickLog};
 use super::wallets::{Wallet, Wallets};
+use crate::engine::registry::Registry;
 use crate::error::Error;
-use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
 /// One run of a scenario: a bevy `World` plus its tick schedule.

@@ -187,8 +187,9 @@ mod tests {
             .expect("market")
             .with_overrides(&[("populations.traders.count".into(), toml::Value::Integer(n as i64))], "test")
             .expect("override");
-        let sim = Simulation::new(&scenario, &crate::registry::Registry::builtin(), &RunSpec::single(1))
-            .expect("builds");
+        let sim =
+            Simulation::new(&scenario, &crate::engine::registry::Registry::builtin(), &RunSpec::single(1))
+                .expect("builds");
         let tables = sim.world.storages().tables.iter();
         let mut big: Vec<(u32, usize)> =
             tables.map(|t| (t.entity_count(), t.capacity())).filter(|&(_, cap)| cap > STEP).collect();

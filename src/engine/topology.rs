@@ -45,7 +45,7 @@ pub enum EdgeKind {
 }
 
 /// Which way value moves along a relation, for the diagram: declared on
-/// a reference parameter ([`Param::moves`](crate::params::Param::moves))
+/// a reference parameter ([`Param::moves`](crate::engine::params::Param::moves))
 /// or, for a behaviour, by its actions ([`Action::way`](crate::engine::intent::Action::way)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

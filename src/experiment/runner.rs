@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::plan::{ParamType, Plan, PlannedRun, expand};
 use super::shard::Shard;
+use crate::engine::registry::Registry;
 use crate::engine::{RunSpec, Simulation};
 use crate::error::Error;
 use crate::output::dataset::{
@@ -28,7 +29,6 @@ use crate::output::runs::{RunRow, runs_batch, swept_column};
 use crate::output::sink::{ParquetSink, partial_path};
 use crate::output::{DatasetWriter, Layout, Manifest, manifest_name};
 use crate::properties::risk::{AdaptiveOutcome, Gates, RunOutcome, risk_table};
-use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
 /// Default number of parts an experiment's files are split into.

@@ -49,9 +49,9 @@ use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, ContractId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
+use crate::engine::params::{Need, Param, Way};
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param, Way};
-use crate::registry::MechanismKind;
 
 /// Constant-product swap math with the fee kept in the pool, independent of
 /// any world: use it to reason about or test the mechanism.

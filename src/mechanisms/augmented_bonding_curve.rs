@@ -41,9 +41,9 @@ use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AgentId, AssetId, SlotId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
+use crate::engine::params::{Need, Param, Way};
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param, Way};
-use crate::registry::MechanismKind;
 
 /// Where an augmented bonding curve is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,9 +26,9 @@ use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
+use crate::engine::params::Param;
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::Param;
-use crate::registry::MechanismKind;
 
 /// The closed-form constant-reserve-ratio curve, independent of any world,
 /// anchored at `(supply0, reserve0)`. Use it to reason about or test the

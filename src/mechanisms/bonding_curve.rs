@@ -12,9 +12,9 @@ use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
+use crate::engine::params::{MAX_AMOUNT, Param};
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::{MAX_AMOUNT, Param};
-use crate::registry::MechanismKind;
 
 /// The closed-form curve, independent of any world: use it to reason about
 /// or test the mechanism.
@@ -294,7 +294,7 @@ impl Contract for BondingCurve {
 /// Parameters every curve kind (`bonding_curve`, `bancor`,
 /// `augmented_bonding_curve`) declares the same way, defined once.
 pub(crate) mod curve_params {
-    use crate::params::{Need, Param, Way};
+    use crate::engine::params::{Need, Param, Way};
 
     pub(crate) const RESERVE_ASSET: Param =
         Param::asset("reserve_asset").doc("asset paid in and held as reserve");
@@ -320,7 +320,7 @@ pub(crate) mod curve_params {
     /// (else the curve's own account, which then receives nothing).
     pub(crate) fn treasury(
         ctx: &mut crate::engine::builder::ContractBuilder<'_>,
-        p: &crate::params::Values,
+        p: &crate::engine::params::Values,
     ) -> Result<crate::engine::ids::AccountId, crate::error::ScenarioError> {
         match ctx.opt_account_param("treasury")? {
             Some(account) => Ok(account),

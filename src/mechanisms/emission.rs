@@ -29,9 +29,9 @@ use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId};
 use crate::engine::ledger::Ledger;
+use crate::engine::params::{Need, Param, Way};
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param, Way};
-use crate::registry::MechanismKind;
 
 /// The shape of an emission schedule.
 #[derive(Clone, Copy, Debug, PartialEq)]

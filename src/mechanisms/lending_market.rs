@@ -46,9 +46,9 @@ use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AgentId, AssetId, ContractId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
+use crate::engine::params::{Need, Param, Way};
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param, Way};
-use crate::registry::MechanismKind;
 
 /// The kinked (jump) interest-rate model, independent of any world.
 ///

@@ -12,7 +12,7 @@ pub mod staking_pool;
 pub mod treasury;
 pub mod vesting;
 
-use crate::registry::Registry;
+use crate::engine::registry::Registry;
 
 /// Registers every built-in mechanism kind.
 pub fn register(registry: &mut Registry) {

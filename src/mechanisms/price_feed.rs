@@ -25,9 +25,9 @@ use rand_pcg::Pcg64Mcg;
 use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::{Contract, Measure, MetricDef, Timing};
 use crate::engine::ledger::Ledger;
+use crate::engine::params::Param;
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::Param;
-use crate::registry::MechanismKind;
 
 /// The random process a feed follows.
 #[derive(Clone, Debug, PartialEq)]

@@ -52,9 +52,9 @@ use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AgentId, AssetId, SlotId};
 use crate::engine::intent::Action;
 use crate::engine::ledger::Ledger;
+use crate::engine::params::{Need, Param, Way};
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param, Way};
-use crate::registry::MechanismKind;
 
 /// Unbonding state: the position tokens wait in and each agent's pending
 /// `(release_tick, amount)` entries, oldest first.

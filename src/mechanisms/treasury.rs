@@ -26,9 +26,9 @@ use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, ContractId};
 use crate::engine::intent::{Action, Amount, Intent};
 use crate::engine::ledger::Ledger;
+use crate::engine::params::{Need, Param, Values, Way};
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::{Need, Param, Values, Way};
-use crate::registry::MechanismKind;
 
 /// How much a treasury grants per tick.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -275,9 +275,9 @@ mod tests {
 
     use super::*;
     use crate::engine::build::RunSpec;
+    use crate::engine::registry::Registry;
     use crate::engine::sim::Simulation;
     use crate::mechanisms::bonding_curve::PowerCurve;
-    use crate::registry::Registry;
     use crate::scenario::LoadedScenario;
 
     fn close(a: f64, b: f64) -> bool {

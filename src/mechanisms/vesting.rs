@@ -36,9 +36,9 @@ use crate::engine::builder::ContractBuilder;
 use crate::engine::contract::*;
 use crate::engine::ids::{AccountId, AssetId, SlotId};
 use crate::engine::ledger::Ledger;
+use crate::engine::params::{Param, Way};
+use crate::engine::registry::MechanismKind;
 use crate::error::ScenarioError;
-use crate::params::{Param, Way};
-use crate::registry::MechanismKind;
 
 /// A vesting schedule in closed form: start, cliff and duration in ticks.
 ///
@@ -242,8 +242,8 @@ mod tests {
 
     use super::*;
     use crate::engine::build::RunSpec;
+    use crate::engine::registry::Registry;
     use crate::engine::sim::Simulation;
-    use crate::registry::Registry;
     use crate::scenario::LoadedScenario;
 
     fn close(a: f64, b: f64) -> bool {

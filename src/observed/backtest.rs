@@ -14,13 +14,13 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, UInt32Type};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde::{Deserialize, Serialize};
 
 use super::Observed;
 use super::loss::{Loss, Target};
 use crate::engine::{MetricColumn, RunSpec};
 use crate::error::Error;
 use crate::output::dataset::ObservedColumn;
+pub use crate::output::manifest::{Backtest, Score};
 use crate::scenario::LoadedScenario;
 
 /// The name of the column holding a metric's observed values.
@@ -51,44 +51,6 @@ pub fn columns(
         out.push((name, Arc::from(values.as_slice())));
     }
     Ok(out)
-}
-
-/// One group's score against one observed metric.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Score {
-    /// Parameter point.
-    pub point_id: u32,
-    /// Variant (empty without variants).
-    pub variant: String,
-    /// The metric.
-    pub metric: String,
-    /// Replicates in the group.
-    pub replicates: u32,
-    /// [`Loss::Rmse`] over the observed ticks.
-    pub rmse: f64,
-    /// [`Loss::LogRmse`], if every value observed is > 0.
-    pub log_rmse: Option<f64>,
-    /// [`Loss::Moments`], if every value observed is > 0 and varies.
-    pub moments: Option<f64>,
-}
-
-/// What the manifest records of a backtest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Backtest {
-    /// The data file.
-    pub file: String,
-    /// Metric → data column.
-    pub columns: BTreeMap<String, String>,
-    /// Observed ticks (`1..=ticks`).
-    pub ticks: usize,
-    /// Time of tick 1.
-    pub start: String,
-    /// Time of the last observed tick.
-    pub end: String,
-    /// Ticks filled from the row before.
-    pub filled: usize,
-    /// Every group's score, by point, variant, metric.
-    pub scores: Vec<Score>,
 }
 
 /// Scores the runs `runs` written to the `ticks` files among `files` (names

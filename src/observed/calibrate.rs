@@ -29,11 +29,11 @@ use serde::{Deserialize, Serialize};
 
 use super::loss::{Loss, Target, quantile_per_tick};
 use super::{Observed, split, time};
+use crate::engine::registry::Registry;
 use crate::engine::{RunSpec, Simulation};
 use crate::error::Error;
 use crate::output::dataset::write_atomic;
 use crate::output::sink::ParquetSink;
-use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 use crate::scenario::rewrite::{rerooted, rewrite};
 use crate::search::{Evaluation, OptimiseOptions, Space, minimise, simulate};

@@ -69,7 +69,7 @@ pub struct Manifest {
     pub metrics: indexmap::IndexMap<String, crate::engine::metric_info::MetricInfo>,
     /// The backtest against the scenario's `[observed]` data, if it has any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<crate::observed::backtest::Backtest>,
+    pub observed: Option<Backtest>,
     /// Risk per property and (point, variant): runs, failures, P(fail) with
     /// its 95 % Wilson interval, worst margin and run, gate; last, runs
     /// with a mechanism invariant violation.
@@ -94,4 +94,42 @@ impl Manifest {
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Run(e.to_string()))?;
         write_atomic(path, &json)
     }
+}
+
+/// One group's score against one observed metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// Parameter point.
+    pub point_id: u32,
+    /// Variant (empty without variants).
+    pub variant: String,
+    /// The metric.
+    pub metric: String,
+    /// Replicates in the group.
+    pub replicates: u32,
+    /// Root-mean-square error over the observed ticks (`observed::loss`).
+    pub rmse: f64,
+    /// The same of the logarithms, if every value observed is > 0.
+    pub log_rmse: Option<f64>,
+    /// The moments loss, if every value observed is > 0 and varies.
+    pub moments: Option<f64>,
+}
+
+/// What the manifest records of a backtest (`observed::backtest::score`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Backtest {
+    /// The data file.
+    pub file: String,
+    /// Metric → data column.
+    pub columns: BTreeMap<String, String>,
+    /// Observed ticks (`1..=ticks`).
+    pub ticks: usize,
+    /// Time of tick 1.
+    pub start: String,
+    /// Time of the last observed tick.
+    pub end: String,
+    /// Ticks filled from the row before.
+    pub filled: usize,
+    /// Every group's score, by point, variant, metric.
+    pub scores: Vec<Score>,
 }

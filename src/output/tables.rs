@@ -81,7 +81,7 @@ impl TicksTable {
     }
 
     /// The same table with nullable observed columns `(name, value of tick
-    /// i + 1)` after the metrics (see [`crate::observed::backtest`]).
+    /// i + 1)` after the metrics (`observed::backtest` makes them).
     pub fn with_observed(mut self, observed: &[(String, Arc<[f64]>)]) -> Self {
         let mut fields: Vec<Field> = self.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
         for (name, values) in observed {

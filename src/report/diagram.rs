@@ -20,9 +20,9 @@
 use crate::engine::Simulation;
 use crate::engine::ids::AssetId;
 use crate::engine::ledger::{Ledger, SlotKind};
+use crate::engine::registry::Registry;
 use crate::engine::topology::{EdgeKind, Role, Topology, Way};
 use crate::error::Error;
-use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
 pub use crate::output::diagram::{Diagram, Flow, FlowKind, Part, PartKind, Stock};

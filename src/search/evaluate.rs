@@ -3,10 +3,10 @@
 
 use rayon::prelude::*;
 
+use crate::engine::registry::Registry;
 use crate::engine::rng::run_seed;
 use crate::engine::{RunSpec, Simulation};
 use crate::error::Error;
-use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
 /// Builds the scenario of every candidate (its overrides on `base`) and runs

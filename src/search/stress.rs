@@ -13,8 +13,8 @@ use super::evaluate::simulate;
 use super::optimize::{OptimiseOptions, minimise};
 use super::space::Space;
 use crate::engine::Simulation;
+use crate::engine::registry::Registry;
 use crate::error::Error;
-use crate::registry::Registry;
 use crate::scenario::LoadedScenario;
 
 /// Which statistic of the replicates' margins is minimised.

@@ -39,7 +39,7 @@ fn list_shows_every_kind_with_its_params() {
     let text = stdout(&out);
     let kinds = parse_list(&text);
     // Every registered kind, with every documented parameter in order.
-    let registry = tokensim::registry::Registry::builtin();
+    let registry = tokensim::engine::registry::Registry::builtin();
     let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, params) in registry
         .mechanisms()

@@ -59,13 +59,13 @@ fn every_shipped_scenario_validates() {
 fn the_parameter_reference_is_current() {
     let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"));
     let checked_in = std::fs::read_to_string(path).expect("docs/reference.md");
-    let generated = tokensim::registry::Registry::builtin().reference_markdown();
+    let generated = tokensim::engine::registry::Registry::builtin().reference_markdown();
     assert!(
         checked_in == generated,
         "docs/reference.md is stale: regenerate it with `cargo run -- list --markdown > docs/reference.md`"
     );
     // Every registered kind has a section, and every parameter a row.
-    let registry = tokensim::registry::Registry::builtin();
+    let registry = tokensim::engine::registry::Registry::builtin();
     for (name, params) in registry
         .mechanisms()
         .map(|k| (k.name(), k.params()))
@@ -81,7 +81,7 @@ fn the_parameter_reference_is_current() {
 
 #[test]
 fn every_kind_documents_its_metrics_and_rule_and_every_action_its_amounts() {
-    let registry = tokensim::registry::Registry::builtin();
+    let registry = tokensim::engine::registry::Registry::builtin();
     let reference = registry.reference_markdown();
     for m in registry.mechanisms() {
         assert!(!m.metrics().is_empty(), "{} declares its metrics", m.name());
@@ -116,7 +116,7 @@ fn every_kind_documents_its_metrics_and_rule_and_every_action_its_amounts() {
 #[test]
 fn shipped_scenarios_columns_are_all_described() {
     use tokensim::prelude::*;
-    let registry = tokensim::registry::Registry::builtin();
+    let registry = tokensim::engine::registry::Registry::builtin();
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
     for entry in std::fs::read_dir(dir).expect("scenarios/") {
         let path = entry.expect("entry").path();

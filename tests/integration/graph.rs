@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use tokensim::registry::Registry;
+use tokensim::engine::registry::Registry;
 use tokensim::report::Diagram;
 use tokensim::report::diagram::FlowKind::{self, Acts, Reads, Reference};
 use tokensim::report::diagram_svg::{Layout, Rect, layout};

@@ -10,7 +10,7 @@ mod faucet;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut registry = tokensim::registry::Registry::builtin();
+    let mut registry = tokensim::engine::registry::Registry::builtin();
     faucet::register(&mut registry);
     tokensim::cli::main_with(registry)
 }

@@ -7,8 +7,8 @@
 
 use crate::engine::builder::{ContractBuilder, PopulationBuilder};
 use crate::engine::contract::{Contract, MetricDef, Timing};
+use crate::engine::params::Param;
 use crate::error::ScenarioError;
-use crate::params::Param;
 
 /// A kind of contract that scenarios can instantiate with `kind = "…"`.
 pub trait MechanismKind: Send + Sync + 'static {
@@ -102,7 +102,7 @@ impl Registry {
     /// Every file path the scenario `table` names, as `(dotted path, path as
     /// written)`: `orders.file`, `observed.file`, and each contract's and
     /// behaviour's file parameters (those its kind declares as
-    /// [`Ty::File`](crate::params::Ty::File)). Relative paths are relative
+    /// [`Ty::File`](crate::engine::params::Ty::File)). Relative paths are relative
     /// to the scenario's directory, so a scenario written elsewhere must
     /// re-root them.
     pub fn file_paths(&self, table: &toml::Table) -> Vec<(String, std::path::PathBuf)> {
@@ -116,7 +116,11 @@ impl Registry {
             add(format!("{section}.file"), table.get(section).and_then(|t| t.get("file")));
         }
         let files = |params: &[Param]| -> Vec<&'static str> {
-            params.iter().filter(|p| matches!(p.ty, crate::params::Ty::File)).map(|p| p.name).collect()
+            params
+                .iter()
+                .filter(|p| matches!(p.ty, crate::engine::params::Ty::File))
+                .map(|p| p.name)
+                .collect()
         };
         let tables = |key: &str| table.get(key).and_then(toml::Value::as_table).into_iter().flatten();
         for (name, c) in tables("contracts") {

@@ -7,7 +7,7 @@
 //! reference checks of the builders, `tokensim list` and `docs/reference.md`.
 //!
 //! ```
-//! use tokensim::params::{Param, Values};
+//! use tokensim::engine::params::{Param, Values};
 //! use tokensim::scenario::Source;
 //!
 //! const PARAMS: &[Param] = &[
