@@ -143,7 +143,7 @@ pub fn decide_system<B: Behaviour>(
     ResMut<IntentQueue>,
     Local<Vec<IntentLane>>,
 ) {
-    decide_pass(lane, |b: &mut B, agent| b.decide(agent))
+    decide_pass(lane, 0..u64::MAX, |b: &mut B, agent| b.decide(agent))
 }
 
 /// Marks an agent that decides with a population's shared `B` instead of
@@ -173,16 +173,12 @@ pub fn shared_decide_system<B: Behaviour + Clone>(
     ResMut<IntentQueue>,
     Local<Vec<IntentLane>>,
 ) {
-    decide_pass(lane, move |_: &mut Shares<B>, agent| {
-        // Other populations sharing a `B` may live in the same table.
-        if agents.contains(&agent.id().0) {
-            value.clone().decide(agent);
-        }
-    })
+    decide_pass(lane, agents, move |_: &mut Shares<B>, agent| value.clone().decide(agent))
 }
 
-/// A Decide pass over every agent with a `T`, calling `decide` with its
-/// `T` and view, into intent lane `lane`.
+/// A Decide pass over every agent with a `T` whose id is in `only`
+/// (several populations sharing values of one type share a table),
+/// calling `decide` with its `T` and view, into intent lane `lane`.
 ///
 /// Agents are split into fixed chunks of each table; chunks run in
 /// parallel, each into its own buffer, and the buffers are appended in
@@ -190,6 +186,7 @@ pub fn shared_decide_system<B: Behaviour + Clone>(
 #[allow(clippy::type_complexity)] // the signature a bevy system closure needs
 fn decide_pass<T: Component<Mutability = Mutable>>(
     lane: usize,
+    only: std::ops::Range<u64>,
     decide: impl Fn(&mut T, &mut AgentView<'_>) + Send + Sync + 'static,
 ) -> impl FnMut(
     DecideQuery<T>,
@@ -211,7 +208,7 @@ fn decide_pass<T: Component<Mutability = Mutable>>(
             if buffers.len() < n_chunks {
                 buffers.resize_with(n_chunks, Vec::new);
             }
-            let ctx = ChunkCtx { wallets, agent_ids, tick, market };
+            let ctx = ChunkCtx { wallets, agent_ids, tick, market, only: only.clone() };
             let run =
                 |(((entities, items), rngs), buf)| decide_chunk(entities, items, rngs, buf, &ctx, &decide);
             let chunks = entities
@@ -237,9 +234,14 @@ struct ChunkCtx<'a> {
     agent_ids: AgentEntities,
     tick: u32,
     market: Market<'a>,
+    /// The agents to decide for (the population of a shared value).
+    only: std::ops::Range<u64>,
 }
 
-/// Runs `decide` for one chunk of agents into `buf`.
+/// Runs `decide` for one chunk of agents into `buf`: those of `ctx.only`
+/// among them. A chunk of consecutive agents (the usual case: a table
+/// holds agents in id order) is walked as slices, its wallets a row after
+/// another.
 fn decide_chunk<T>(
     entities: &[Entity],
     items: &mut [T],
@@ -249,8 +251,28 @@ fn decide_chunk<T>(
     decide: &impl Fn(&mut T, &mut AgentView<'_>),
 ) {
     buf.clear();
+    let (Some(&head), Some(&tail)) = (entities.first(), entities.last()) else { return };
+    let first = ctx.agent_ids.id(head).0;
+    if ctx.agent_ids.id(tail).0.wrapping_sub(first) == entities.len() as u64 - 1 {
+        let lo = ctx.only.start.max(first);
+        let hi = ctx.only.end.min(first + entities.len() as u64);
+        if lo >= hi {
+            return;
+        }
+        let wallets = ctx.wallets.range(AgentId(lo), (hi - lo) as usize);
+        let (a, b) = ((lo - first) as usize, (hi - first) as usize);
+        let rows = items[a..b].iter_mut().zip(&mut rngs[a..b]).zip(wallets.iter());
+        for (k, ((item, rng), wallet)) in rows.enumerate() {
+            let id = AgentId(lo + k as u64);
+            decide(item, &mut AgentView { id, wallet, rng, tick: ctx.tick, market: ctx.market, out: buf });
+        }
+        return;
+    }
     for ((&e, item), rng) in entities.iter().zip(items).zip(rngs) {
         let id = ctx.agent_ids.id(e);
+        if !ctx.only.contains(&id.0) {
+            continue;
+        }
         let Some(wallet) = ctx.wallets.get(id) else { continue };
         decide(item, &mut AgentView { id, wallet, rng, tick: ctx.tick, market: ctx.market, out: buf });
     }

@@ -449,3 +449,52 @@ fn agents_sharing_a_behaviour_act_as_agents_carrying_their_own() {
     let start = 1000.0f64.to_bits();
     assert!(shared_wallets.iter().step_by(3).filter(|&&b| b != start).count() > 2_000);
 }
+
+/// A Decide pass walks a chunk of consecutive agents as slices and any
+/// other chunk agent by agent. Populations `a` and `c` below share one
+/// table (the same components) with `b` between them in id order, so a
+/// chunk holds the end of `a` and the start of `c`: it must act exactly as
+/// when `c` has a table of its own (its parameter spread over a band too
+/// narrow to change a decision gives it components), bit for bit.
+#[test]
+fn a_chunk_spanning_two_populations_acts_as_tables_of_their_own() {
+    let market = shipped_scenario_text("market.toml");
+    let head = &market[..market.find("[populations.traders]").expect("market's population")];
+    let scenario = |p_trade_c: &str| {
+        let population = |name: &str, count: usize, behaviour: &str| {
+            format!("[populations.{name}]\ncount = {count}\nbalances = {{ DAI = 1000.0 }}\n{behaviour}\n")
+        };
+        let noise = |name: &str, p: &str| {
+            format!("[populations.{name}.behaviours.noise_trader]\ncontract = \"curve\"\np_trade = {p}\n")
+        };
+        let staker =
+            "[populations.b.behaviours.staker]\npool = \"staking\"\np_stake = 0.05\np_unstake = 0.02\n";
+        let text = format!(
+            "{head}{}{}{}",
+            population("a", 5_000, &noise("a", "0.1")),
+            population("b", 3_000, staker),
+            population("c", 5_000, &noise("c", p_trade_c)),
+        );
+        replace_once(&text, "ticks = 365", "ticks = 40")
+    };
+    let run = |text: &str| {
+        let mut sim =
+            Simulation::new(&load(text), &Registry::builtin(), &RunSpec::single(5)).expect("builds");
+        while sim.tick() < sim.ticks {
+            assert!(sim.step().violations.is_empty());
+        }
+        let own =
+            sim.world.query::<&tokensim::behaviours::noise_trader::NoiseTrader>().iter(&sim.world).count();
+        let wallets: Vec<u64> =
+            sim.wallets().iter().flat_map(|w| w.balances().to_vec()).map(f64::to_bits).collect();
+        (own, wallets)
+    };
+    let (shared_own, shared) = run(&scenario("0.1"));
+    let (spread_own, spread) = run(&scenario(r#"{ dist = "uniform", low = 0.1, high = 0.1000000000001 }"#));
+    assert_eq!((shared_own, spread_own), (0, 5_000), "c shares a's table only in the first run");
+    assert!(shared == spread, "the same run either way");
+    // Both noise populations traded: DAI (slot 0) moved in a and in c.
+    let start = 1000.0f64.to_bits();
+    let moved = |ids: std::ops::Range<usize>| ids.filter(|&i| shared[3 * i] != start).count();
+    assert!(moved(0..5_000) > 3_000 && moved(8_000..13_000) > 3_000);
+}
