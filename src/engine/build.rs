@@ -16,8 +16,8 @@ use super::check::{AgentTotals, check_system, measure_system};
 use super::contract::{Contract, ContractSlot, Contracts, Measure, MetricDef, Prices};
 use super::ids::{AccountId, AgentEntities, AgentId, AssetId, ContractId, SlotId};
 use super::intent::IntentQueue;
-use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, column_name};
-use super::metric_info::{ENGINE_METRICS, MetricColumn, MetricInfo, usable_column};
+use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, column_name, slot_name_clash};
+use super::metric_info::{ENGINE_METRICS, MetricColumn, MetricInfo, reserved_column, usable_column};
 use super::monitor::{population_metric_system, property_system};
 use super::observe::observe_system;
 use super::phase::{Clock, DecideOrder, Phase, TickLog};
@@ -102,6 +102,7 @@ pub fn build(
         base_dir: &loaded.base_dir,
         assets: &sc.assets,
         contracts: sc.contracts.keys().cloned().collect(),
+        populations: sc.populations.keys().cloned().collect(),
     };
     if names.contracts.len() > usize::from(u16::MAX) {
         return Err(source.error("contracts", "too many contracts").into());
@@ -201,8 +202,11 @@ fn asset_slots(source: &Source, assets: &[String]) -> Result<SlotTable, Scenario
         if a.is_empty() || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(source.error(&field, format!("asset name `{a}` must be letters, digits or _")));
         }
-        if assets[..i].iter().any(|b| column_name(b) == column_name(a)) {
+        if assets[..i].contains(a) {
             return Err(source.error(&field, format!("asset `{a}` is listed twice")));
+        }
+        if let Some(clash) = slot_name_clash(&slots.slots, a) {
+            return Err(source.error(&field, clash));
         }
         slots.slots.push(SlotDef { name: a.clone(), kind: SlotKind::Asset });
     }
@@ -226,6 +230,8 @@ fn build_contracts(
 ) -> Result<Vec<ContractSlot>, ScenarioError> {
     let mut built = Vec::new();
     let mut needs = Vec::new();
+    // Per contract, the assets it issued while being built.
+    let mut issued_at_genesis: Vec<[bool; MAX_SLOTS]> = Vec::new();
     for (i, (name, table)) in sc.contracts.iter().enumerate() {
         let path = format!("contracts.{name}");
         let kind_name = match table.get("kind") {
@@ -256,6 +262,7 @@ fn build_contracts(
         let mut own = table.clone();
         own.remove("kind");
         let values = Values::read(kind.params(), names.source, &path, &own)?;
+        let before = parts.ledger.issued;
         let mut ctx = ContractBuilder {
             names,
             id: ContractId(i as u16),
@@ -270,6 +277,8 @@ fn build_contracts(
             needs: &mut needs,
         };
         let contract: Box<dyn Contract> = kind.build(&mut ctx)?;
+        issued_at_genesis
+            .push(std::array::from_fn::<_, MAX_SLOTS, _>(|a| parts.ledger.issued[a] != before[a]));
         built.push(ContractSlot {
             name: name.clone(),
             kind: kind.name(),
@@ -290,6 +299,20 @@ fn build_contracts(
         if let Some(problem) = problem {
             let path = format!("contracts.{}.kind", slot.name);
             return Err(names.source.error(&path, format!("mechanism `{}` {problem}", slot.kind)));
+        }
+    }
+    // A share token (an AMM's LP token) has one issuer: another contract
+    // issuing it would break the owner's count of what it issued.
+    for (slot, issued) in built.iter().zip(&issued_at_genesis) {
+        for owner in &built {
+            let Some(token) = owner.contract.share_token() else { continue };
+            if owner.name != slot.name && issued[token.0 as usize] {
+                let token = &sc.assets[token.0 as usize];
+                return Err(names.source.error(
+                    &format!("contracts.{}", slot.name),
+                    format!("issues `{token}` at the start, but `{token}` is the share token of `{}`, which alone issues it; choose another asset", owner.name),
+                ));
+            }
         }
     }
     for (path, id, need) in needs {
@@ -357,12 +380,18 @@ fn metric_columns(
     let mut columns: Vec<MetricColumn> = Vec::new();
     if mapping.is_empty() {
         for (path, def, index, info) in &all {
-            columns.push(MetricColumn {
-                name: column_name(&path.replace('.', "_")),
-                kind: def.kind,
-                index: *index,
-                info: info.clone(),
-            });
+            let name = column_name(&path.replace('.', "_"));
+            let (contract, _) = path.split_once('.').unwrap_or((path, ""));
+            let taken = all.iter().zip(&columns).find(|(_, c)| c.name == name).map(|((p, ..), _)| p.as_str());
+            if let Some(by) = taken.or(reserved_column(&name).then_some("the engine")) {
+                return Err(source.error(
+                    &format!("contracts.{contract}"),
+                    format!(
+                        "metric `{path}` would be tick column `{name}`, which `{by}` already is; rename the contract or name the columns in `[metrics]`"
+                    ),
+                ));
+            }
+            columns.push(MetricColumn { name, kind: def.kind, index: *index, info: info.clone() });
         }
     } else {
         for (column, path) in mapping {
@@ -391,6 +420,11 @@ fn metric_columns(
     Ok(columns)
 }
 
+/// The contract whose share token `asset` is, if any.
+fn share_token_owner(contracts: &Contracts, asset: AssetId) -> Option<&str> {
+    contracts.0.iter().find(|c| c.contract.share_token() == Some(asset)).map(|c| c.name.as_str())
+}
+
 /// A starting balance: the slot, its distribution, and where its backing
 /// goes (`None` for an asset held by the agent itself).
 type StartingBalance<'p> = (SlotId, &'p AgentParam, Option<(AccountId, AssetId)>);
@@ -399,6 +433,7 @@ type StartingBalance<'p> = (SlotId, &'p AgentParam, Option<(AccountId, AssetId)>
 /// or a contract's backed position (its backing is issued to the contract).
 fn starting_balances<'p>(
     names: &Names<'_>,
+    contracts: &Contracts,
     slots: &SlotTable,
     path: &str,
     balances: &'p indexmap::IndexMap<String, AgentParam>,
@@ -418,6 +453,12 @@ fn starting_balances<'p>(
                 .error(&field, format!("unknown asset or position `{name}`; choices: {}", choices.join(", ")))
         })?;
         let backing = match &slots.slots[i].kind {
+            SlotKind::Asset if let Some(owner) = share_token_owner(contracts, AssetId(i as u8)) => {
+                return Err(names.source.error(
+                    &field,
+                    format!("`{name}` is the share token of `{owner}`, which alone issues it, to what is deposited; agents cannot start with it"),
+                ));
+            }
             SlotKind::Asset => None,
             SlotKind::Position { contract, backing: Some(asset) } => {
                 let c = names.contracts.iter().position(|n| n == contract).expect("position of a contract");
@@ -495,7 +536,13 @@ fn spawn_populations(
     for (p, (pname, pop)) in sc.populations.iter().enumerate() {
         let path = format!("populations.{pname}");
         parts.topology.node(pname, Role::Population, format!("{} agents", pop.count));
-        let balances = starting_balances(names, world.resource::<SlotTable>(), &path, &pop.balances)?;
+        let balances = starting_balances(
+            names,
+            world.resource::<Contracts>(),
+            world.resource::<SlotTable>(),
+            &path,
+            &pop.balances,
+        )?;
         // Ids are dense over the agents built: `validate` builds one agent
         // per population, with the ids that follow.
         let first_id = wallets.len() as u64;

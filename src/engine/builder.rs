@@ -16,7 +16,7 @@ use super::behaviour::{Behaviour, Shares, decide_system, shared_decide_system};
 use super::contract::{Contract, ContractSlot, Contracts};
 use super::ids::{AccountId, AgentId, AssetId, ContractId, SlotId};
 use super::intent::Action;
-use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, column_name};
+use super::ledger::{Account, Ledger, MAX_SLOTS, SlotDef, SlotKind, SlotTable, slot_name_clash};
 use super::phase::{DecideOrder, Phase};
 use super::rng::{Stream, stream_rng};
 use super::spawn::{Pending, PendingColumn};
@@ -32,6 +32,7 @@ pub(super) struct Names<'a> {
     pub(super) base_dir: &'a std::path::Path,
     pub(super) assets: &'a [String],
     pub(super) contracts: Vec<String>,
+    pub(super) populations: Vec<String>,
 }
 
 impl Names<'_> {
@@ -193,13 +194,38 @@ impl ContractBuilder<'_> {
         if self.names.contracts.iter().any(|c| c == name) {
             return self.contract(field, name).map(|c| AccountId(c.0));
         }
+        // A name that is something else would silently be a new, empty
+        // account of that name.
+        let other = if self.names.assets.iter().any(|a| a == name) {
+            Some("an asset")
+        } else if self.names.populations.iter().any(|p| p == name) {
+            Some("a population (its agents hold wallets, not an account)")
+        } else {
+            None
+        };
+        if let Some(what) = other {
+            return Err(self.invalid(
+                field,
+                format!(
+                    "`{name}` is {what}; name a contract ({}) or a holder account of its own name, such as `hatch`",
+                    self.names.contracts.join(", ")
+                ),
+            ));
+        }
         let me = self.name().to_string();
         self.topology.node(name, Role::Account, "account");
         self.topology.edge(&me, name, field, EdgeKind::Reference, moves_of(&self.values, field));
-        Ok(self.ledger.find(name).unwrap_or_else(|| {
-            self.ledger.accounts.push(Account { name: name.to_string(), balances: [0.0; MAX_SLOTS] });
-            AccountId((self.ledger.accounts.len() - 1) as u16)
-        }))
+        if let Some(id) = self.ledger.find(name) {
+            return Ok(id);
+        }
+        let Ok(id) = u16::try_from(self.ledger.accounts.len()) else {
+            let most = usize::from(u16::MAX) + 1;
+            return Err(
+                self.invalid(field, format!("too many accounts: at most {most}, contracts and holders"))
+            );
+        };
+        self.ledger.accounts.push(Account { name: name.to_string(), balances: [0.0; MAX_SLOTS] });
+        Ok(AccountId(id))
     }
 
     /// The account named by parameter `field` (declared [`Ty::Account`]),
@@ -228,11 +254,8 @@ impl ContractBuilder<'_> {
         name: &str,
         backing: Option<AssetId>,
     ) -> Result<SlotId, ScenarioError> {
-        if self.slots.slots.iter().any(|s| s.name == name || column_name(&s.name) == column_name(name)) {
-            return Err(self.invalid(
-                field,
-                format!("a wallet slot called `{name}` already exists; choose another name"),
-            ));
+        if let Some(clash) = slot_name_clash(&self.slots.slots, name) {
+            return Err(self.invalid(field, clash));
         }
         if self.slots.slots.len() >= MAX_SLOTS {
             return Err(self

@@ -72,6 +72,33 @@ pub fn column_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
+/// The per-agent table's columns that are not slots: no asset or position
+/// may have one of these column names.
+pub const AGENT_ROW_KEYS: [&str; 3] = ["run_id", "tick", "agent_id"];
+
+/// Why `name` cannot name a new wallet slot beside `slots`, if it cannot:
+/// slots are columns of the per-agent table (by [`column_name`]), so two
+/// with one column name, or one named like a key column, would collide.
+pub fn slot_name_clash(slots: &[SlotDef], name: &str) -> Option<String> {
+    let column = column_name(name);
+    if let Some(other) = slots.iter().find(|s| column_name(&s.name) == column) {
+        return Some(if other.name == name {
+            format!("a wallet slot called `{name}` already exists; choose another name")
+        } else {
+            format!(
+                "`{name}` and the wallet slot `{}` would both be column `{column}`; choose another name",
+                other.name
+            )
+        });
+    }
+    AGENT_ROW_KEYS.contains(&column.as_str()).then(|| {
+        format!(
+            "`{name}` would be column `{column}`, a key column of every per-agent row ({}); choose another name",
+            AGENT_ROW_KEYS.join(", ")
+        )
+    })
+}
+
 /// A non-agent account: a contract's own balances or a named holder such as
 /// `hatch`.
 #[derive(Clone, Debug)]

@@ -88,6 +88,14 @@ impl<E: Encode> ParquetSink<E> {
         metadata: Vec<(String, String)>,
         mut encoder: E,
     ) -> Result<Self, Error> {
+        // Column options are set by name, and readers refuse a file with
+        // two columns of one name: the callers keep names unique, this
+        // makes sure nothing is written if one does not.
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = schema.fields().iter().map(|f| f.name()).find(|n| !seen.insert(n.as_str())) {
+            let message = format!("internal error: two columns named `{twice}`");
+            return Err(Error::Data { path: path.to_path_buf(), message });
+        }
         let partial = partial_path(path);
         let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
         let mut props = WriterProperties::builder()
@@ -218,5 +226,24 @@ impl<E: Encode> Drop for ParquetSink<E> {
             let _ = self.join();
             let _ = std::fs::remove_file(&self.partial);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn a_schema_with_a_column_twice_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.parquet");
+        let schema = std::sync::Arc::new(Schema::new(vec![
+            Field::new("tick", DataType::UInt32, false),
+            Field::new("tick", DataType::Float64, false),
+        ]));
+        let err = ParquetSink::create(&path, schema, Vec::new()).err().expect("refused");
+        assert!(err.to_string().contains("two columns named `tick`"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "no file, not even a partial one");
     }
 }

@@ -16,6 +16,7 @@ use crate::engine::MetricColumn;
 use crate::engine::contract::{MetricKind, Violation};
 use crate::engine::ids::AgentId;
 use crate::engine::intent::Action;
+use crate::engine::ledger::AGENT_ROW_KEYS;
 use crate::engine::phase::EventRow;
 use crate::engine::wallets::Wallet;
 
@@ -279,10 +280,11 @@ pub struct AgentsTable {
 impl AgentsTable {
     /// A table with one column per wallet slot (names already snake_case).
     pub fn new(slot_columns: &[String]) -> Self {
+        let [run_id, tick, agent_id] = AGENT_ROW_KEYS;
         let mut fields = vec![
-            field("run_id", DataType::UInt32),
-            field("tick", DataType::UInt32),
-            field("agent_id", DataType::UInt64),
+            field(run_id, DataType::UInt32),
+            field(tick, DataType::UInt32),
+            field(agent_id, DataType::UInt64),
         ];
         fields.extend(slot_columns.iter().map(|c| field(c, DataType::Float64)));
         AgentsTable {

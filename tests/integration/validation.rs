@@ -390,3 +390,51 @@ fn metrics_are_matched_by_name_and_checked_at_build_time() {
     assert!(err.starts_with("m.toml:4:") && err.contains("`contracts.m.kind`"), "{err}");
     assert!(err.contains("sets metric `c`, which it does not declare"), "{err}");
 }
+
+/// Names that would collide in an output file, or name something of
+/// another kind: each refused where it is written, before any file exists.
+#[test]
+fn names_that_collide_or_name_the_wrong_thing_are_refused() {
+    // An asset named like a key column of agents.parquet (it used to
+    // crash the writer), or like another asset's column.
+    let text = replace_once(BASE, "assets = [\"DAI\", \"TKN\"]", "assets = [\"DAI\", \"TKN\", \"Tick\"]");
+    refused(&text, "\"Tick\"", &["`assets.2`", "column `tick`", "run_id, tick, agent_id"]);
+    let text = replace_once(BASE, "assets = [\"DAI\", \"TKN\"]", "assets = [\"DAI\", \"TKN\", \"dai\"]");
+    refused(&text, "\"dai\"", &["`assets.2`", "`DAI`", "column `dai`"]);
+    // A position named so.
+    let text = replace_once(BASE, "position = \"locked\"", "position = \"agent_id\"");
+    refused(&text, "position = \"agent_id\"", &["`contracts.vesting.position`", "column `agent_id`"]);
+    // Two contracts' default tick columns: `staking` + `_a.b` vs `staking_a` + `b`.
+    let text = format!("{BASE}\n[contracts.Rewards]\nkind = \"treasury\"\nasset = \"TKN\"\n");
+    refused(
+        &text,
+        "Rewards]",
+        &["`contracts.Rewards`", "tick column `rewards_balance`", "`rewards.balance`", "[metrics]"],
+    );
+    // An account that is a population or an asset would be a new, empty one.
+    for name in ["traders", "TKN"] {
+        let text = replace_once(BASE, "treasury = \"rewards\"", &format!("treasury = \"{name}\""));
+        refused(
+            &text,
+            &format!("treasury = \"{name}\""),
+            &["`contracts.staking.treasury`", &format!("`{name}` is a"), "funding_pool"],
+        );
+    }
+}
+
+/// An AMM's LP token has one issuer, the pool: neither a population's
+/// starting balance nor another contract's genesis liquidity may create
+/// it (the pool's count of LP outstanding would break from tick 1).
+#[test]
+fn a_share_token_is_issued_by_its_pool_alone() {
+    let amm = format!(
+        "{}\n[contracts.pool]\nkind = \"amm\"\nbase = \"TKN\"\nquote = \"DAI\"\nlp_token = \"LP\"\ninitial_base = 100.0\ninitial_quote = 100.0\n",
+        replace_once(BASE, "assets = [\"DAI\", \"TKN\"]", "assets = [\"DAI\", \"TKN\", \"LP\"]")
+    );
+    run_ok(&write_file(tempdir().path(), "ok.toml", &amm), &tempdir().path().join("out"), &[]);
+    let text = replace_once(&amm, "balances = { DAI = 100.0 }", "balances = { DAI = 100.0, LP = 1.0 }");
+    refused(&text, "LP = 1.0", &["`populations.traders.balances.LP`", "share token of `pool`"]);
+    let text =
+        format!("{amm}\n[contracts.lp_fund]\nkind = \"treasury\"\nasset = \"LP\"\ninitial_balance = 5.0\n");
+    refused(&text, "lp_fund]", &["`contracts.lp_fund`", "issues `LP`", "share token of `pool`"]);
+}
