@@ -683,9 +683,11 @@ fn load_replay(
             .error("orders.file", format!("`{}` is a directory; name a CSV or Parquet file", path.display()))
             .into());
     }
-    let raw = read_orders(&path)?;
+    // Every problem of the file is located at the field that names it.
+    let located = |e: Error| Error::from(names.source.error("orders.file", e.to_string()));
+    let raw = read_orders(&path).map_err(located)?;
     let contracts = world.resource::<Contracts>();
-    let data_err = |message: String| Error::Data { path: path.clone(), message };
+    let data_err = |message: String| located(Error::Data { path: path.clone(), message });
     let mut orders = Vec::with_capacity(raw.len());
     for o in &raw {
         for (column, id) in [("agent_id", Some(o.agent_id)), ("about", o.about)] {

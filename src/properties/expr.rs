@@ -154,8 +154,20 @@ impl ExprError {
 
     /// The message with the expression quoted and the place marked, as
     /// shown to users: ``at character 12 of `price >= strt(price)`: …``.
+    /// An expression too long to quote is shown as the 40 characters
+    /// either side of the place, with `…` for the rest.
     pub fn describe(&self, text: &str) -> String {
-        format!("at character {} of `{text}`: {}", self.pos + 1, self.message)
+        const SIDE: usize = 40;
+        let chars: Vec<char> = text.chars().collect();
+        let shown = if chars.len() <= 2 * SIDE + 20 {
+            text.to_string()
+        } else {
+            let to = (self.pos + SIDE).min(chars.len());
+            let from = self.pos.saturating_sub(SIDE).min(to);
+            let (head, tail) = (if from > 0 { "…" } else { "" }, if to < chars.len() { "…" } else { "" });
+            format!("{head}{}{tail}", chars[from..to].iter().collect::<String>())
+        };
+        format!("at character {} of `{shown}`: {}", self.pos + 1, self.message)
     }
 }
 
@@ -483,6 +495,20 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_expression_is_quoted_around_the_place_only() {
+        let text = format!("{} + )", "a + ".repeat(50_000));
+        let err = ExprError::at(200_001, "unexpected `)`").describe(&text);
+        assert!(err.len() < 200, "{err}");
+        assert!(
+            err.starts_with("at character 200002 of `…") && err.ends_with(" + )`: unexpected `)`"),
+            "{err}"
+        );
+        // Short ones whole; a place past the end does not panic.
+        assert_eq!(ExprError::at(2, "x").describe("a +"), "at character 3 of `a +`: x");
+        assert!(ExprError::at(1_000_000, "x").describe(&text).contains("of `…`"));
+    }
 
     fn num(e: &Expr) -> f64 {
         match e {

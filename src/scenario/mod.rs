@@ -339,9 +339,17 @@ pub fn from_table<T: DeserializeOwned>(
     base: &str,
     value: toml::Value,
 ) -> Result<T, ScenarioError> {
+    use serde_path_to_error::Segment;
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let inner = e.path().to_string();
-        let inner = if inner == "." { String::new() } else { inner };
+        // Dotted, array elements by index (`shocks.0.tick`), as `--set`
+        // and the key index write them.
+        let segments = e.path().iter().filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        });
+        let inner = segments.collect::<Vec<_>>().join(".");
         source.serde_error(base, &inner, &e.inner().to_string())
     })
 }

@@ -57,7 +57,16 @@ impl Source {
     /// A [`ScenarioError`] about `field`, located at the field or, if it is
     /// absent from the file, at its nearest written parent.
     pub fn error(&self, field: &str, message: impl Display) -> ScenarioError {
-        if let Some(origin) = self.overrides.get(field) {
+        // Set by an override of the field or of a table holding it.
+        let mut set = Some(field);
+        let overridden = loop {
+            match set {
+                Some(f) if self.overrides.contains_key(f) => break self.overrides.get(f),
+                Some(f) => set = f.rfind('.').map(|i| &f[..i]),
+                None => break None,
+            }
+        };
+        if let Some(origin) = overridden {
             // Set by a sweep or variant entry of this file: point at it.
             if let Some(span) = self.spans.get(origin) {
                 let (line, col) = self.line_col(span.start);

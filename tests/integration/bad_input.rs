@@ -161,6 +161,37 @@ fn missing_orders_file() {
     );
 }
 
+/// A bad row of the orders file is located twice: at the scenario's
+/// `orders.file` (file, line, column) and at the row in the orders file.
+#[test]
+fn a_bad_orders_row_is_located_in_both_files() {
+    let dir = tempdir();
+    write_file(dir.path(), "orders.csv", "tick,agent_id,side,amount\n1,0,buy,NaN\n");
+    let text = format!("{BASE}\n[orders]\nfile = \"orders.csv\"\n");
+    let path = write_file(dir.path(), "bad.toml", &text);
+    let expect = Expect { at: Some("file = "), says: &["`orders.file`", "orders.csv: line 2", "`amount`"] };
+    check_rejects(dir.path(), &path, &text, expect);
+    // An agent the scenario does not have, likewise.
+    write_file(dir.path(), "orders.csv", "tick,agent_id,side,amount\n1,99,buy,1\n");
+    let expect = Expect { at: Some("file = "), says: &["`orders.file`", "`agent_id` 99 does not exist"] };
+    check_rejects(dir.path(), &path, &text, expect);
+}
+
+/// An error inside a value given by `--set` is the flag's, not the file's,
+/// with the field written as `--set` writes it (`shocks.0.tick`).
+#[test]
+fn an_error_inside_a_set_value_names_the_flag() {
+    let dir = tempdir();
+    let path = write_file(dir.path(), "base.toml", BASE);
+    let pm = r#"metrics.pm={ population = "traders", of = "DAI", stat = "quantile", q = 2 }"#;
+    let err = fails(&["validate", path_str(&path), "--set", pm], &["`metrics.pm.q`", "[0, 1]"]);
+    assert!(err.starts_with("error: --set: "), "{err}");
+    let feed =
+        r#"contracts.feed={ kind = "price_feed", initial = 1.0, shocks = [{ tick = -1, factor = 0.5 }] }"#;
+    let err = fails(&["validate", path_str(&path), "--set", feed], &["`contracts.feed.shocks.0.tick`", "-1"]);
+    assert!(err.starts_with("error: --set: "), "{err}");
+}
+
 #[test]
 fn nonexistent_scenario_file() {
     let dir = tempdir();
