@@ -144,15 +144,25 @@ impl Source {
         self.error(&field, message.lines().next().unwrap_or(message).trim())
     }
 
+    /// A TOML syntax error, located, with the text it is about where the
+    /// parser's own message does not say (the key written twice; an
+    /// integer outside TOML's 64-bit range).
     fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {
         let (line, col) = e.span().map(|s| self.line_col(s.start)).unwrap_or((0, 0));
-        ScenarioError {
-            file: self.path.clone(),
-            line,
-            col,
-            field: String::new(),
-            message: e.message().trim().to_string(),
-        }
+        let quoted = e.span().and_then(|s| self.text.get(s)).map(str::trim).filter(|t| !t.is_empty());
+        let raw = e.message().trim();
+        let message = match quoted {
+            Some(key) if raw == "duplicate key" => {
+                format!("duplicate key `{key}`: it is set earlier in its table")
+            }
+            Some(number) if raw.contains("too large") || raw.contains("as i128") => format!(
+                "`{number}` is outside the integers TOML can hold ({} to {}); write it as a float (`{number}.0`) if it is one",
+                i64::MIN,
+                i64::MAX
+            ),
+            _ => raw.to_string(),
+        };
+        ScenarioError { file: self.path.clone(), line, col, field: String::new(), message }
     }
 
     fn line_col(&self, offset: usize) -> (usize, usize) {

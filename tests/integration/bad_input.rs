@@ -212,6 +212,19 @@ fn toml_syntax_error_is_located() {
     assert!(err.contains(&format!("{}:{line}:", path_str(&path))), "syntax error not at line {line}:\n{err}");
 }
 
+/// TOML's own errors say what they are about: the key set twice, the
+/// integer too large for TOML (which holds i64 only).
+#[test]
+fn toml_errors_name_the_key_or_the_number() {
+    let text = replace_once(BASE, "ticks = 3", "ticks = 3\nticks = 4");
+    rejects(&text, Expect { at: Some("ticks = 4"), says: &["duplicate key `ticks`"] });
+    for big in ["9223372036854775808", "18446744073709551616"] {
+        let text = replace_once(BASE, "ticks = 3", &format!("ticks = {big}"));
+        let says = [format!("`{big}` is outside the integers TOML can hold"), i64::MAX.to_string()];
+        rejects(&text, Expect { at: Some(big), says: &[&says[0], &says[1]] });
+    }
+}
+
 #[test]
 fn unknown_behaviour_lists_registered_behaviours() {
     let text = replace_once(BASE, "behaviours.noise_trader]", "behaviours.noise_trder]");
