@@ -139,7 +139,12 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
             return Err(source.error("variants", "a variant needs a name").into());
         }
         let mut leaves = Vec::new();
-        flatten(table, "", &mut leaves, &|_| false);
+        flatten(table, "", &mut leaves, &|_| false).map_err(|path| {
+            source.error(
+                &format!("variants.{name}.{path}"),
+                "an empty table sets nothing; give the value this variant sets, e.g. 0.0, or remove the line",
+            )
+        })?;
         variants.push((name.clone(), leaves));
     }
     if variants.is_empty() {
@@ -277,20 +282,24 @@ fn is_range(t: &toml::Table) -> bool {
 }
 
 /// Collects `(dotted path, leaf)` pairs of a table, descending into
-/// sub-tables unless `leaf_table` says a table is itself a leaf.
+/// sub-tables unless `leaf_table` says a table is itself a leaf. An empty
+/// sub-table sets nothing, so rather than vanish it is refused: `Err`
+/// holds its path.
 fn flatten(
     table: &toml::Table,
     prefix: &str,
     out: &mut Vec<(String, toml::Value)>,
     leaf_table: &dyn Fn(&toml::Table) -> bool,
-) {
+) -> Result<(), String> {
     for (key, value) in table {
         let path = join(prefix, key);
         match value {
-            toml::Value::Table(t) if !leaf_table(t) => flatten(t, &path, out, leaf_table),
+            toml::Value::Table(t) if t.is_empty() => return Err(path),
+            toml::Value::Table(t) if !leaf_table(t) => flatten(t, &path, out, leaf_table)?,
             other => out.push((path, other.clone())),
         }
     }
+    Ok(())
 }
 
 fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), ScenarioError> {
@@ -379,7 +388,14 @@ fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), Sc
         .filter(|(k, _)| !SWEEP_KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    flatten(&paths, "", &mut leaves, &is_range);
+    flatten(&paths, "", &mut leaves, &is_range).map_err(|path| {
+        let give = if mode.ranges() {
+            "a range { low = …, high = … }"
+        } else {
+            "a list of values, e.g. [0.01, 0.05]"
+        };
+        source.error(&format!("sweep.{path}"), format!("an empty table sets nothing; give {give}"))
+    })?;
     let mut axes: Vec<(String, Axis)> = Vec::new();
     for (path, value) in leaves {
         let field = format!("sweep.{path}");
@@ -620,6 +636,17 @@ count = 10
                 && e.ends_with("(set by `variants.x.contracts.curve.entry_tribute`)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn empty_tables_are_refused_at_their_path() {
+        let e = plan("[sweep]\n\"contracts.curve.entry_tribute\" = {}\npopulations.p.count = [1, 2]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`sweep.contracts.curve.entry_tribute`: an empty table sets nothing"), "{e}");
+        let e = plan("[variants.a]\ncontracts.curve = {}\n").unwrap_err().to_string();
+        assert!(e.contains("`variants.a.contracts.curve`: an empty table sets nothing"), "{e}");
+        assert_eq!(plan("[variants.control]\n").unwrap().variants, vec!["control"]);
     }
 
     #[test]

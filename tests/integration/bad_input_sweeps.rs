@@ -1,0 +1,126 @@
+//! Bad input around experiments and their results: `[sweep]`, `[variants]`
+//! and `[search]` entries that would be silently dropped or give a table
+//! with a repeated column are located errors (exit 2) before anything is
+//! written, `validate` checks `[search]` like `stress`, and neither
+//! `sensitivity` nor `report` overwrites results it was not asked to.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// A small bonding-curve market with a funding pool.
+const CURVE: &str = r#"name = "curve"
+seed = 3
+ticks = 4
+assets = ["DAI", "TKN"]
+output = { events = false }
+
+[contracts.pool]
+kind = "treasury"
+asset = "DAI"
+
+[contracts.curve]
+kind = "bonding_curve"
+reserve_asset = "DAI"
+token = "TKN"
+slope = 1e-6
+initial_supply = 1000.0
+entry_tribute = 0.05
+exit_tribute = 0.05
+treasury = "pool"
+
+[populations.traders]
+count = 8
+balances = { DAI = 100.0 }
+
+[populations.traders.behaviours.noise_trader]
+contract = "curve"
+p_trade = 0.5
+
+[metrics]
+pool = "pool.balance"
+price = "curve.price"
+
+[properties.funded]
+at_end = "pool >= 0"
+"#;
+
+/// Runs `args`, asserts exit 2 without a panic and that stderr says each
+/// of `says`; returns stderr.
+#[track_caller]
+fn fails(args: &[&str], says: &[&str]) -> String {
+    let out = run(args);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "tokensim {args:?} must exit 2\n{}", describe(&out));
+    assert!(!err.contains("panicked"), "tokensim {args:?} panicked:\n{err}");
+    for s in says {
+        assert!(err.contains(s), "stderr of tokensim {args:?} must say {s:?}:\n{err}");
+    }
+    err
+}
+
+/// `file:line:col` of `needle` in the scenario `text` written at `path`.
+fn at(path: &Path, text: &str, needle: &str) -> String {
+    let (line, col) = line_col_of(text, needle);
+    format!("{}:{line}:{col}", path_str(path))
+}
+
+/// Writes `text`, then checks `validate` and `run` both refuse it at
+/// `needle` saying `says`, and that `run` creates no output directory.
+#[track_caller]
+fn refused(text: &str, needle: &str, says: &[&str]) {
+    let dir = tempdir();
+    let path = write_file(dir.path(), "s.toml", text);
+    let mut all = vec![at(&path, text, needle)];
+    all.extend(says.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    fails(&["validate", path_str(&path)], &all);
+    let out = dir.path().join("out");
+    fails(&["run", path_str(&path), "-o", path_str(&out), "--quiet"], &all);
+    assert!(!out.exists(), "a refused scenario must not create its output directory");
+}
+
+#[test]
+fn an_empty_table_in_a_sweep_is_refused_at_its_path() {
+    // Grid: the empty entry beside a valid axis.
+    let grid = format!(
+        "{CURVE}[sweep]\n\"contracts.curve.entry_tribute\" = {{}}\n\"contracts.curve.exit_tribute\" = [0.0, 0.1]\n"
+    );
+    refused(
+        &grid,
+        "\"contracts.curve.entry_tribute\" = {}",
+        &["`sweep.contracts.curve.entry_tribute`", "empty table sets nothing", "list of values"],
+    );
+    // A range mode asks for a range; nested tables are walked the same way.
+    let morris = format!(
+        "{CURVE}[sweep]\nmode = \"morris\"\ntrajectories = 2\n\"contracts.curve.exit_tribute\" = {{ low = 0.0, high = 0.1 }}\n[sweep.contracts.curve]\nentry_tribute = {{}}\n"
+    );
+    refused(
+        &morris,
+        "entry_tribute = {}",
+        &["`sweep.contracts.curve.entry_tribute`", "empty table sets nothing", "range"],
+    );
+}
+
+#[test]
+fn an_empty_table_in_a_variant_is_refused_but_an_empty_variant_is_a_control() {
+    let text =
+        format!("{CURVE}[variants.control]\n[variants.cheap]\n\"contracts.curve.entry_tribute\" = {{}}\n");
+    refused(
+        &text,
+        "\"contracts.curve.entry_tribute\" = {}",
+        &["`variants.cheap.contracts.curve.entry_tribute`", "empty table sets nothing"],
+    );
+    // A variant that sets nothing at all is the baseline of an A/B test.
+    let dir = tempdir();
+    let ok = write_file(
+        dir.path(),
+        "ok.toml",
+        &format!("{CURVE}[variants.control]\n[variants.cheap]\n\"contracts.curve.entry_tribute\" = 0.0\n"),
+    );
+    let out = dir.path().join("out");
+    run_ok(&ok, &out, &[]);
+    let runs = read_parquet(&out.join("runs.parquet"));
+    assert_eq!(strings(&runs, "variant"), ["control", "cheap"]);
+}
+
