@@ -29,6 +29,7 @@ use rand::seq::SliceRandom;
 use crate::engine::RunSpec;
 use crate::engine::rng::{Stream, run_seed, stream_rng};
 use crate::error::{Error, ScenarioError};
+use crate::output::runs::swept_column;
 use crate::scenario::source::join;
 use crate::scenario::{LoadedScenario, get_path};
 
@@ -190,6 +191,8 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
             }
         }
     }
+    // After every path resolved, so a mistyped one is reported as such.
+    check_columns(loaded, &swept)?;
     let swept_types = (0..swept.len())
         .map(|i| ParamType::of(&runs.iter().map(|r| &r.spec.params[i].1).collect::<Vec<_>>()))
         .collect();
@@ -201,6 +204,27 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
         n_points: points.len(),
         variants: variants.into_iter().map(|(n, _)| n).collect(),
     })
+}
+
+/// Refuses two swept paths that would share a `runs.parquet` column, at
+/// the second: names lose their dots and punctuation (`x.initial_base`
+/// and `x_initial.base` meet), and a table with a repeated column cannot
+/// be read. A fixed column is never hit: [`swept_column`] prefixes it.
+fn check_columns(loaded: &LoadedScenario, swept: &[String]) -> Result<(), ScenarioError> {
+    for (i, path) in swept.iter().enumerate() {
+        let column = swept_column(path);
+        if let Some(first) = swept[..i].iter().find(|p| swept_column(p) == column) {
+            return Err(loaded.source.error(
+                &format!("sweep.{path}"),
+                format!(
+                    "this path and `{first}` would both be runs.parquet column `{column}` (dots and \
+                     punctuation become `_`, letters lower case); a table cannot hold two columns \
+                     of one name, so sweep only one of them"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Bytes a planned (point, variant) scenario takes: its resolved copy of
@@ -647,6 +671,22 @@ count = 10
         let e = plan("[variants.a]\ncontracts.curve = {}\n").unwrap_err().to_string();
         assert!(e.contains("`variants.a.contracts.curve`: an empty table sets nothing"), "{e}");
         assert_eq!(plan("[variants.control]\n").unwrap().variants, vec!["control"]);
+    }
+
+    #[test]
+    fn swept_paths_sharing_a_column_are_refused_at_the_second() {
+        // Column names are lower case: `pool` and `Pool` meet.
+        let two = "[contracts.Pool]\nkind = \"treasury\"\nasset = \"A\"\n";
+        let e = plan(&format!(
+            "{two}[sweep]\ncontracts.pool.initial_balance = [1.0]\ncontracts.Pool.initial_balance = [2.0]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`sweep.contracts.Pool.initial_balance`")
+                && e.contains("`contracts.pool.initial_balance` would both be runs.parquet column `contracts_pool_initial_balance`"),
+            "{e}"
+        );
     }
 
     #[test]

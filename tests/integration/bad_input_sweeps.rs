@@ -45,6 +45,40 @@ price = "curve.price"
 at_end = "pool >= 0"
 "#;
 
+/// Two contracts whose parameter paths meet once dots become `_`:
+/// `contracts.t.grant_rate` and `contracts.t_grant.rate` are both
+/// `contracts_t_grant_rate`.
+const CLASH: &str = r#"name = "clash"
+seed = 1
+ticks = 3
+assets = ["DAI", "TKN"]
+output = { events = false }
+
+[contracts.t]
+kind = "treasury"
+asset = "DAI"
+initial_balance = 1000.0
+grant_rate = 0.1
+grant_recipient = "sink"
+
+[contracts.t_grant]
+kind = "staking_pool"
+token = "TKN"
+reward_asset = "DAI"
+treasury = "t"
+rate = 0.01
+
+[populations.p]
+count = 2
+balances = { DAI = 100.0 }
+
+[metrics]
+bal = "t.balance"
+
+[properties.ok]
+at_end = "bal >= 0"
+"#;
+
 /// Runs `args`, asserts exit 2 without a panic and that stderr says each
 /// of `says`; returns stderr.
 #[track_caller]
@@ -122,5 +156,43 @@ fn an_empty_table_in_a_variant_is_refused_but_an_empty_variant_is_a_control() {
     run_ok(&ok, &out, &[]);
     let runs = read_parquet(&out.join("runs.parquet"));
     assert_eq!(strings(&runs, "variant"), ["control", "cheap"]);
+}
+
+#[test]
+fn swept_paths_sharing_a_runs_column_are_refused_at_the_second() {
+    let text = format!(
+        "{CLASH}[sweep]\n\"contracts.t.grant_rate\" = [0.1, 0.2]\n\"contracts.t_grant.rate\" = [0.01, 0.02]\n"
+    );
+    refused(
+        &text,
+        "\"contracts.t_grant.rate\" = [",
+        &[
+            "`sweep.contracts.t_grant.rate`",
+            "`contracts.t.grant_rate`",
+            "`contracts_t_grant_rate`",
+            "runs.parquet",
+        ],
+    );
+}
+
+#[test]
+fn search_dimensions_sharing_a_column_are_refused_before_anything_is_written() {
+    let dir = tempdir();
+    let text = format!(
+        "{CLASH}[search]\n\"contracts.t.grant_rate\" = {{ low = 0.0, high = 0.5 }}\n\"contracts.t_grant.rate\" = {{ low = 0.0, high = 0.5 }}\n"
+    );
+    let path = write_file(dir.path(), "s.toml", &text);
+    let says = [
+        at(&path, &text, "\"contracts.t_grant.rate\" = {"),
+        "`search.contracts.t_grant.rate`".to_string(),
+        "`contracts.t.grant_rate`".to_string(),
+        "`contracts_t_grant_rate`".to_string(),
+        "search.parquet".to_string(),
+    ];
+    let says: Vec<&str> = says.iter().map(String::as_str).collect();
+    let out = dir.path().join("out");
+    let args = ["stress", path_str(&path), "--property", "ok", "--budget", "4", "-o", path_str(&out), "-q"];
+    fails(&args, &says);
+    assert!(!out.exists(), "a refused search must not create its output directory");
 }
 
