@@ -194,5 +194,56 @@ fn search_dimensions_sharing_a_column_are_refused_before_anything_is_written() {
     let args = ["stress", path_str(&path), "--property", "ok", "--budget", "4", "-o", path_str(&out), "-q"];
     fails(&args, &says);
     assert!(!out.exists(), "a refused search must not create its output directory");
+    fails(&["validate", path_str(&path)], &says);
+}
+
+#[test]
+fn validate_checks_search_as_stress_does() {
+    let dir = tempdir();
+    let check = |name: &str, search: &str, needle: &str, says: &[&str]| {
+        let text = format!("{CURVE}[search]\n{search}");
+        let path = write_file(dir.path(), name, &text);
+        let mut all = vec![at(&path, &text, needle)];
+        all.extend(says.iter().map(|s| s.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        fails(&["validate", path_str(&path)], &all);
+        let out = dir.path().join(format!("{name}.out"));
+        let stress =
+            ["stress", path_str(&path), "--property", "funded", "--budget", "4", "-o", path_str(&out), "-q"];
+        fails(&stress, &all);
+    };
+    check(
+        "inverted.toml",
+        "\"contracts.curve.entry_tribute\" = { low = 0.2, high = 0.01 }\n",
+        "\"contracts.curve.entry_tribute\" = { low = 0.2",
+        &["`search.contracts.curve.entry_tribute`", "low 0.2 must be below high 0.01"],
+    );
+    check(
+        "key.toml",
+        "\"contracts.curve.entry_tribute\" = { low = 0.0, hgh = 0.1 }\n",
+        "hgh = 0.1",
+        &["unknown key `hgh`", "low, high, integer"],
+    );
+    check(
+        "path.toml",
+        "\"contracts.curv.entry_tribute\" = { low = 0.0, high = 0.1 }\n",
+        "\"contracts.curv.entry_tribute\"",
+        &["`contracts.curv.entry_tribute`", "no `contracts.curv`"],
+    );
+    check(
+        "stray.toml",
+        "\"contracts.curve.entry_tribute\" = { low = 0.0, high = 0.1 }\nbogus = 1\n",
+        "bogus = 1",
+        &["`search.bogus`", "give a range"],
+    );
+    // A valid [search] still validates, and is described.
+    let path = write_file(
+        dir.path(),
+        "ok.toml",
+        &format!("{CURVE}[search]\n\"contracts.curve.entry_tribute\" = {{ low = 0.0, high = 0.1 }}\n"),
+    );
+    let out = run(&["validate", path_str(&path)]);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert!(stdout(&out).contains("contracts.curve.entry_tribute"), "{}", describe(&out));
 }
 
