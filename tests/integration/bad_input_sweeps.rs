@@ -247,3 +247,35 @@ fn validate_checks_search_as_stress_does() {
     assert!(stdout(&out).contains("contracts.curve.entry_tribute"), "{}", describe(&out));
 }
 
+/// `CURVE` with a small Morris design, run into `dir/out`.
+fn morris_results(dir: &Path) -> std::path::PathBuf {
+    let text = format!(
+        "{CURVE}[sweep]\nmode = \"morris\"\ntrajectories = 2\n\"contracts.curve.entry_tribute\" = {{ low = 0.0, high = 0.2 }}\n\"contracts.curve.exit_tribute\" = {{ low = 0.0, high = 0.2 }}\n"
+    );
+    let path = write_file(dir, "m.toml", &text);
+    let out = dir.join("out");
+    run_ok(&path, &out, &[]);
+    out
+}
+
+#[test]
+fn sensitivity_replaces_an_earlier_analysis_only_with_force() {
+    let dir = tempdir();
+    let out = morris_results(dir.path());
+    let file = out.join("sensitivity.parquet");
+    let first = run(&["sensitivity", path_str(&out), "--metric", "pool", "-q"]);
+    assert_eq!(code(&first), 0, "{}", describe(&first));
+    let before = std::fs::read(&file).expect("sensitivity.parquet written");
+    assert_eq!(strings(&read_parquet(&file), "metric")[0], "pool");
+
+    let again = ["sensitivity", path_str(&out), "--property", "funded", "-q"];
+    fails(&again, &[path_str(&file), "already exists", "--force"]);
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the earlier analysis is untouched");
+
+    let mut forced = again.to_vec();
+    forced.push("--force");
+    let o = run(&forced);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    assert_eq!(strings(&read_parquet(&file), "metric")[0], "funded", "replaced with --force");
+}
+
