@@ -279,3 +279,41 @@ fn sensitivity_replaces_an_earlier_analysis_only_with_force() {
     assert_eq!(strings(&read_parquet(&file), "metric")[0], "funded", "replaced with --force");
 }
 
+#[test]
+fn report_never_writes_over_a_file_of_the_results_it_reads() {
+    let dir = tempdir();
+    let out = morris_results(dir.path());
+    let files = list_dir(&out);
+    let has = |prefix: &str, ext: &str| files.iter().any(|f| f.starts_with(prefix) && f.ends_with(ext));
+    assert!(has("ticks", ".parquet") && has("manifest", ".json"), "{files:?}");
+    for name in &files {
+        let target = out.join(name);
+        let before = std::fs::read(&target).unwrap();
+        for force in [true, false] {
+            let mut args = vec!["report", path_str(&out), "-o", path_str(&target), "-q"];
+            if force {
+                args.push("--force");
+            }
+            fails(&args, &[path_str(&target), "not a report", "-o"]);
+            assert_eq!(std::fs::read(&target).unwrap(), before, "{name} is untouched");
+        }
+    }
+    // The directory itself is no report file either.
+    fails(&["report", path_str(&out), "-o", path_str(&out), "--force", "-q"], &["not a report"]);
+    assert!(!out.join("report.html").exists(), "nothing was written");
+
+    // A report tokensim wrote may be replaced, at the default place or another.
+    for o in [None, Some(out.join("mine.html"))] {
+        let mut args = vec!["report", path_str(&out), "-q"];
+        if let Some(o) = &o {
+            args.extend(["-o", path_str(o)]);
+        }
+        for extra in [None, Some("--force")] {
+            let mut a = args.clone();
+            a.extend(extra);
+            let r = run(&a);
+            assert_eq!(code(&r), 0, "{}", describe(&r));
+        }
+    }
+    assert_eq!(list_dir(&out).len(), files.len() + 2, "report.html and mine.html added");
+}
