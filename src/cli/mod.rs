@@ -179,6 +179,12 @@ fn execute(command: Command, registry: &Registry) -> Result<ExitCode, Error> {
             let scenario = &args.scenario;
             let plan = expand(&loaded)?;
             let layout = crate::experiment::runner::validate(&plan, registry)?;
+            // `[search]` is read only by stress and calibrate; check it as they would.
+            let space = if loaded.scenario.search.is_empty() {
+                None
+            } else {
+                Some(crate::search::space::Space::of(&loaded)?)
+            };
             let sc = &loaded.scenario;
             emit(&format!(
                 "{}: ok — {} runs ({} points × {} variants × {} replicates), {} agents, {} contracts, {} ticks; tick columns: {}",
@@ -202,6 +208,14 @@ fn execute(command: Command, registry: &Registry) -> Result<ExitCode, Error> {
                     })
                     .collect();
                 emit(&format!("properties: {}", names.join(", ")));
+            }
+            if let Some(space) = space {
+                let paths: Vec<&str> = space.dims.iter().map(|d| d.path.as_str()).collect();
+                emit(&format!(
+                    "search: {} ({} per candidate)",
+                    paths.join(", "),
+                    text::count(u64::from(space.replicates), "replicate", "replicates")
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }

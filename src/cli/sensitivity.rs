@@ -1,13 +1,14 @@
-//! `tokensim sensitivity DIR [--metric M | --property P] [--tick T]`:
-//! Morris or Sobol indices of a results directory, printed as a ranked
-//! table and written to `DIR/sensitivity.parquet`.
+//! `tokensim sensitivity DIR [--metric M | --property P] [--tick T]
+//! [--force]`: Morris or Sobol indices of a results directory, printed as a
+//! ranked table and written to `DIR/sensitivity.parquet` (an earlier
+//! analysis there is replaced only with `--force`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::engine::registry::Registry;
 use crate::error::Error;
-use crate::report::sensitivity::{Target, analyse, table, write};
+use crate::report::sensitivity::{FILE, Target, analyse, table, write};
 
 /// Arguments of `tokensim sensitivity`.
 #[derive(clap::Args)]
@@ -23,6 +24,9 @@ pub struct SensitivityArgs {
     /// The tick to analyse [default: each run's last].
     #[arg(long)]
     pub tick: Option<u32>,
+    /// Replace an earlier analysis's DIR/sensitivity.parquet.
+    #[arg(long)]
+    pub force: bool,
     /// No table on stdout (the file is still written).
     #[arg(short, long)]
     pub quiet: bool,
@@ -30,6 +34,10 @@ pub struct SensitivityArgs {
 
 /// Runs `tokensim sensitivity`.
 pub fn run(args: SensitivityArgs, _registry: &Registry) -> Result<ExitCode, Error> {
+    let path = args.dir.join(FILE);
+    if path.exists() && !args.force {
+        return Err(Error::Run(format!("{}: already exists; pass --force to replace it", path.display())));
+    }
     let target = match args.property {
         Some(p) => Target::Property(p),
         None => Target::Metric(args.metric),

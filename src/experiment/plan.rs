@@ -29,6 +29,7 @@ use rand::seq::SliceRandom;
 use crate::engine::RunSpec;
 use crate::engine::rng::{Stream, run_seed, stream_rng};
 use crate::error::{Error, ScenarioError};
+use crate::output::runs::swept_column;
 use crate::scenario::source::join;
 use crate::scenario::{LoadedScenario, get_path};
 
@@ -139,7 +140,12 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
             return Err(source.error("variants", "a variant needs a name").into());
         }
         let mut leaves = Vec::new();
-        flatten(table, "", &mut leaves, &|_| false);
+        flatten(table, "", &mut leaves, &|_| false).map_err(|path| {
+            source.error(
+                &format!("variants.{name}.{path}"),
+                "an empty table sets nothing; give the value this variant sets, e.g. 0.0, or remove the line",
+            )
+        })?;
         variants.push((name.clone(), leaves));
     }
     if variants.is_empty() {
@@ -185,6 +191,8 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
             }
         }
     }
+    // After every path resolved, so a mistyped one is reported as such.
+    check_columns(loaded, &swept)?;
     let swept_types = (0..swept.len())
         .map(|i| ParamType::of(&runs.iter().map(|r| &r.spec.params[i].1).collect::<Vec<_>>()))
         .collect();
@@ -196,6 +204,27 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Plan, Error> {
         n_points: points.len(),
         variants: variants.into_iter().map(|(n, _)| n).collect(),
     })
+}
+
+/// Refuses two swept paths that would share a `runs.parquet` column, at
+/// the second: names lose their dots and punctuation (`x.initial_base`
+/// and `x_initial.base` meet), and a table with a repeated column cannot
+/// be read. A fixed column is never hit: [`swept_column`] prefixes it.
+fn check_columns(loaded: &LoadedScenario, swept: &[String]) -> Result<(), ScenarioError> {
+    for (i, path) in swept.iter().enumerate() {
+        let column = swept_column(path);
+        if let Some(first) = swept[..i].iter().find(|p| swept_column(p) == column) {
+            return Err(loaded.source.error(
+                &format!("sweep.{path}"),
+                format!(
+                    "this path and `{first}` would both be runs.parquet column `{column}` (dots and \
+                     punctuation become `_`, letters lower case); a table cannot hold two columns \
+                     of one name, so sweep only one of them"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Bytes a planned (point, variant) scenario takes: its resolved copy of
@@ -277,20 +306,24 @@ fn is_range(t: &toml::Table) -> bool {
 }
 
 /// Collects `(dotted path, leaf)` pairs of a table, descending into
-/// sub-tables unless `leaf_table` says a table is itself a leaf.
+/// sub-tables unless `leaf_table` says a table is itself a leaf. An empty
+/// sub-table sets nothing, so rather than vanish it is refused: `Err`
+/// holds its path.
 fn flatten(
     table: &toml::Table,
     prefix: &str,
     out: &mut Vec<(String, toml::Value)>,
     leaf_table: &dyn Fn(&toml::Table) -> bool,
-) {
+) -> Result<(), String> {
     for (key, value) in table {
         let path = join(prefix, key);
         match value {
-            toml::Value::Table(t) if !leaf_table(t) => flatten(t, &path, out, leaf_table),
+            toml::Value::Table(t) if t.is_empty() => return Err(path),
+            toml::Value::Table(t) if !leaf_table(t) => flatten(t, &path, out, leaf_table)?,
             other => out.push((path, other.clone())),
         }
     }
+    Ok(())
 }
 
 fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), ScenarioError> {
@@ -379,7 +412,14 @@ fn sweep_axes(loaded: &LoadedScenario) -> Result<(Mode, Vec<(String, Axis)>), Sc
         .filter(|(k, _)| !SWEEP_KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    flatten(&paths, "", &mut leaves, &is_range);
+    flatten(&paths, "", &mut leaves, &is_range).map_err(|path| {
+        let give = if mode.ranges() {
+            "a range { low = …, high = … }"
+        } else {
+            "a list of values, e.g. [0.01, 0.05]"
+        };
+        source.error(&format!("sweep.{path}"), format!("an empty table sets nothing; give {give}"))
+    })?;
     let mut axes: Vec<(String, Axis)> = Vec::new();
     for (path, value) in leaves {
         let field = format!("sweep.{path}");
@@ -618,6 +658,33 @@ count = 10
         assert!(
             e.contains("`contracts.curve.entry_tribute`")
                 && e.ends_with("(set by `variants.x.contracts.curve.entry_tribute`)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn empty_tables_are_refused_at_their_path() {
+        let e = plan("[sweep]\n\"contracts.curve.entry_tribute\" = {}\npopulations.p.count = [1, 2]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`sweep.contracts.curve.entry_tribute`: an empty table sets nothing"), "{e}");
+        let e = plan("[variants.a]\ncontracts.curve = {}\n").unwrap_err().to_string();
+        assert!(e.contains("`variants.a.contracts.curve`: an empty table sets nothing"), "{e}");
+        assert_eq!(plan("[variants.control]\n").unwrap().variants, vec!["control"]);
+    }
+
+    #[test]
+    fn swept_paths_sharing_a_column_are_refused_at_the_second() {
+        // Column names are lower case: `pool` and `Pool` meet.
+        let two = "[contracts.Pool]\nkind = \"treasury\"\nasset = \"A\"\n";
+        let e = plan(&format!(
+            "{two}[sweep]\ncontracts.pool.initial_balance = [1.0]\ncontracts.Pool.initial_balance = [2.0]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`sweep.contracts.Pool.initial_balance`")
+                && e.contains("`contracts.pool.initial_balance` would both be runs.parquet column `contracts_pool_initial_balance`"),
             "{e}"
         );
     }

@@ -47,12 +47,18 @@ pub const REPORT_MARKER: &str = "<meta name=\"generator\" content=\"tokensim rep
 /// `dir` are replaced or resumed, so a report never describes data that is
 /// no longer there. Another file of that name is left alone.
 pub fn remove_stale_report(dir: &Path) -> Result<(), Error> {
-    use std::io::Read;
     let path = dir.join(REPORT_FILE);
-    let Ok(file) = std::fs::File::open(&path) else { return Ok(()) };
+    if is_report(&path) { remove_files(&[path]) } else { Ok(()) }
+}
+
+/// Whether `path` is a report tokensim wrote (its head carries
+/// [`REPORT_MARKER`]); false for anything unreadable, a directory included.
+pub fn is_report(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else { return false };
     let mut head = String::new();
     let _ = file.take(4096).read_to_string(&mut head);
-    if head.contains(REPORT_MARKER) { remove_files(&[path]) } else { Ok(()) }
+    head.contains(REPORT_MARKER)
 }
 
 /// Removes files that exist; missing ones are fine.

@@ -105,11 +105,31 @@ pub struct ReportSummary {
     pub seconds: f64,
 }
 
+/// Refuses to write the report over an existing file of the results
+/// directory it reads (`-o DIR/ticks.parquet`, a manifest, the directory
+/// itself) other than `DIR/report.html` or a report tokensim wrote:
+/// `--force` replaces a report, never the data. Symbolic links are
+/// followed on both sides.
+fn refuse_results_file(dir: &Path, out: &Path) -> Result<(), Error> {
+    let (Ok(dir), Ok(target)) = (dir.canonicalize(), out.canonicalize()) else { return Ok(()) };
+    let report =
+        target == dir.join(crate::output::dataset::REPORT_FILE) || crate::output::dataset::is_report(&target);
+    if target.starts_with(&dir) && !report {
+        return Err(Error::Run(format!(
+            "{}: is a file of the results directory {}, not a report; the report never replaces it, even with --force: choose another file with -o",
+            out.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Reads the dataset in `opts.dir` and writes its report. Never replaces
 /// an existing file without `opts.force`; writes a temporary file and
 /// renames it, so the report is whole or absent.
 pub fn write_report(opts: &ReportOptions) -> Result<ReportSummary, Error> {
     let started = Instant::now();
+    refuse_results_file(&opts.dir, &opts.out_path())?;
     if stress_page::is_stress_dir(&opts.dir) {
         return stress_page::write(opts);
     }

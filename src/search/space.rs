@@ -15,6 +15,7 @@
 //! error before anything runs.
 
 use crate::error::{Error, ScenarioError};
+use crate::output::runs::swept_column;
 use crate::scenario::source::join;
 use crate::scenario::{LoadedScenario, get_path};
 
@@ -22,6 +23,21 @@ use crate::scenario::{LoadedScenario, get_path};
 const SEARCH_KEYS: [&str; 1] = ["replicates"];
 /// Keys of one dimension's range table.
 const RANGE_KEYS: [&str; 3] = ["low", "high", "integer"];
+
+/// Columns `search.parquet` (stress) and `calibration.parquet` hold besides
+/// one per dimension; no dimension's column may take one of their names.
+pub const FIXED_COLUMNS: [&str; 10] = [
+    "eval_id",
+    "generation",
+    "seed",
+    "margin_mean",
+    "margin_worst",
+    "failures",
+    "replicates",
+    "loss",
+    "holdout_loss",
+    "best",
+];
 
 /// One dimension of the space.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +118,9 @@ impl Space {
             if dims.iter().any(|d| d.path == path) {
                 return Err(source.error(&field, "is searched twice; give its range once").into());
             }
-            dims.push(dim(loaded, &path, &field, &value)?);
+            let d = dim(loaded, &path, &field, &value)?;
+            check_column(loaded, &dims, &d, &field)?;
+            dims.push(d);
         }
         Ok(Space { dims, replicates })
     }
@@ -122,6 +140,30 @@ impl Space {
     pub fn to_unit(&self, x: &[f64]) -> Vec<f64> {
         self.dims.iter().zip(x).map(|(d, &x)| d.unit(x)).collect()
     }
+}
+
+/// Refuses a dimension whose column in `search.parquet` and
+/// `calibration.parquet` would repeat an earlier dimension's or a fixed
+/// one's: names lose their dots and punctuation (`t.grant_rate` and
+/// `t_grant.rate` meet), and a table with a repeated column cannot be read.
+fn check_column(loaded: &LoadedScenario, dims: &[Dim], d: &Dim, field: &str) -> Result<(), ScenarioError> {
+    let column = swept_column(&d.path);
+    let tables = "search.parquet and calibration.parquet";
+    let clash = match dims.iter().find(|e| swept_column(&e.path) == column) {
+        Some(first) => format!(
+            "this path and `{}` would both be column `{column}` of {tables} (dots and punctuation \
+             become `_`, letters lower case)",
+            first.path
+        ),
+        None if FIXED_COLUMNS.contains(&column.as_str()) => {
+            format!("this path would be column `{column}`, which {tables} always have")
+        }
+        None => return Ok(()),
+    };
+    Err(loaded.source.error(
+        field,
+        format!("{clash}; a table cannot hold two columns of one name, so search only one of them"),
+    ))
 }
 
 /// A range table: only `low`, `high` and `integer` keys.
@@ -288,5 +330,21 @@ count = 10
         assert!(e.contains("names no dimension"), "{e}");
         let e = err("\"contracts.feed.initial\" = { low = 1, high = nan }\n");
         assert!(e.contains("finite number"), "{e}");
+    }
+
+    #[test]
+    fn dimensions_sharing_a_column_are_refused_at_the_second() {
+        let text = format!(
+            "{BASE}[contracts.Feed]\nkind = \"price_feed\"\ninitial = 2.0\n[search]\ncontracts.feed.initial = {{ low = 1, high = 2 }}\ncontracts.Feed.initial = {{ low = 1, high = 2 }}\n"
+        );
+        let e = Space::of(&LoadedScenario::from_str(Path::new("s.toml"), &text).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("s.toml:14:")
+                && e.contains("`search.contracts.Feed.initial`: ")
+                && e.contains("`contracts.feed.initial` would both be column `contracts_feed_initial`"),
+            "{e}"
+        );
     }
 }

@@ -90,8 +90,8 @@ fn morris_gives_an_inert_behaviour_parameter_zero_and_the_tribute_a_positive_eff
     assert_eq!(value_of(&b, "sigma", "funding_pool", UNSTAKE), 0.0);
     assert!(value_of(&b, "mu_star", "funding_pool", TRIBUTE) > 0.0);
     assert!(value_of(&b, "mu", "funding_pool", TRIBUTE) > 0.0, "a larger tribute fills the pool");
-    // Every metric by default, at a chosen tick.
-    let o = run(&["sensitivity", path_str(&out), "--tick", "10", "--quiet"]);
+    // Every metric by default, at a chosen tick (replacing the analysis above).
+    let o = run(&["sensitivity", path_str(&out), "--tick", "10", "--quiet", "--force"]);
     assert_eq!(code(&o), 0, "{}", describe(&o));
     let b = read_parquet(&out.join("sensitivity.parquet"));
     let mut metrics = strings(&b, "metric");
@@ -99,7 +99,7 @@ fn morris_gives_an_inert_behaviour_parameter_zero_and_the_tribute_a_positive_eff
     assert!(metrics.len() >= 2 && b.num_rows() == 2 * metrics.len(), "every tick column: {metrics:?}");
     assert_eq!(value_of(&b, "mu_star", "price", UNSTAKE), 0.0);
     // A property's margin (funding_pool − 1000 at the end) has the same effects.
-    let o = run(&["sensitivity", path_str(&out), "--property", "pool_above_1k", "--quiet"]);
+    let o = run(&["sensitivity", path_str(&out), "--property", "pool_above_1k", "--quiet", "--force"]);
     assert_eq!(code(&o), 0, "{}", describe(&o));
     let p = read_parquet(&out.join("sensitivity.parquet"));
     assert_eq!(strings(&p, "metric"), ["pool_above_1k", "pool_above_1k"]);
