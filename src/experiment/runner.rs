@@ -21,9 +21,7 @@ use super::shard::Shard;
 use crate::engine::registry::Registry;
 use crate::engine::{RunSpec, Simulation};
 use crate::error::Error;
-use crate::output::dataset::{
-    WriteStats, file_name, is_ours, remove_files, remove_stale_report, write_atomic,
-};
+use crate::output::dataset::{WriteStats, file_name, is_ours, remove_derived, remove_files, write_atomic};
 use crate::output::rundir;
 use crate::output::runs::{RunRow, runs_batch, swept_column};
 use crate::output::sink::{ParquetSink, partial_path};
@@ -657,14 +655,14 @@ fn prepare(dir: &Path, opts: &RunOptions, shard_suffix: &str, fingerprint: &str)
         }
         // Until it is rewritten at the end, the directory is incomplete.
         remove_files(&[manifest])?;
-        remove_stale_report(dir)?;
+        remove_derived(dir)?;
     } else if !ours.is_empty() {
         if !opts.force {
             return Err(Error::OutputExists(dir.into()));
         }
         remove_files(&[manifest])?;
         remove_files(&ours)?;
-        remove_stale_report(dir)?;
+        remove_derived(dir)?;
     }
     write_atomic(&plan_marker, fingerprint.as_bytes())?;
     Ok(())

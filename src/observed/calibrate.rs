@@ -366,7 +366,7 @@ pub fn write(
             return Err(Error::OutputExists(dir.into()));
         }
         crate::output::dataset::remove_files(&paths)?;
-        crate::output::dataset::remove_stale_report(dir)?;
+        crate::output::dataset::remove_derived(dir)?;
     }
     // calibrated.toml: the scenario's own text with the overrides and the
     // fitted values, relative paths re-rooted at `dir`.

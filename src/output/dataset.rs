@@ -43,12 +43,20 @@ pub const REPORT_FILE: &str = "report.html";
 /// own report from a user's file of the same name.
 pub const REPORT_MARKER: &str = "<meta name=\"generator\" content=\"tokensim report\">";
 
-/// Removes `dir/report.html` if tokensim wrote it: called when results in
-/// `dir` are replaced or resumed, so a report never describes data that is
-/// no longer there. Another file of that name is left alone.
-pub fn remove_stale_report(dir: &Path) -> Result<(), Error> {
-    let path = dir.join(REPORT_FILE);
-    if is_report(&path) { remove_files(&[path]) } else { Ok(()) }
+/// The sensitivity indices `tokensim sensitivity DIR` writes of a dataset.
+pub const SENSITIVITY_FILE: &str = "sensitivity.parquet";
+
+/// Removes what tokensim derived from the results in `dir`: its report
+/// (`report.html`, if tokensim wrote it; another file of that name is left
+/// alone) and the sensitivity indices. Called when results in `dir` are
+/// replaced or resumed, so neither describes data that is no longer there.
+pub fn remove_derived(dir: &Path) -> Result<(), Error> {
+    let report = dir.join(REPORT_FILE);
+    let mut stale = vec![dir.join(SENSITIVITY_FILE)];
+    if is_report(&report) {
+        stale.push(report);
+    }
+    remove_files(&stale)
 }
 
 /// Whether `path` is a report tokensim wrote (its head carries

@@ -15,8 +15,7 @@ use crate::output::columns::{Column, write_columns};
 use crate::search::design::{MorrisDesign, morris};
 use crate::search::sensitivity::{MorrisIndex, RESAMPLES, SobolIndex, morris_indices, sobol_indices};
 
-/// The file `tokensim sensitivity` writes into the results directory.
-pub const FILE: &str = "sensitivity.parquet";
+pub use crate::output::dataset::SENSITIVITY_FILE as FILE;
 
 /// Which indices a dataset's design gives.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -105,6 +105,9 @@ fn morris_gives_an_inert_behaviour_parameter_zero_and_the_tribute_a_positive_eff
     assert_eq!(strings(&p, "metric"), ["pool_above_1k", "pool_above_1k"]);
     assert_eq!(value_of(&p, "mu_star", "pool_above_1k", UNSTAKE), 0.0);
     assert!(value_of(&p, "mu_star", "pool_above_1k", TRIBUTE) > 0.0);
+    // Results replaced: the indices of the old ones go with them.
+    run_ok(&s, &out, &["--force"]);
+    assert!(!out.join("sensitivity.parquet").exists(), "indices of results no longer there");
 }
 
 #[test]
