@@ -630,12 +630,8 @@ fn load_replay(
             .error("orders.file", format!("orders file `{}` does not exist", path.display()))
             .into());
     }
-    if path.is_dir() {
-        return Err(names
-            .source
-            .error("orders.file", format!("`{}` is a directory; name a CSV or Parquet file", path.display()))
-            .into());
-    }
+    crate::scenario::source::regular_file(&path)
+        .map_err(|m| names.source.error("orders.file", format!("`{}` {m}", path.display())))?;
     let raw = read_orders(&path)?;
     let contracts = world.resource::<Contracts>();
     let data_err = |message: String| Error::Data { path: path.clone(), message };

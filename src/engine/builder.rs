@@ -261,10 +261,8 @@ impl ContractBuilder<'_> {
         if !path.exists() {
             return Err(self.invalid(field, format!("file `{}` does not exist", path.display())));
         }
-        if path.is_dir() {
-            return Err(self
-                .invalid(field, format!("`{}` is a directory; name a CSV or Parquet file", path.display())));
-        }
+        crate::scenario::source::regular_file(&path)
+            .map_err(|m| self.invalid(field, format!("`{}` {m}", path.display())))?;
         crate::scenario::series::read_series(&path, value_column).map_err(|e| self.invalid(field, e))
     }
 

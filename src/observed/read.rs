@@ -62,6 +62,7 @@ pub struct Rows {
 /// Reads `path` (`.csv`, or `.parquet`/`.pq`): the time column `time_column`
 /// parsed with `format` and the value columns `columns`.
 pub fn read(path: &Path, time_column: &str, format: &str, columns: &[String]) -> Result<Rows, Problem> {
+    crate::scenario::source::regular_file(path).map_err(|m| problem(Key::File, m))?;
     let rows = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => read_csv(path, time_column, format, columns)?,
         Some("parquet" | "pq") => read_parquet(path, time_column, format, columns)?,

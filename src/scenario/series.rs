@@ -16,6 +16,7 @@ use crate::error::Error;
 /// Errors name the file and the line (CSV) or row (Parquet).
 pub fn read_series(path: &Path, value_column: &str) -> Result<Vec<(u32, f64)>, Error> {
     let data_err = |message: String| Error::Data { path: path.to_path_buf(), message };
+    super::source::regular_file(path).map_err(data_err)?;
     let rows = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => read_csv(path, value_column)?,
         Some("parquet") | Some("pq") => read_parquet(path, value_column)?,

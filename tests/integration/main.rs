@@ -4,6 +4,7 @@
 
 mod amm;
 mod bad_input;
+mod bad_input_data;
 mod behaviours;
 mod calibration;
 mod cli;
