@@ -187,11 +187,16 @@ struct Shock {
 /// The `price_feed` mechanism kind.
 pub struct PriceFeedKind;
 
+/// The least `initial`, and of a replayed price.
+pub const MIN_PRICE: f64 = 1e-12;
+/// The largest `initial`, and of a replayed price.
+pub const MAX_PRICE: f64 = 1e12;
+
 const PARAMS: &[Param] = &[
     Param::choice("process", &["constant", "gbm", "merton", "replay"])
         .default_str("gbm")
         .doc("how the price moves each tick"),
-    Param::float("initial", 1e-12, 1e12)
+    Param::float("initial", MIN_PRICE, MAX_PRICE)
         .optional("required, except with replay (the first value of the file)")
         .doc("price at tick 0"),
     Param::float("drift", -100.0, 100.0)
@@ -221,7 +226,7 @@ const PARAMS: &[Param] = &[
     Param::file("file")
         .optional("none; required with replay")
         .only_with("process", &["replay"])
-        .doc("CSV or Parquet with columns tick, price (relative to the scenario)"),
+        .doc("CSV or Parquet with columns tick, price (relative to the scenario); prices in [1e-12, 1e12], as `initial`"),
     Param::tables("shocks", "list of { tick >= 1, factor in (0, 1e12] }")
         .optional("[]")
         .doc("multiply the price by factor at tick (a crash: factor 0.5)"),
@@ -265,7 +270,7 @@ impl MechanismKind for PriceFeedKind {
                         "process `replay` needs `file` (CSV or Parquet with columns tick, price)",
                     )
                 })?;
-                Process::Replay(ctx.read_series("file", file, "price")?)
+                Process::Replay(ctx.read_series("file", file, "price", MIN_PRICE..=MAX_PRICE)?)
             }
         };
         let initial = match (&process, p.opt_float("initial")) {

@@ -6,11 +6,34 @@
 //! that stderr names the file, its line and the field, and that no
 //! complete-looking result is left.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
 use crate::common::*;
+
+const FORMAT: &str = "%Y-%m-%d %H:%M:%S UTC";
+
+/// A CSV `date,value` of `values`, one day a row from 2021-01-01.
+fn daily_csv(dir: &Path, values: &[String]) -> PathBuf {
+    let start = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+    let mut text = String::from("date,value\n");
+    for (i, v) in values.iter().enumerate() {
+        let day = start + chrono::Days::new(i as u64);
+        text.push_str(&format!("{} 00:00:00 UTC,{v}\n", day.format("%Y-%m-%d")));
+    }
+    write_file(dir, "data.csv", &text)
+}
+
+/// A constant feed, with `extra` appended to `[metrics]`, whose `metric`
+/// is observed as column `value` of `data`.
+fn feed_scenario(dir: &Path, data: &Path, ticks: usize, extra: &str, metric: &str) -> PathBuf {
+    let text = format!(
+        "name = \"obs\"\nseed = 1\nticks = {ticks}\nassets = [\"USD\"]\n\n[contracts.feed]\nkind = \"price_feed\"\nprocess = \"constant\"\ninitial = 10.0\n\n[metrics]\nfeed_price = \"feed.price\"\n{extra}\n[observed]\nfile = {:?}\ntime = {{ column = \"date\", format = \"{FORMAT}\" }}\ncolumns = {{ {metric} = \"value\" }}\n",
+        path_str(data),
+    );
+    write_file(dir, "obs.toml", &text)
+}
 
 /// `tokensim ARGS` with a time limit, so a hang fails the test instead of
 /// blocking it.
@@ -24,6 +47,62 @@ fn assert_refused(out: &Output, code_: i32, needles: &[&str]) {
     let err = stderr(out);
     for n in needles {
         assert!(err.contains(n), "stderr lacks `{n}`:\n{err}");
+    }
+}
+
+#[test]
+fn an_observed_value_beyond_the_limit_is_refused_at_its_line() {
+    let dir = tempdir();
+    let mut values: Vec<String> = (0..6).map(|i| format!("{}", 10.0 + f64::from(i))).collect();
+    values[3] = "1e200".into();
+    let data = daily_csv(dir.path(), &values);
+    let scenario = feed_scenario(dir.path(), &data, 6, "", "feed_price");
+    let out_dir = dir.path().join("out");
+    let out = run(&["run", path_str(&scenario), "-o", path_str(&out_dir), "--quiet"]);
+    // The value is row 4 of the data, line 5 of the file (the header is line 1).
+    assert_refused(
+        &out,
+        2,
+        &[
+            "obs.toml:",
+            "`observed.columns.feed_price`",
+            "data.csv: line 5",
+            "`value` is 1e200",
+            "beyond ±1e150",
+        ],
+    );
+    assert!(!out_dir.join("manifest.json").exists(), "a refused run writes no manifest");
+    let cal = dir.path().join("cal");
+    let out = run(&["calibrate", path_str(&scenario), "-o", path_str(&cal), "--quiet", "--loss", "rmse"]);
+    assert_refused(&out, 2, &["`observed.columns.feed_price`", "data.csv: line 5", "1e200"]);
+    assert!(!cal.join("calibrated.toml").exists() && !cal.join("manifest.json").exists());
+}
+
+#[test]
+fn a_replayed_price_outside_the_range_of_initial_is_refused_at_its_line() {
+    let dir = tempdir();
+    for bad in ["1e308", "1e-300"] {
+        let prices =
+            write_file(dir.path(), "prices.csv", &format!("tick,price\n0,10\n1,11\n2,{bad}\n3,12\n"));
+        let text = format!(
+            "name = \"replay\"\nticks = 3\nassets = [\"USD\"]\n\n[contracts.feed]\nkind = \"price_feed\"\nprocess = \"replay\"\nfile = {:?}\n",
+            path_str(&prices)
+        );
+        let scenario = write_file(dir.path(), "replay.toml", &text);
+        let (line, col) = line_col_of(&text, "file =");
+        let out = run(&["validate", path_str(&scenario)]);
+        assert_refused(
+            &out,
+            2,
+            &[
+                &format!("replay.toml:{line}:{col}: `contracts.feed.file`"),
+                "prices.csv: line 4",
+                &format!(
+                    "`price` must be a finite number in [1e-12, 1e12], got {}",
+                    bad.parse::<f64>().unwrap()
+                ),
+            ],
+        );
     }
 }
 
