@@ -106,6 +106,118 @@ fn a_replayed_price_outside_the_range_of_initial_is_refused_at_its_line() {
     }
 }
 
+/// A scenario whose metric `held` is the mean `USD` of population
+/// `holders` (`count` agents of 100 USD each, a search dimension when
+/// `count` is a range): NaN, written as null, when there are none.
+fn holders_scenario(dir: &Path, observed: &[f64], count: &str, search: &str) -> PathBuf {
+    let data = daily_csv(dir, &observed.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>());
+    let extra = format!(
+        "held = {{ population = \"holders\", of = \"USD\", stat = \"mean\" }}\n\n[populations.holders]\ncount = {count}\nbalances = {{ USD = 100.0 }}\n\n[search]\nreplicates = 1\n{search}\n"
+    );
+    feed_scenario(dir, &data, observed.len(), &extra, "held")
+}
+
+#[test]
+fn a_backtest_that_cannot_be_scored_records_no_score_and_says_why() {
+    let dir = tempdir();
+    let scenario = holders_scenario(dir.path(), &[90.0, 100.0, 130.0], "0", "");
+    let out_dir = dir.path().join("out");
+    run_ok(&scenario, &out_dir, &[]);
+    let m = manifest(&out_dir);
+    let score = &m["observed"]["scores"][0];
+    assert_eq!(score["metric"], "held", "{score}");
+    // Was 1.7976931348623157e308 (f64::MAX) for a mean over no agents.
+    assert!(score["rmse"].is_null(), "{score}");
+    assert!(score["log_rmse"].is_null() && score["moments"].is_null(), "{score}");
+    let why = score["unscored"].as_str().unwrap_or_else(|| panic!("no reason: {score}"));
+    assert!(why.contains("run 0") && why.contains("`held` at tick 1"), "{why}");
+
+    // With holders, the score is the rmse of 100 against the observation.
+    let scenario = holders_scenario(dir.path(), &[90.0, 100.0, 130.0], "2", "");
+    let out_dir = dir.path().join("out2");
+    run_ok(&scenario, &out_dir, &[]);
+    let score = &manifest(&out_dir)["observed"]["scores"][0];
+    let expected = ((100.0f64 + 0.0 + 900.0) / 3.0).sqrt();
+    assert_close(score["rmse"].as_f64().unwrap(), expected, 1e-12, "rmse");
+    assert!(score.get("unscored").is_none(), "{score}");
+}
+
+#[test]
+fn calibrate_ranks_unscorable_candidates_last_and_never_fits_with_none() {
+    let dir = tempdir();
+    let observed = [90.0, 100.0, 130.0, 100.0];
+    // count 0 gives no holders: the candidate cannot be scored.
+    let scenario = holders_scenario(
+        dir.path(),
+        &observed,
+        "1",
+        "\"populations.holders.count\" = { low = 0, high = 3, integer = true }",
+    );
+    let cal = dir.path().join("cal");
+    let out = run(&[
+        "calibrate",
+        path_str(&scenario),
+        "-o",
+        path_str(&cal),
+        "--quiet",
+        "--loss",
+        "rmse",
+        "--budget",
+        "8",
+    ]);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let batch = read_parquet(&cal.join("calibration.parquet"));
+    let counts = f64s(&batch, "populations_holders_count");
+    let loss = batch.column_by_name("loss").unwrap();
+    let loss = arrow::array::AsArray::as_primitive::<arrow::datatypes::Float64Type>(loss);
+    let best = bools(&batch, "best");
+    // Every holder has 100 USD, whatever their number: an independent rmse.
+    let expected = (observed.iter().map(|o| (100.0 - o) * (100.0 - o)).sum::<f64>() / 4.0).sqrt();
+    let mut seen = (false, false);
+    for (i, &count) in counts.iter().enumerate() {
+        if count.round() == 0.0 {
+            assert!(arrow::array::Array::is_null(loss, i), "row {i}: count 0 has loss {}", loss.value(i));
+            assert!(!best[i], "row {i}: an unscorable candidate is best");
+            seen.0 = true;
+        } else {
+            assert_close(loss.value(i), expected, 1e-12, &format!("row {i} loss"));
+            seen.1 = true;
+        }
+    }
+    assert!(seen.0 && seen.1, "the budget tried both kinds: {counts:?}");
+    let m = manifest(&cal);
+    assert_close(m["loss_in_sample"].as_f64().unwrap(), expected, 1e-12, "loss_in_sample");
+    assert!(m["fitted"][0]["value"].as_f64().unwrap().round() >= 1.0, "{}", m["fitted"]);
+}
+
+#[test]
+fn calibrate_fails_when_no_candidate_can_be_scored() {
+    let dir = tempdir();
+    let scenario = holders_scenario(
+        dir.path(),
+        &[90.0, 100.0, 130.0],
+        "0",
+        "\"contracts.feed.initial\" = { low = 1.0, high = 2.0 }",
+    );
+    let cal = dir.path().join("cal");
+    let out = run(&[
+        "calibrate",
+        path_str(&scenario),
+        "-o",
+        path_str(&cal),
+        "--quiet",
+        "--loss",
+        "rmse",
+        "--budget",
+        "4",
+    ]);
+    assert_refused(&out, 2, &["no candidate could be scored", "4 evaluations", "`held` at tick 1 is NaN"]);
+    assert!(stdout(&out).is_empty(), "nothing printed as fitted:\n{}", stdout(&out));
+    for f in ["calibrated.toml", "calibration.parquet", "manifest.json"] {
+        assert!(!cal.join(f).exists(), "{f} was written");
+    }
+}
+
 /// Makes a FIFO at `path` (`mkfifo`): opening it for reading blocks until
 /// a writer comes, so reading it is a hang unless refused first.
 fn fifo(path: &Path) {
