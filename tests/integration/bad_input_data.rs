@@ -218,6 +218,99 @@ fn calibrate_fails_when_no_candidate_can_be_scored() {
     }
 }
 
+/// A feed like `lending_stress.toml`'s, alone: GBM at 2,000 over 20 ticks.
+const GBM: &str = "process = \"gbm\"\ninitial = 2000.0\nticks_per_year = 365\nvolatility = 0.8\n";
+
+/// Runs feed `eth_usd` of parameters `feed` with `sets` applied.
+fn feed_run(dir: &Path, name: &str, feed: &str, sets: &[&str]) -> (Output, PathBuf) {
+    let text = format!(
+        "name = \"feed\"\nseed = 3\nticks = 20\nassets = [\"USD\"]\n\n[contracts.eth_usd]\nkind = \"price_feed\"\n{feed}"
+    );
+    let scenario = write_file(dir, &format!("{name}.toml"), &text);
+    let out_dir = dir.join(name);
+    let mut args = vec!["run", path_str(&scenario), "-o", path_str(&out_dir), "--quiet"];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    (run(&args), out_dir)
+}
+
+#[test]
+fn a_feed_leaving_its_domain_breaks_an_invariant_and_keeps_a_finite_price() {
+    let dir = tempdir();
+    let cases: [(&str, &[&str], f64); 3] = [
+        // σ²·dt/2 = 5e6: the price rounds to exactly 0.
+        ("gbm_zero", &["contracts.eth_usd.volatility=100", "contracts.eth_usd.ticks_per_year=0.001"], 0.0),
+        // μ·dt = 1e5: the price overflows.
+        (
+            "gbm_inf",
+            &[
+                "contracts.eth_usd.drift=100",
+                "contracts.eth_usd.volatility=0",
+                "contracts.eth_usd.ticks_per_year=0.001",
+            ],
+            f64::INFINITY,
+        ),
+        // Jumps of mean 20 compensated by −λκ·dt ≈ −e^220: exactly 0.
+        (
+            "merton_zero",
+            &[
+                "contracts.eth_usd.process=\"merton\"",
+                "contracts.eth_usd.jump_intensity=1e6",
+                "contracts.eth_usd.jump_mean=20",
+                "contracts.eth_usd.jump_stdev=20",
+            ],
+            0.0,
+        ),
+    ];
+    for (name, sets, actual) in cases {
+        let (out, out_dir) = feed_run(dir.path(), name, GBM, sets);
+        assert_refused(&out, 3, &["invariant violation", "violations.parquet"]);
+        let v = read_parquet(&out_dir.join("violations.parquet"));
+        assert_eq!(strings(&v, "source")[0], "eth_usd", "{name}");
+        assert_eq!(strings(&v, "invariant")[0], "price_in_domain", "{name}");
+        assert_eq!(u64s(&v, "tick")[0], 1, "{name}: from the first tick");
+        assert_eq!(f64s(&v, "actual")[0], actual, "{name}");
+        assert_eq!(f64s(&v, "expected")[0], 2000.0, "{name}: the price held");
+        // Every stored price is finite and positive (null would be a non-finite one).
+        let ticks = read_parquet(&out_dir.join("ticks.parquet"));
+        let price = ticks.column_by_name("eth_usd_price").unwrap();
+        assert_eq!(arrow::array::Array::null_count(price), 0, "{name}");
+        assert!(f64s(&ticks, "eth_usd_price").iter().all(|p| p.is_finite() && *p > 0.0), "{name}");
+    }
+}
+
+#[test]
+fn shocks_whose_product_overflows_are_refused_at_the_shock() {
+    let dir = tempdir();
+    let shocks: Vec<String> = (1..30).map(|t| format!("{{ tick = {t}, factor = 1e12 }}")).collect();
+    let set = format!("contracts.eth_usd.shocks=[{}]", shocks.join(", "));
+    let (out, out_dir) = feed_run(dir.path(), "shocks", GBM, &[&set]);
+    // 1e12^26 = 1e312 overflows at the 26th shock, index 25.
+    assert_refused(&out, 2, &["`contracts.eth_usd.shocks.25.factor`", "up to tick 26", "1e312"]);
+    assert!(!out_dir.join("manifest.json").exists());
+    // 1e12^25 = 1e300 still fits a double, but a constant 1e12 × 1e300 does not.
+    let shocks: Vec<String> = (1..26).map(|t| format!("{{ tick = {t}, factor = 1e12 }}")).collect();
+    let set = format!("contracts.eth_usd.shocks=[{}]", shocks.join(", "));
+    let constant = "process = \"constant\"\ninitial = 1e12\n";
+    let (out, _) = feed_run(dir.path(), "constant", constant, &[&set]);
+    assert_refused(&out, 2, &["`contracts.eth_usd.shocks.24.factor`", "constant price 1e12", "to 1e312"]);
+}
+
+#[test]
+fn shipped_feed_scenarios_still_run_clean() {
+    let dir = tempdir();
+    for name in ["amm_arbitrage.toml", "lending_cascade.toml", "lending_stress.toml", "eth_calibration.toml"]
+    {
+        let out = run(&["validate", path_str(&shipped_scenario(name))]);
+        assert_eq!(code(&out), 0, "{name}\n{}", describe(&out));
+    }
+    // The feed over the real data's window, with its shipped parameters.
+    let out_dir = dir.path().join("eth");
+    run_ok(&shipped_scenario("eth_calibration.toml"), &out_dir, &["--runs", "1"]);
+    assert_eq!(manifest(&out_dir)["violations"], 0);
+}
+
 /// Makes a FIFO at `path` (`mkfifo`): opening it for reading blocks until
 /// a writer comes, so reading it is a hang unless refused first.
 fn fifo(path: &Path) {
