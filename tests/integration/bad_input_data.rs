@@ -265,7 +265,9 @@ fn a_feed_leaving_its_domain_breaks_an_invariant_and_keeps_a_finite_price() {
     ];
     for (name, sets, actual) in cases {
         let (out, out_dir) = feed_run(dir.path(), name, GBM, sets);
-        assert_refused(&out, 3, &["invariant violation", "violations.parquet"]);
+        let first =
+            format!("first: run 0, tick 1: `eth_usd` price_in_domain: expected 2000, actual {actual}");
+        assert_refused(&out, 3, &["invariant violation", "violations.parquet", &first]);
         let v = read_parquet(&out_dir.join("violations.parquet"));
         assert_eq!(strings(&v, "source")[0], "eth_usd", "{name}");
         assert_eq!(strings(&v, "invariant")[0], "price_in_domain", "{name}");
