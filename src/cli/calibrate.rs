@@ -120,6 +120,15 @@ fn table(m: &crate::observed::calibrate::CalibrationManifest) -> String {
         fmt(m.loss_in_sample)
     );
     match m.loss_out_of_sample {
+        None if m.holdout_ticks > 0 => {
+            let _ = write!(
+                s,
+                "{} loss out of sample (ticks {}-{}): none, a simulated value of the holdout window is not finite",
+                m.loss,
+                m.fit_ticks + 1,
+                m.fit_ticks + m.holdout_ticks
+            );
+        }
         Some(l) => {
             let _ = write!(
                 s,

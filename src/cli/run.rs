@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::experiment::runner::Adaptive;
 use crate::experiment::{Observer, RunOptions, Shard, Summary, default_out_dir, expand, run_experiment};
 use crate::output::rundir::{self, LATEST};
+use crate::output::tables::first_violation;
 
 /// Arguments of `tokensim run`.
 #[derive(clap::Args)]
@@ -149,6 +150,14 @@ pub fn run(args: RunArgs, registry: &Registry) -> Result<ExitCode, Error> {
             count(m.violations, "invariant violation", "invariant violations"),
             files.join(", ")
         );
+        if let Some(first) = files.first()
+            && let Ok(Some((run_id, tick, v))) = first_violation(&summary.out_dir.join(first))
+        {
+            eprintln!(
+                "first: run {run_id}, tick {tick}: `{}` {}: expected {}, actual {}",
+                v.source, v.invariant, v.expected, v.actual
+            );
+        }
         return Ok(ExitCode::from(3));
     }
     let gate = risk::gate_messages(m, &labels);

@@ -677,12 +677,8 @@ fn load_replay(
             .error("orders.file", format!("orders file `{}` does not exist", path.display()))
             .into());
     }
-    if path.is_dir() {
-        return Err(names
-            .source
-            .error("orders.file", format!("`{}` is a directory; name a CSV or Parquet file", path.display()))
-            .into());
-    }
+    crate::scenario::source::regular_file(&path)
+        .map_err(|m| names.source.error("orders.file", format!("`{}` {m}", path.display())))?;
     // Every problem of the file is located at the field that names it.
     let located = |e: Error| Error::from(names.source.error("orders.file", e.to_string()));
     let raw = read_orders(&path).map_err(located)?;

@@ -270,25 +270,24 @@ impl ContractBuilder<'_> {
         Ok(SlotId((self.slots.slots.len() - 1) as u8))
     }
 
-    /// Reads a `tick,<value_column>` series from the file named by parameter
-    /// `field` (relative to the scenario's directory), e.g. a recorded
-    /// price history. Errors point at the parameter and name the file's
-    /// line or row.
+    /// Reads a `tick,<value_column>` series of values in `range` from the
+    /// file named by parameter `field` (relative to the scenario's
+    /// directory), e.g. a recorded price history. Errors point at the
+    /// parameter and name the file's line or row.
     pub fn read_series(
         &self,
         field: &str,
         file: &str,
         value_column: &str,
+        range: std::ops::RangeInclusive<f64>,
     ) -> Result<Vec<(u32, f64)>, ScenarioError> {
         let path = self.names.base_dir.join(file);
         if !path.exists() {
             return Err(self.invalid(field, format!("file `{}` does not exist", path.display())));
         }
-        if path.is_dir() {
-            return Err(self
-                .invalid(field, format!("`{}` is a directory; name a CSV or Parquet file", path.display())));
-        }
-        crate::scenario::series::read_series(&path, value_column).map_err(|e| self.invalid(field, e))
+        crate::scenario::source::regular_file(&path)
+            .map_err(|m| self.invalid(field, format!("`{}` {m}", path.display())))?;
+        crate::scenario::series::read_series(&path, value_column, range).map_err(|e| self.invalid(field, e))
     }
 
     /// Creates `amount` of `asset` in `account` at genesis.

@@ -117,6 +117,7 @@ fn side_choices() -> String {
 /// Reads an orders file (`.csv` or `.parquet`), checking every value.
 pub fn read_orders(path: &Path) -> Result<Vec<RawOrder>, Error> {
     let data_err = |message: String| Error::Data { path: path.to_path_buf(), message };
+    crate::scenario::source::regular_file(path).map_err(data_err)?;
     let orders = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => read_csv(path)?,
         Some("parquet") | Some("pq") => read_parquet(path)?,

@@ -18,12 +18,20 @@
 //!
 //! `shocks = [{ tick = 100, factor = 0.5 }]` multiplies the price at given
 //! ticks, on top of any process: a scheduled crash or pump for stress tests.
+//!
+//! The price lives in `[f64::MIN_POSITIVE, f64::MAX]` (a positive normal
+//! double). A process that leaves it (a GBM whose `σ²·dt` is huge rounds
+//! to 0, shocks multiply to infinity) breaks the feed's `price_in_domain`
+//! invariant at that tick: the price keeps its last value in the domain
+//! (`expected` in `violations.parquet`) and `actual` is what the process
+//! gave. Shocks whose running product alone leaves the domain, or, for a
+//! constant process, take the price out of it, are refused at build time.
 
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 
 use crate::engine::builder::ContractBuilder;
-use crate::engine::contract::{Contract, Measure, MetricDef, Timing};
+use crate::engine::contract::{CheckCtx, Contract, Measure, MetricDef, Timing, Violation};
 use crate::engine::ledger::Ledger;
 use crate::engine::params::Param;
 use crate::engine::registry::MechanismKind;
@@ -81,6 +89,14 @@ pub struct Feed {
     shocked: f64,
     /// Shocks `(tick, factor)`, ascending ticks.
     shocks: Vec<(u32, f64)>,
+    /// The price the process gave at the last step, if it left the domain
+    /// (the price then kept its value before the step).
+    outside: Option<f64>,
+}
+
+/// Whether `price` is in a feed's domain: a positive normal double.
+pub fn in_domain(price: f64) -> bool {
+    price.is_normal() && price > 0.0
 }
 
 impl Feed {
@@ -88,7 +104,13 @@ impl Feed {
     /// a year and the given shocks.
     pub fn new(process: Process, initial: f64, ticks_per_year: f64, mut shocks: Vec<(u32, f64)>) -> Self {
         shocks.sort_by_key(|s| s.0);
-        Feed { process, dt: 1.0 / ticks_per_year, base: initial, shocked: 1.0, shocks }
+        Feed { process, dt: 1.0 / ticks_per_year, base: initial, shocked: 1.0, shocks, outside: None }
+    }
+
+    /// What the process gave at the last step if that left the domain
+    /// ([`in_domain`]); the price is then the one before the step.
+    pub fn outside(&self) -> Option<f64> {
+        self.outside
     }
 
     /// The current price.
@@ -98,8 +120,19 @@ impl Feed {
 
     /// Moves the price to tick `tick`. Draws a fixed number of random
     /// numbers per tick for GBM (one) and a number depending only on the
-    /// drawn jump count for Merton.
+    /// drawn jump count for Merton. A move out of the domain is not made:
+    /// the price stays and [`Feed::outside`] holds what it would have been.
     pub fn step(&mut self, tick: u32, rng: &mut Pcg64Mcg) {
+        let before = (self.base, self.shocked);
+        self.advance(tick, rng);
+        let price = self.price();
+        self.outside = (!in_domain(price)).then_some(price);
+        if self.outside.is_some() {
+            (self.base, self.shocked) = before;
+        }
+    }
+
+    fn advance(&mut self, tick: u32, rng: &mut Pcg64Mcg) {
         let dt = self.dt;
         match &self.process {
             Process::Constant => {}
@@ -167,6 +200,17 @@ impl Contract for PriceFeed {
         Some(self.feed.price())
     }
 
+    fn check(&self, _ctx: &CheckCtx<'_>, out: &mut Vec<Violation>) {
+        if let Some(actual) = self.feed.outside() {
+            out.push(Violation {
+                source: String::new(),
+                invariant: "price_in_domain".into(),
+                expected: self.feed.price(),
+                actual,
+            });
+        }
+    }
+
     fn metrics(&self) -> &'static [MetricDef] {
         METRICS
     }
@@ -187,11 +231,16 @@ struct Shock {
 /// The `price_feed` mechanism kind.
 pub struct PriceFeedKind;
 
+/// The least `initial`, and of a replayed price.
+pub const MIN_PRICE: f64 = 1e-12;
+/// The largest `initial`, and of a replayed price.
+pub const MAX_PRICE: f64 = 1e12;
+
 const PARAMS: &[Param] = &[
     Param::choice("process", &["constant", "gbm", "merton", "replay"])
         .default_str("gbm")
         .doc("how the price moves each tick"),
-    Param::float("initial", 1e-12, 1e12)
+    Param::float("initial", MIN_PRICE, MAX_PRICE)
         .optional("required, except with replay (the first value of the file)")
         .doc("price at tick 0"),
     Param::float("drift", -100.0, 100.0)
@@ -221,7 +270,7 @@ const PARAMS: &[Param] = &[
     Param::file("file")
         .optional("none; required with replay")
         .only_with("process", &["replay"])
-        .doc("CSV or Parquet with columns tick, price (relative to the scenario)"),
+        .doc("CSV or Parquet with columns tick, price (relative to the scenario); prices in [1e-12, 1e12], as `initial`"),
     Param::tables("shocks", "list of { tick >= 1, factor in (0, 1e12] }")
         .optional("[]")
         .doc("multiply the price by factor at tick (a crash: factor 0.5)"),
@@ -265,7 +314,7 @@ impl MechanismKind for PriceFeedKind {
                         "process `replay` needs `file` (CSV or Parquet with columns tick, price)",
                     )
                 })?;
-                Process::Replay(ctx.read_series("file", file, "price")?)
+                Process::Replay(ctx.read_series("file", file, "price", MIN_PRICE..=MAX_PRICE)?)
             }
         };
         let initial = match (&process, p.opt_float("initial")) {
@@ -297,9 +346,45 @@ impl MechanismKind for PriceFeedKind {
             }
             shocks.push((s.tick, s.factor));
         }
+        check_shocks(ctx, &raw, initial, process == Process::Constant)?;
         let feed = Feed::new(process, initial, p.float("ticks_per_year"), shocks);
         Ok(Box::new(PriceFeed { feed, rng: ctx.rng() }))
     }
+}
+
+/// Refuses shocks whose running product (in tick order) leaves the domain,
+/// where the feed would compute it exactly: the product itself, and with a
+/// `constant` process the price `initial × product`. The error points at
+/// the shock where it leaves.
+fn check_shocks(
+    ctx: &ContractBuilder<'_>,
+    raw: &[Shock],
+    initial: f64,
+    constant: bool,
+) -> Result<(), ScenarioError> {
+    let mut order: Vec<usize> = (0..raw.len()).collect();
+    order.sort_by_key(|&i| raw[i].tick);
+    let (mut product, mut log10) = (1.0f64, 0.0f64);
+    for i in order {
+        product *= raw[i].factor;
+        // The exponent for the message: the product itself may be 0 or inf.
+        log10 += raw[i].factor.log10();
+        let tick = raw[i].tick;
+        let message = if !in_domain(product) {
+            format!(
+                "the shocks up to tick {tick} multiply the price by 1e{log10:.0}, beyond a double's range (1e-308 to 1e308)"
+            )
+        } else if constant && !in_domain(initial * product) {
+            format!(
+                "the shocks up to tick {tick} take the constant price {initial:e} to 1e{:.0}, beyond a double's range (1e-308 to 1e308)",
+                initial.log10() + log10
+            )
+        } else {
+            continue;
+        };
+        return Err(ctx.invalid(&format!("shocks.{i}.factor"), message));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -376,6 +461,21 @@ mod tests {
     fn replay_holds_the_last_value_at_or_before_the_tick() {
         let mut f = Feed::new(Process::Replay(vec![(2, 10.0), (4, 12.0)]), 9.0, 365.0, vec![(4, 0.5)]);
         assert_eq!(run(&mut f, 5, 1), vec![9.0, 10.0, 10.0, 6.0, 6.0]);
+    }
+
+    #[test]
+    fn a_move_out_of_the_domain_keeps_the_price_and_says_what_it_was() {
+        // σ²·dt/2 = 5e6: exp(−5e6 + …) is 0.
+        let mut f = Feed::new(Process::Gbm { drift: 0.0, volatility: 100.0 }, 2.0, 0.001, vec![]);
+        let mut rng = Pcg64Mcg::new(5);
+        f.step(1, &mut rng);
+        assert_eq!((f.price(), f.outside()), (2.0, Some(0.0)));
+        // Shocks to infinity: the last factor is not applied.
+        let mut f = Feed::new(Process::Constant, 1e300, 365.0, vec![(1, 10.0), (2, 1e12)]);
+        f.step(1, &mut rng);
+        assert_eq!((f.price(), f.outside()), (1e301, None));
+        f.step(2, &mut rng);
+        assert_eq!((f.price(), f.outside()), (1e301, Some(f64::INFINITY)));
     }
 
     #[test]

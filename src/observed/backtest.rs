@@ -9,7 +9,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, UInt32Type};
 use parquet::arrow::ProjectionMask;
@@ -72,18 +72,21 @@ pub fn score(
     let mut scores = Vec::new();
     for ((point_id, variant), ids) in &groups {
         for (k, metric) in observed.metrics.iter().enumerate() {
-            let reps: Vec<&[f64]> =
-                ids.iter().filter_map(|id| series.get(id)).map(|s| s[k].as_slice()).collect();
+            let (found, reps): (Vec<u32>, Vec<&[f64]>) =
+                ids.iter().filter_map(|id| series.get(id).map(|s| (*id, s[k].as_slice()))).unzip();
             let obs = &observed.values[k];
-            let loss = |kind: Loss| Target::new(kind, obs, 0..n).ok().map(|t| t.loss(&reps));
+            let target = |kind: Loss| Target::new(kind, obs, 0..n).ok();
+            let loss = |kind: Loss| target(kind).and_then(|t| t.loss(&reps));
+            let rmse = target(Loss::Rmse);
             scores.push(Score {
                 point_id: *point_id,
                 variant: variant.clone(),
                 metric: metric.clone(),
                 replicates: reps.len() as u32,
-                rmse: loss(Loss::Rmse).unwrap_or(f64::MAX),
+                rmse: rmse.as_ref().and_then(|t| t.loss(&reps)),
                 log_rmse: positive.then(|| loss(Loss::LogRmse)).flatten(),
                 moments: positive.then(|| loss(Loss::Moments)).flatten(),
+                unscored: rmse.as_ref().and_then(|t| unscored(t, &reps, &found, metric)),
             });
         }
     }
@@ -96,6 +99,22 @@ pub fn score(
         filled: observed.filled,
         scores,
     })
+}
+
+/// Why runs `ids` (whose series of `metric` are `reps`) cannot be scored
+/// against `target`, if they cannot.
+fn unscored(target: &Target, reps: &[&[f64]], ids: &[u32], metric: &str) -> Option<String> {
+    if reps.is_empty() {
+        return Some("no run of the group wrote the observed ticks".into());
+    }
+    if let Some((r, t)) = target.unusable(reps) {
+        let value = match reps[r].get(t) {
+            Some(v) if !v.is_nan() => v.to_string(),
+            _ => "empty (not finite, or not written)".into(),
+        };
+        return Some(format!("run {}: `{metric}` at tick {} is {value}", ids[r], t + 1));
+    }
+    target.loss(reps).is_none().then(|| "the loss overflows".into())
 }
 
 /// Per run id, per metric, the values of ticks `1..=n` read from the
@@ -134,7 +153,8 @@ fn read_series(
                 }
                 let run = out.entry(runs.value(i)).or_insert_with(|| vec![vec![f64::NAN; n]; metrics.len()]);
                 for (k, v) in values.iter().enumerate() {
-                    run[k][tick - 1] = v.value(i);
+                    // A value that was not finite is written as null.
+                    run[k][tick - 1] = if v.is_null(i) { f64::NAN } else { v.value(i) };
                 }
             }
         }

@@ -69,7 +69,7 @@ impl Default for CalibrateOptions {
 pub struct Scored {
     /// The optimiser's record (loss on the fit window).
     pub eval: Evaluation,
-    /// Loss on the holdout window, if there is one.
+    /// Loss on the holdout window, if there is one and it can be computed.
     pub holdout: Option<f64>,
 }
 
@@ -104,8 +104,9 @@ pub struct FitSeries {
     /// Per-tick 95 % quantile.
     pub p95: Vec<f64>,
     /// Loss of the fitted model on the fit window.
-    pub loss: f64,
-    /// Loss on the holdout window.
+    pub loss: Option<f64>,
+    /// Loss on the holdout window (`None` without one, or if it cannot be
+    /// computed).
     pub holdout_loss: Option<f64>,
 }
 
@@ -152,7 +153,8 @@ pub struct CalibrationManifest {
     pub best_eval: u64,
     /// Its loss on the fit window.
     pub loss_in_sample: f64,
-    /// Its loss on the holdout window.
+    /// Its loss on the holdout window (`None` without one, or if it cannot
+    /// be computed).
     pub loss_out_of_sample: Option<f64>,
     /// The fitted model per metric.
     pub series: Vec<FitSeries>,
@@ -193,18 +195,29 @@ fn collect(sim: &mut Simulation, indices: &[usize], ticks: usize) -> Vec<Vec<f64
     out
 }
 
-/// The loss of one candidate's replicates: the mean over metrics.
-fn loss_of(targets: &[Target], runs: &Runs) -> f64 {
-    let total: f64 = targets
-        .iter()
-        .enumerate()
-        .map(|(k, t)| {
-            let reps: Vec<&[f64]> = runs.iter().map(|r| r[k].as_slice()).collect();
-            t.loss(&reps)
-        })
-        .sum();
+/// The loss of one candidate's replicates: the mean over metrics; `None`
+/// if a metric's loss cannot be computed (the candidate is infeasible).
+fn loss_of(targets: &[Target], runs: &Runs) -> Option<f64> {
+    let mut total = 0.0;
+    for (k, t) in targets.iter().enumerate() {
+        let reps: Vec<&[f64]> = runs.iter().map(|r| r[k].as_slice()).collect();
+        total += t.loss(&reps)?;
+    }
     let mean = total / targets.len() as f64;
-    if mean.is_finite() { mean } else { f64::MAX }
+    mean.is_finite().then_some(mean)
+}
+
+/// Why a candidate's replicates `runs` have no loss on `targets`: the first
+/// simulated value the loss cannot use, or an overflow.
+fn why_infeasible(targets: &[Target], runs: &Runs, metrics: &[String]) -> String {
+    for (k, t) in targets.iter().enumerate() {
+        let reps: Vec<&[f64]> = runs.iter().map(|r| r[k].as_slice()).collect();
+        if let Some((r, tick)) = t.unusable(&reps) {
+            let value = reps[r].get(tick).map_or("missing".to_string(), |v| v.to_string());
+            return format!("replicate {r}: `{}` at tick {} is {value}", metrics[k], tick + 1);
+        }
+    }
+    "the loss overflows".into()
 }
 
 /// Fits `loaded`'s `[search]` dimensions to its `[observed]` data.
@@ -268,12 +281,20 @@ pub fn calibrate(
         simulate(loaded, registry, &candidates, replicates, &|sim| Ok(collect(sim, &indices, n)))
     };
     let mut holdout_losses: Vec<Option<f64>> = Vec::new();
+    let mut infeasible: Option<String> = None;
     let mut best_so_far = f64::INFINITY;
     let budget = opts.budget;
     let mut evaluate = |_generation: u32, xs: &[Vec<f64>]| -> Result<Vec<f64>, Error> {
         let runs = evaluate_runs(xs)?;
-        let losses: Vec<f64> = runs.iter().map(|r| loss_of(&fit_targets, r)).collect();
-        holdout_losses.extend(runs.iter().map(|r| hold_targets.as_ref().map(|t| loss_of(t, r))));
+        // An infeasible candidate's loss is NaN, which the optimiser ranks last.
+        let losses: Vec<f64> = runs.iter().map(|r| loss_of(&fit_targets, r).unwrap_or(f64::NAN)).collect();
+        if infeasible.is_none()
+            && let Some(i) = losses.iter().position(|l| l.is_nan())
+        {
+            let why = why_infeasible(&fit_targets, &runs[i], &observed.metrics);
+            infeasible = Some(format!("evaluation {}: {why}", holdout_losses.len() + i));
+        }
+        holdout_losses.extend(runs.iter().map(|r| hold_targets.as_ref().and_then(|t| loss_of(t, r))));
         best_so_far = losses.iter().copied().fold(best_so_far, f64::min);
         progress(holdout_losses.len(), budget, best_so_far);
         Ok(losses)
@@ -283,7 +304,14 @@ pub fn calibrate(
     let evals = minimise(&space, &options, &mut evaluate, &mut |_| false)?;
     let evals: Vec<Scored> =
         evals.into_iter().zip(holdout_losses).map(|(eval, holdout)| Scored { eval, holdout }).collect();
-    let best = (0..evals.len()).fold(0, |b, i| if evals[i].eval.loss < evals[b].eval.loss { i } else { b });
+    let best = best_of(&evals).ok_or_else(|| {
+        Error::Run(format!(
+            "no candidate could be scored: the `{}` loss of every one of the {} evaluations is not finite, so nothing was fitted (first: {})",
+            opts.loss.name(),
+            evals.len(),
+            infeasible.as_deref().unwrap_or("no evaluation")
+        ))
+    })?;
     let x = evals[best].eval.x.clone();
     let overrides = space.overrides(&x);
 
@@ -308,7 +336,7 @@ pub fn calibrate(
                 p5: quantile_per_tick(&reps, 0..all, 0.05),
                 p95: quantile_per_tick(&reps, 0..all, 0.95),
                 loss: fit_targets[k].loss(&reps),
-                holdout_loss: hold_targets.as_ref().map(|t| t[k].loss(&reps)),
+                holdout_loss: hold_targets.as_ref().and_then(|t| t[k].loss(&reps)),
             }
         })
         .collect();
@@ -345,6 +373,13 @@ pub fn calibrate(
         wall_seconds: 0.0,
     };
     Ok(Calibration { space, evals, best, manifest, overrides })
+}
+
+/// The evaluation of lowest fit loss (first on ties), among those with one.
+fn best_of(evals: &[Scored]) -> Option<usize> {
+    (0..evals.len())
+        .filter(|&i| !evals[i].eval.loss.is_nan())
+        .reduce(|b, i| if evals[i].eval.loss < evals[b].eval.loss { i } else { b })
 }
 
 /// Writes a calibration into `dir` (see [`FILES`]): never over existing
@@ -421,8 +456,10 @@ fn evaluations_batch(cal: &Calibration) -> Result<RecordBatch, Error> {
         fields.push(Field::new(name, DataType::Float64, false));
         columns.push(Arc::new(Float64Array::from_iter_values(cal.evals.iter().map(|e| e.eval.x[j]))));
     }
-    fields.push(Field::new("loss", DataType::Float64, false));
-    columns.push(Arc::new(Float64Array::from_iter_values(cal.evals.iter().map(|e| e.eval.loss))));
+    // An infeasible candidate (its loss not finite) has an empty loss.
+    fields.push(Field::new("loss", DataType::Float64, true));
+    let loss = |e: &Scored| (!e.eval.loss.is_nan()).then_some(e.eval.loss);
+    columns.push(Arc::new(Float64Array::from(cal.evals.iter().map(loss).collect::<Vec<_>>())));
     fields.push(Field::new("holdout_loss", DataType::Float64, true));
     columns.push(Arc::new(Float64Array::from(cal.evals.iter().map(|e| e.holdout).collect::<Vec<_>>())));
     fields.push(Field::new("best", DataType::Boolean, false));

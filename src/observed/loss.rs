@@ -23,7 +23,12 @@
 //!
 //! Logarithms of simulated values ≤ 0 use the smallest positive double, so
 //! a candidate that drives a price to zero gets a large finite loss instead
-//! of a NaN; any non-finite result is replaced by `f64::MAX`. Observed
+//! of a NaN. Where the squares of finite errors overflow, the root mean
+//! square is taken of the errors scaled by the largest, so it is finite
+//! whenever the errors are. A simulated value of
+//! the window that is missing, infinite or NaN, or a loss that still is not
+//! finite, gives `None`: the candidate cannot be scored, which is not a fit
+//! of any quality. Observed
 //! values must be > 0 for the log losses ([`super::Observed::require_positive`]).
 
 use std::ops::Range;
@@ -75,8 +80,17 @@ fn ln(x: f64) -> f64 {
     x.max(f64::MIN_POSITIVE).ln()
 }
 
-fn finite(x: f64) -> f64 {
-    if x.is_finite() { x } else { f64::MAX }
+/// `sqrt(mean(e²))`. Where the squares overflow although every error is
+/// finite, it is computed as `m · sqrt(mean((e/m)²))`, `m` the largest
+/// `|e|` (only then, so results that fit keep their bits).
+fn root_mean_square(errors: &[f64]) -> f64 {
+    let n = errors.len() as f64;
+    let plain = (errors.iter().map(|e| e * e).sum::<f64>() / n).sqrt();
+    if plain.is_finite() || !errors.iter().all(|e| e.is_finite()) {
+        return plain;
+    }
+    let m = errors.iter().fold(0.0f64, |a, e| a.max(e.abs()));
+    m * (errors.iter().map(|e| (e / m).powi(2)).sum::<f64>() / n).sqrt()
 }
 
 /// The `p`-quantile (linear interpolation between order statistics) of
@@ -213,18 +227,27 @@ impl Target {
         self.window.clone()
     }
 
-    /// The loss of a candidate's replicates (each indexed by `tick − 1`);
-    /// finite.
-    pub fn loss(&self, replicates: &[&[f64]]) -> f64 {
-        if replicates.is_empty() {
-            return f64::MAX;
+    /// The first `(replicate, tick − 1)` of the window whose simulated value
+    /// is missing or not finite, which no loss can use.
+    pub fn unusable(&self, replicates: &[&[f64]]) -> Option<(usize, usize)> {
+        replicates.iter().enumerate().find_map(|(k, r)| {
+            self.window.clone().find(|&t| !r.get(t).is_some_and(|v| v.is_finite())).map(|t| (k, t))
+        })
+    }
+
+    /// The loss of a candidate's replicates (each indexed by `tick − 1`),
+    /// or `None` if it is not finite (no replicates, or a simulated value
+    /// that is missing, infinite or NaN where the loss needs it).
+    pub fn loss(&self, replicates: &[&[f64]]) -> Option<f64> {
+        if replicates.is_empty() || self.unusable(replicates).is_some() {
+            return None;
         }
         let pairs = |f: &dyn Fn(f64) -> f64| {
             let median = quantile_per_tick(replicates, self.window.clone(), 0.5);
-            let sq: f64 = median.iter().zip(&self.observed).map(|(m, o)| (f(*m) - f(*o)).powi(2)).sum();
-            (sq / self.observed.len() as f64).sqrt()
+            let errors: Vec<f64> = median.iter().zip(&self.observed).map(|(m, o)| f(*m) - f(*o)).collect();
+            root_mean_square(&errors)
         };
-        finite(match self.kind {
+        let loss = match self.kind {
             Loss::Rmse => pairs(&|x| x),
             Loss::LogRmse => pairs(&ln),
             Loss::Moments => {
@@ -240,7 +263,8 @@ impl Target {
                 }
                 (0..5).map(|k| weights[k] * (simulated[k] - observed[k]).powi(2)).sum::<f64>() / 5.0
             }
-        })
+        };
+        loss.is_finite().then_some(loss)
     }
 }
 
@@ -254,12 +278,12 @@ mod tests {
         let (a, b, c) = ([0.0, 2.0, 3.0], [1.0, 5.0, 3.0], [9.0, 2.0, 6.0]);
         // Medians: 1, 2, 3 — a perfect fit although no replicate fits.
         let t = Target::new(Loss::Rmse, &obs, 0..3).unwrap();
-        assert_eq!(t.loss(&[&a, &b, &c]), 0.0);
+        assert_eq!(t.loss(&[&a, &b, &c]), Some(0.0));
         // One replicate: errors (1, 0, 0) → sqrt(1/3).
-        assert!((t.loss(&[&a]) - (1.0f64 / 3.0).sqrt()).abs() < 1e-15);
+        assert!((t.loss(&[&a]).unwrap() - (1.0f64 / 3.0).sqrt()).abs() < 1e-15);
         // Window 1..3 only sees ticks 2 and 3.
         let t = Target::new(Loss::Rmse, &obs, 1..3).unwrap();
-        assert_eq!(t.loss(&[&a]), 0.0);
+        assert_eq!(t.loss(&[&a]), Some(0.0));
     }
 
     #[test]
@@ -267,10 +291,23 @@ mod tests {
         let obs = [100.0, 100.0];
         let sim = [100.0 * 1.1f64.exp(), 100.0 / 1.1f64.exp()];
         let t = Target::new(Loss::LogRmse, &obs, 0..2).unwrap();
-        assert!((t.loss(&[&sim]) - 1.1).abs() < 1e-12);
+        assert!((t.loss(&[&sim]).unwrap() - 1.1).abs() < 1e-12);
         // A simulated zero gives a large finite loss, not NaN or inf.
-        let l = t.loss(&[&[0.0, -1.0][..]]);
+        let l = t.loss(&[&[0.0, -1.0][..]]).unwrap();
         assert!(l.is_finite() && l > 700.0, "{l}");
+    }
+
+    #[test]
+    fn rmse_of_large_errors_does_not_overflow_and_unscorable_is_none() {
+        // Errors 3e200 and 4e200: sqrt((9 + 16)/2)·1e200, though 9e400 overflows.
+        let t = Target::new(Loss::Rmse, &[0.0, 0.0], 0..2).unwrap();
+        let l = t.loss(&[&[3e200, -4e200][..]]).unwrap();
+        assert!((l - 12.5f64.sqrt() * 1e200).abs() < 1e-12 * l, "{l}");
+        assert_eq!(t.loss(&[&[f64::INFINITY, 0.0][..]]), None);
+        assert_eq!(t.loss(&[&[f64::NAN, 0.0][..]]), None);
+        assert_eq!(t.loss(&[]), None);
+        let t = Target::new(Loss::LogRmse, &[1.0, 1.0], 0..2).unwrap();
+        assert_eq!(t.loss(&[&[f64::INFINITY, 1.0][..]]), None);
     }
 
     #[test]
@@ -311,18 +348,15 @@ mod tests {
             levels.push(levels.last().unwrap() * f64::exp(r));
         }
         let t = Target::new(Loss::Moments, &levels, 0..levels.len()).unwrap();
-        assert!(t.loss(&[&levels]) < 1e-20);
+        assert!(t.loss(&[&levels]).unwrap() < 1e-20);
         // Doubling every return doubles the mean and sd, keeps the rest:
         // loss = (mean²·n/s² + s²·2n/s²) / 5.
         let doubled: Vec<f64> = levels.iter().map(|x| x * x).collect();
         let m = Moments::of_levels(&levels);
         let n = 200.0;
         let expected = (m.mean * m.mean * n / (m.sd * m.sd) + 2.0 * n) / 5.0;
-        assert!(
-            (t.loss(&[&doubled]) - expected).abs() < 1e-6 * expected,
-            "{} {expected}",
-            t.loss(&[&doubled])
-        );
+        let loss = t.loss(&[&doubled]).unwrap();
+        assert!((loss - expected).abs() < 1e-6 * expected, "{loss} {expected}");
         assert!(Target::new(Loss::Moments, &[1.0; 10], 0..10).is_err());
         assert!(Target::new(Loss::Moments, &levels, 0..3).is_err());
     }

@@ -205,10 +205,7 @@ impl Observed {
                         return Err(source
                             .error(
                                 &format!("observed.columns.{}", metrics[k]),
-                                format!(
-                                    "{shown}: {}: `{}` is {what}, not a number",
-                                    rows.places[row], columns[k]
-                                ),
+                                format!("{shown}: {}: `{}` is {what}", rows.places[row], columns[k]),
                             )
                             .into());
                     }

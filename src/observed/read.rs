@@ -38,13 +38,30 @@ fn problem(key: Key, message: impl Into<String>) -> Problem {
     Problem { key, message: message.into() }
 }
 
+/// The largest magnitude of an observed value: squares of differences
+/// between values this size, summed over the most ticks a window holds
+/// ([`time::MAX_POINTS`]), stay finite, so every loss can be computed.
+pub const MAX_OBSERVED: f64 = 1e150;
+
 /// One value cell: a number, or the text that is not one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
-    /// A finite number.
+    /// A finite number within ±[`MAX_OBSERVED`].
     Number(f64),
-    /// Empty, not a number, or not finite: what was found.
+    /// Empty, not a number, not finite or too large: what was found and why
+    /// it is refused (`` `abc`, not a number ``).
     Bad(String),
+}
+
+/// The cell of a number read from the file.
+fn cell(v: f64) -> Cell {
+    if !v.is_finite() {
+        Cell::Bad(format!("`{v}`, not a finite number"))
+    } else if v.abs() > MAX_OBSERVED {
+        Cell::Bad(format!("{v:e}, beyond ±{MAX_OBSERVED:e}, the largest observed value"))
+    } else {
+        Cell::Number(v)
+    }
 }
 
 /// The rows of a file, in file order.
@@ -62,6 +79,7 @@ pub struct Rows {
 /// Reads `path` (`.csv`, or `.parquet`/`.pq`): the time column `time_column`
 /// parsed with `format` and the value columns `columns`.
 pub fn read(path: &Path, time_column: &str, format: &str, columns: &[String]) -> Result<Rows, Problem> {
+    crate::scenario::source::regular_file(path).map_err(|m| problem(Key::File, m))?;
     let rows = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => read_csv(path, time_column, format, columns)?,
         Some("parquet" | "pq") => read_parquet(path, time_column, format, columns)?,
@@ -75,9 +93,9 @@ pub fn read(path: &Path, time_column: &str, format: &str, columns: &[String]) ->
 
 fn number(text: &str) -> Cell {
     match text.parse::<f64>() {
-        Ok(v) if v.is_finite() => Cell::Number(v),
-        _ if text.is_empty() => Cell::Bad("an empty value".into()),
-        _ => Cell::Bad(format!("`{text}`")),
+        Ok(v) => cell(v),
+        _ if text.is_empty() => Cell::Bad("an empty value, not a number".into()),
+        _ => Cell::Bad(format!("`{text}`, not a number")),
     }
 }
 
@@ -172,13 +190,7 @@ fn read_parquet(path: &Path, time_column: &str, format: &str, columns: &[String]
                 Some(values) => {
                     let values = values.as_primitive::<Float64Type>();
                     for i in 0..batch.num_rows() {
-                        cells.push(if values.is_null(i) {
-                            Cell::Bad("an empty value".into())
-                        } else if values.value(i).is_finite() {
-                            Cell::Number(values.value(i))
-                        } else {
-                            Cell::Bad(format!("`{}`", values.value(i)))
-                        });
+                        cells.push(if values.is_null(i) { number("") } else { cell(values.value(i)) });
                     }
                 }
                 None => {

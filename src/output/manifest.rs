@@ -107,12 +107,17 @@ pub struct Score {
     pub metric: String,
     /// Replicates in the group.
     pub replicates: u32,
-    /// Root-mean-square error over the observed ticks (`observed::loss`).
-    pub rmse: f64,
+    /// Root-mean-square error over the observed ticks (`observed::loss`);
+    /// `None` when the runs cannot be scored (`unscored` says why).
+    pub rmse: Option<f64>,
     /// The same of the logarithms, if every value observed is > 0.
     pub log_rmse: Option<f64>,
     /// The moments loss, if every value observed is > 0 and varies.
     pub moments: Option<f64>,
+    /// Why the losses are `None` although defined for the observation: a
+    /// simulated value of the window is missing or not finite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscored: Option<String>,
 }
 
 /// What the manifest records of a backtest (`observed::backtest::score`).

@@ -331,6 +331,47 @@ impl AgentsTable {
     }
 }
 
+/// The first row of a `violations` file, for the run's error message:
+/// `(run_id, tick, violation)`.
+pub fn first_violation(path: &std::path::Path) -> Result<Option<(u32, u32, Violation)>, crate::error::Error> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float64Type, UInt32Type};
+    let file = std::fs::File::open(path).map_err(|e| crate::error::Error::io(path, e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?
+        .with_limit(1)
+        .build()?;
+    for batch in reader {
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let column = |name: &str| {
+            batch.column_by_name(name).cloned().ok_or_else(|| crate::error::Error::Data {
+                path: path.to_path_buf(),
+                message: format!("no column `{name}`"),
+            })
+        };
+        let text = |name: &str| -> Result<String, crate::error::Error> {
+            let c = arrow::compute::cast(&column(name)?, &DataType::Utf8)?;
+            Ok(c.as_string::<i32>().value(0).to_string())
+        };
+        let number = |name: &str| -> Result<f64, crate::error::Error> {
+            Ok(column(name)?.as_primitive::<Float64Type>().value(0))
+        };
+        let id = |name: &str| -> Result<u32, crate::error::Error> {
+            Ok(column(name)?.as_primitive::<UInt32Type>().value(0))
+        };
+        let v = Violation {
+            source: text("source")?,
+            invariant: text("invariant")?,
+            expected: number("expected")?,
+            actual: number("actual")?,
+        };
+        return Ok(Some((id("run_id")?, id("tick")?, v)));
+    }
+    Ok(None)
+}
+
 /// `violations.parquet`: every broken invariant.
 pub struct ViolationsTable {
     schema: SchemaRef,

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::fs::File;
 use std::path::Path;
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -23,7 +23,8 @@ pub fn manifest(dir: &Path) -> Option<CalibrationManifest> {
     (m.kind == KIND).then_some(m)
 }
 
-/// `(eval_id, loss)` of every evaluation in `calibration.parquet`.
+/// `(eval_id, loss)` of every evaluation in `calibration.parquet` that has
+/// a loss (an infeasible candidate's is empty).
 fn losses(dir: &Path) -> Result<Vec<(u64, f64)>, Error> {
     let path = dir.join(FILES[1]);
     let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
@@ -38,7 +39,9 @@ fn losses(dir: &Path) -> Result<Vec<(u64, f64)>, Error> {
         };
         let (ids, loss) = (column("eval_id")?, column("loss")?);
         let (ids, loss) = (ids.as_primitive::<UInt64Type>(), loss.as_primitive::<Float64Type>());
-        out.extend((0..batch.num_rows()).map(|i| (ids.value(i), loss.value(i))));
+        out.extend(
+            (0..batch.num_rows()).filter(|&i| loss.is_valid(i)).map(|i| (ids.value(i), loss.value(i))),
+        );
     }
     Ok(out)
 }
@@ -149,7 +152,7 @@ pub fn page(dir: &Path, m: &CalibrationManifest) -> Result<String, Error> {
             } else {
                 ""
             },
-            fmt_sig(s.loss, 6),
+            s.loss.map_or("–".into(), |l| fmt_sig(l, 6)),
             s.holdout_loss.map_or("–".into(), |l| fmt_sig(l, 6)),
         );
     }

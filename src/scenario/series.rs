@@ -2,6 +2,7 @@
 //! replay, e.g. a recorded price history driving a price feed.
 
 use std::fs::File;
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use arrow::array::AsArray;
@@ -12,10 +13,16 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::error::Error;
 
 /// Reads a series with columns `tick` (integer ≥ 0, strictly increasing)
-/// and `value_column` (finite, > 0) from a `.csv` or `.parquet` file.
-/// Errors name the file and the line (CSV) or row (Parquet).
-pub fn read_series(path: &Path, value_column: &str) -> Result<Vec<(u32, f64)>, Error> {
+/// and `value_column` (in `range`, e.g. the range of the parameter the
+/// values stand for) from a `.csv` or `.parquet` file. Errors name the file
+/// and the line (CSV) or row (Parquet).
+pub fn read_series(
+    path: &Path,
+    value_column: &str,
+    range: RangeInclusive<f64>,
+) -> Result<Vec<(u32, f64)>, Error> {
     let data_err = |message: String| Error::Data { path: path.to_path_buf(), message };
+    super::source::regular_file(path).map_err(data_err)?;
     let rows = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => read_csv(path, value_column)?,
         Some("parquet") | Some("pq") => read_parquet(path, value_column)?,
@@ -29,9 +36,11 @@ pub fn read_series(path: &Path, value_column: &str) -> Result<Vec<(u32, f64)>, E
         if tick > u64::from(u32::MAX) {
             return Err(data_err(format!("{place}: `tick` {tick} is too large")));
         }
-        if !(value.is_finite() && value > 0.0) {
+        if !range.contains(&value) {
             return Err(data_err(format!(
-                "{place}: `{value_column}` must be a finite number > 0, got {value}"
+                "{place}: `{value_column}` must be a finite number in [{:e}, {:e}], got {value}",
+                range.start(),
+                range.end()
             )));
         }
         if let Some(&(last, _)) = out.last()

@@ -23,8 +23,13 @@ pub struct Source {
 
 impl Source {
     /// Reads and parses `path`, returning the source and its value tree.
+    /// A path that is not a regular file (`/dev/zero`, a FIFO) is refused
+    /// before reading, and text that is not UTF-8 is an error at the line
+    /// and column of its first bad byte.
     pub fn load(path: &Path) -> Result<(Source, toml::Table), Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        regular_file(path).map_err(|message| Error::Data { path: path.to_path_buf(), message })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| utf8_error(path, &e))?;
         Source::parse(path, text)
     }
 
@@ -173,6 +178,38 @@ impl Source {
     }
 }
 
+/// Refuses a path that exists but is not a regular file: a directory, or a
+/// device, FIFO or socket, which reading could never finish (`/dev/zero`)
+/// or block on. A missing path passes, for the caller's own message. The
+/// message does not repeat the path.
+pub fn regular_file(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err("is a directory; name a file".into()),
+        Ok(m) if !m.is_file() => {
+            Err("is not a regular file (a device, a FIFO or a socket), so it is not read; name a file".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error of a file that is not UTF-8, at the line and column of its
+/// first invalid byte (columns count characters).
+fn utf8_error(path: &Path, e: &std::string::FromUtf8Error) -> Error {
+    let bytes = e.as_bytes();
+    let at = e.utf8_error().valid_up_to();
+    // The prefix up to `at` is valid UTF-8 by definition of `valid_up_to`.
+    let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Error::Scenario(ScenarioError {
+        file: path.to_path_buf(),
+        line,
+        col,
+        field: String::new(),
+        message: format!("byte 0x{:02x} is not valid UTF-8; a scenario must be UTF-8 text", bytes[at]),
+    })
+}
+
 /// `a.b` from `a` and `b`, skipping empty parts.
 pub fn join(base: &str, name: &str) -> String {
     match (base.is_empty(), name.is_empty()) {
@@ -219,6 +256,16 @@ mod tests {
         let e = src.error("contracts.curve.missing", "bad");
         assert_eq!(e.line, 3, "falls back to the table header");
         assert_eq!(e.to_string(), "s.toml:3:12: `contracts.curve.missing`: bad");
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_at_its_first_bad_byte() {
+        let bytes = "a = 1\nb = \"é\u{0}".as_bytes().iter().copied().map(|b| if b == 0 { 0xff } else { b });
+        let e = String::from_utf8(bytes.collect()).unwrap_err();
+        let Error::Scenario(e) = utf8_error(Path::new("s.toml"), &e) else { panic!() };
+        // Line 2: `b = "é` is six characters, so the bad byte is column 7.
+        assert_eq!((e.line, e.col), (2, 7), "{e}");
+        assert!(e.message.contains("0xff"), "{e}");
     }
 
     #[test]

@@ -101,7 +101,8 @@ fn a_bad_series_file_names_the_line() {
     let out = run(&["validate", path_str(&scenario)]);
     assert_eq!(code(&out), 2, "{}", describe(&out));
     let err = stderr(&out);
-    assert!(err.contains("contracts.feed.file") && err.contains("line 3") && err.contains("> 0"), "{err}");
+    let range = "must be a finite number in [1e-12, 1e12], got -4";
+    assert!(err.contains("contracts.feed.file") && err.contains("line 3") && err.contains(range), "{err}");
 
     let text = feed_scenario("process = \"replay\"\nfile = \"missing.csv\"");
     let scenario = write_file(dir.path(), "s.toml", &text);

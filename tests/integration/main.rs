@@ -4,6 +4,7 @@
 
 mod amm;
 mod bad_input;
+mod bad_input_data;
 mod bad_input_sweeps;
 mod behaviours;
 mod calibration;
