@@ -677,9 +677,7 @@ fn load_replay(
             .error("orders.file", format!("orders file `{}` does not exist", path.display()))
             .into());
     }
-    crate::scenario::source::regular_file(&path)
-        .map_err(|m| names.source.error("orders.file", format!("`{}` {m}", path.display())))?;
-    // Every problem of the file is located at the field that names it.
+    // Every problem of the file (one that is not a regular file too) is located at the field that names it.
     let located = |e: Error| Error::from(names.source.error("orders.file", e.to_string()));
     let raw = read_orders(&path).map_err(located)?;
     let contracts = world.resource::<Contracts>();
